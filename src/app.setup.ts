@@ -1,0 +1,51 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { HttpConfig, httpConfig } from './config/configuration';
+
+const JSON_BODY_LIMIT = '1mb';
+
+/**
+ * Everything main.ts does to the application besides listening, so that e2e tests built from
+ * AppModule behave like production.
+ */
+export function configureApp(app: NestExpressApplication): void {
+  const http = app.get<HttpConfig>(httpConfig.KEY);
+  app.setGlobalPrefix('api');
+  app.disable('x-powered-by');
+  // Lists are small and change often; a weak ETag per response costs a hash of every body.
+  app.set('etag', false);
+  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
+  app.use(
+    helmet({
+      // Logos are embedded by the admin UI from another origin.
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+      // Plain-HTTP deployments are common on internal networks: forcing https would break Swagger UI there.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+      strictTransportSecurity: false,
+    }),
+  );
+  app.enableCors({
+    origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
+    credentials: !http.corsOrigins.includes('*'),
+  });
+  SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
+  app.enableShutdownHooks();
+}
+
+export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('InfiniStudio backend')
+    .setDescription(
+      'Manages AI inference infrastructure: accelerator inventory, AI models, GPU servers, model services, ' +
+        'chat through an OpenAI-compatible proxy, shell tasks and a browser SSH terminal. ' +
+        'Errors are `{statusCode, error, details?}`.',
+    )
+    .setVersion('1.0')
+    .build();
+  return SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (_controllerKey, methodKey) => methodKey,
+  });
+}

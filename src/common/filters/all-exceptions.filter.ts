@@ -1,0 +1,81 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { QueryFailedError } from 'typeorm';
+import { ErrorResponse } from '../dto/responses.dto';
+
+/** Body-parser and other Express errors carry an HTTP status of their own. */
+interface ErrorWithStatus {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  expose?: boolean;
+  message?: string;
+}
+
+const BODY_PARSER_MESSAGES: Record<string, string> = {
+  'entity.parse.failed': 'Malformed JSON in request body',
+  'entity.too.large': 'Request body too large',
+  'encoding.unsupported': 'Unsupported request body encoding',
+  'charset.unsupported': 'Unsupported request body charset',
+  'request.aborted': 'Request aborted',
+};
+
+/**
+ * Turns anything thrown while handling a request into the contract's error body
+ * `{statusCode, error, details?}`. Unknown errors become a bare 500 that reveals nothing.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const { httpAdapter } = this.adapterHost;
+    const response = host.switchToHttp().getResponse();
+    if (response.headersSent) {
+      // A streamed answer already started: all that is left to do is end it.
+      response.end();
+      return;
+    }
+    const body = this.toErrorResponse(exception);
+    if (body.statusCode >= 500) {
+      const request = host.switchToHttp().getRequest();
+      this.logger.error(
+        `${request.method} ${request.originalUrl ?? request.url} failed`,
+        exception instanceof Error ? exception.stack : String(exception),
+      );
+    }
+    httpAdapter.reply(response, body, body.statusCode);
+  }
+
+  private toErrorResponse(exception: unknown): ErrorResponse {
+    if (exception instanceof HttpException) return fromHttpException(exception);
+    if (exception instanceof QueryFailedError && isConstraintViolation(exception)) {
+      return { statusCode: HttpStatus.CONFLICT, error: 'The change conflicts with existing data' };
+    }
+    const status = (exception as ErrorWithStatus)?.status ?? (exception as ErrorWithStatus)?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const { type, message } = exception as ErrorWithStatus;
+      return { statusCode: status, error: BODY_PARSER_MESSAGES[type ?? ''] ?? message ?? 'Bad request' };
+    }
+    return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal server error' };
+  }
+}
+
+function fromHttpException(exception: HttpException): ErrorResponse {
+  const statusCode = exception.getStatus();
+  const payload = exception.getResponse();
+  if (typeof payload === 'string') return { statusCode, error: payload };
+  // Nest's built-in exceptions and ours both carry the human text in `message`.
+  const { message, details } = payload as { message?: unknown; details?: ErrorResponse['details'] };
+  const error = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
+  return details ? { statusCode, error, details } : { statusCode, error };
+}
+
+function isConstraintViolation(error: QueryFailedError): boolean {
+  const code = String((error.driverError as { code?: unknown })?.code ?? '');
+  // PostgreSQL class 23 (integrity constraint violation); SQLite SQLITE_CONSTRAINT.
+  return code.startsWith('23') || code === 'SQLITE_CONSTRAINT';
+}

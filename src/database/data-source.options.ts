@@ -1,0 +1,26 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSourceOptions, LogLevel } from 'typeorm';
+import { DatabaseConfig } from '../config/configuration';
+import { ENTITIES } from './entities';
+import { MIGRATIONS } from './migrations';
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** One definition of the connection, shared by the application and the TypeORM CLI (`ormconfig.ts`). */
+export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    logging: ['error', 'warn'] as LogLevel[],
+  };
+  if (config.kind === 'postgres') {
+    return { ...common, type: 'postgres', url: config.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+  }
+  // SQLite cannot create the folder that holds its file.
+  mkdirSync(dirname(config.file), { recursive: true });
+  // TypeORM's SQLite driver turns foreign keys on for every connection; WAL and the busy timeout are ours.
+  return { ...common, type: 'sqlite', database: config.file, enableWAL: true, busyTimeout: SQLITE_BUSY_TIMEOUT_MS };
+}

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { databaseConfig, DatabaseConfig } from '../config/configuration';
+import { buildDataSourceOptions } from './data-source.options';
+import { DatabaseHealthService } from './database-health.service';
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [databaseConfig.KEY],
+      useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
+    }),
+  ],
+  providers: [DatabaseHealthService],
+  exports: [DatabaseHealthService],
+})
+export class DatabaseModule {}

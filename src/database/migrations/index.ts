@@ -1,0 +1,4 @@
+import { InitialSchema1795536000000 } from './1795536000000-initial-schema';
+
+/** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
+export const MIGRATIONS = [InitialSchema1795536000000];

@@ -1,0 +1,28 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/decorators/api-errors.decorator';
+import { DatabaseHealthService } from '../database/database-health.service';
+
+export class HealthResponse {
+  /** `ok` */
+  status: string;
+  /** `up` */
+  db: string;
+}
+
+const DATABASE_PROBE_TIMEOUT_MS = 2000;
+
+@ApiTags('health')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly database: DatabaseHealthService) {}
+
+  /** Liveness and database reachability; 503 when the database does not answer. */
+  @Get()
+  @ApiOkResponse({ type: HealthResponse })
+  @ApiErrors(503)
+  async getHealth(): Promise<HealthResponse> {
+    if (!(await this.database.isUp(DATABASE_PROBE_TIMEOUT_MS))) throw new ServiceUnavailableException('Database unavailable');
+    return { status: 'ok', db: 'up' };
+  }
+}

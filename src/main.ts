@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { createApplication } from './app.factory';
+import { HttpConfig, httpConfig } from './config/configuration';
+import { environment, LogLevelName } from './config/environment';
+
+const LEVELS: LogLevelName[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+async function bootstrap(): Promise<void> {
+  // A bad setting stops the process here, before anything starts, with a message naming the variable.
+  const logLevel = environment().LOG_LEVEL;
+  const app = await createApplication(new ConsoleLogger({ logLevels: LEVELS.slice(0, LEVELS.indexOf(logLevel) + 1) }));
+  const http = app.get<HttpConfig>(httpConfig.KEY);
+  await app.listen(http.port, http.host);
+  Logger.log(`Listening on http://${http.host}:${http.port} (API docs at /api/docs)`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,69 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
+import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
+import { BrandsService } from './brands.service';
+import { BrandResponse, CreateBrandDto, ReorderBrandsDto, UpdateBrandDto } from './dto/brand.dto';
+
+@ApiTags('brands')
+@Controller('brands')
+export class BrandsController {
+  constructor(private readonly brands: BrandsService) {}
+
+  /** Lists brands ordered by `sort_order`, newest first within a position. */
+  @Get()
+  @ApiOkResponse({ type: [BrandResponse] })
+  listBrands(): Promise<BrandResponse[]> {
+    return this.brands.list();
+  }
+
+  /** Creates a brand, optionally with a logo image uploaded as `logo_file`. */
+  @Post()
+  @UseInterceptors(FileInterceptor('logo_file'))
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiCreatedResponse({ type: CreatedResponse })
+  @ApiErrors(400, 413, 415)
+  async createBrand(
+    @Body() dto: CreateBrandDto,
+    @UploadedFile() logoFile?: Express.Multer.File,
+  ): Promise<CreatedResponse> {
+    const brand = await this.brands.create(dto, logoFile);
+    return { id: brand.id, message: 'Brand created successfully' };
+  }
+
+  /** Moves brands to new positions, all in one transaction. */
+  @Post('reorder')
+  @HttpCode(200)
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404)
+  async reorderBrands(@Body() dto: ReorderBrandsDto): Promise<MessageResponse> {
+    await this.brands.reorder(dto);
+    return { message: 'Brands reordered successfully' };
+  }
+
+  /** Updates a brand; fields left out keep their values. */
+  @Put(':id')
+  @UseInterceptors(FileInterceptor('logo_file'))
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404, 413, 415)
+  async updateBrand(
+    @Param('id', ParseIdPipe) id: number,
+    @Body() dto: UpdateBrandDto,
+    @UploadedFile() logoFile?: Express.Multer.File,
+  ): Promise<MessageResponse> {
+    await this.brands.update(id, dto, logoFile);
+    return { message: 'Brand updated successfully' };
+  }
+
+  /** Deletes a brand with its accelerator cards; servers that referenced them keep working. */
+  @Delete(':id')
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404)
+  async deleteBrand(@Param('id', ParseIdPipe) id: number): Promise<MessageResponse> {
+    await this.brands.delete(id);
+    return { message: 'Brand deleted successfully' };
+  }
+}

@@ -1,0 +1,49 @@
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { definedOnly } from '../../common/objects';
+import { BrandsRepository } from './brands.repository';
+import { CreateBrandDto, ReorderBrandsDto, UpdateBrandDto } from './dto/brand.dto';
+import { Brand } from './entities/brand.entity';
+import { UploadsService } from './uploads.service';
+
+@Injectable()
+export class BrandsService {
+  constructor(
+    private readonly brands: BrandsRepository,
+    private readonly uploads: UploadsService,
+  ) {}
+
+  list(): Promise<Brand[]> {
+    return this.brands.list();
+  }
+
+  async create(dto: CreateBrandDto, logoFile?: Express.Multer.File): Promise<Brand> {
+    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : (dto.logo ?? null);
+    return this.brands.create({ name: dto.name, logo });
+  }
+
+  async update(id: number, dto: UpdateBrandDto, logoFile?: Express.Multer.File): Promise<void> {
+    await this.requireBrand(id);
+    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : dto.logo;
+    await this.brands.update(id, definedOnly({ name: dto.name, logo }));
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.requireBrand(id);
+    await this.brands.delete(id);
+  }
+
+  async reorder({ orders }: ReorderBrandsDto): Promise<void> {
+    const ids = orders.map((order) => order.id);
+    const duplicates = ids.filter((id, index) => ids.indexOf(id) !== index);
+    if (duplicates.length > 0) throw new BadRequestException(`Brand ids appear more than once: ${[...new Set(duplicates)].join(', ')}`);
+    const missing = await this.brands.findMissing(ids);
+    if (missing.length > 0) throw new NotFoundException(`Brands not found: ${missing.join(', ')}`);
+    await this.brands.reorder(orders);
+  }
+
+  async requireBrand(id: number): Promise<Brand> {
+    const brand = await this.brands.findById(id);
+    if (!brand) throw new NotFoundException(`Brand ${id} not found`);
+    return brand;
+  }
+}

@@ -1,0 +1,41 @@
+import { PartialType } from '@nestjs/swagger';
+import { OptionalText, ReadOnlyField, RequiredText } from '../../../common/decorators/fields';
+
+export class AcceleratorResponse {
+  id: number;
+  brand_id: number;
+  name: string;
+  model: string;
+  memory: string | null;
+  fp8_perf: string | null;
+  int8_perf: string | null;
+  bf16_perf: string | null;
+  fp16_perf: string | null;
+  fp32_perf: string | null;
+  interconnect_bandwidth: string | null;
+  created_at: Date;
+}
+
+/** An accelerator card's specification; figures are free text such as `80GB` or `989 TFLOPS`. */
+export class CreateAcceleratorDto {
+  @RequiredText()
+  name: string;
+
+  @RequiredText()
+  model: string;
+
+  @OptionalText() memory?: string | null;
+  @OptionalText() fp8_perf?: string | null;
+  @OptionalText() int8_perf?: string | null;
+  @OptionalText() bf16_perf?: string | null;
+  @OptionalText() fp16_perf?: string | null;
+  @OptionalText() fp32_perf?: string | null;
+  @OptionalText() interconnect_bandwidth?: string | null;
+
+  @ReadOnlyField() id?: never;
+  @ReadOnlyField() brand_id?: never;
+  @ReadOnlyField() created_at?: never;
+}
+
+/** Fields left out keep their stored values. */
+export class UpdateAcceleratorDto extends PartialType(CreateAcceleratorDto, { skipNullProperties: false }) {}

@@ -1,0 +1,56 @@
+import { Body, Controller, Delete, Get, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
+import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
+import { CreateModelDto, ModelResponse, UpdateModelDto } from './dto/model.dto';
+import { ModelsService } from './models.service';
+
+@ApiTags('models')
+@Controller('models')
+export class ModelsController {
+  constructor(private readonly models: ModelsService) {}
+
+  /** Lists AI models, newest first. */
+  @Get()
+  @ApiOkResponse({ type: [ModelResponse] })
+  listModels(): Promise<ModelResponse[]> {
+    return this.models.list();
+  }
+
+  /** Creates a model, optionally with a logo image uploaded as `logo_file`. */
+  @Post()
+  @UseInterceptors(FileInterceptor('logo_file'))
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiCreatedResponse({ type: CreatedResponse })
+  @ApiErrors(400, 413, 415)
+  async createModel(@Body() dto: CreateModelDto, @UploadedFile() logoFile?: Express.Multer.File): Promise<CreatedResponse> {
+    const model = await this.models.create(dto, logoFile);
+    return { id: model.id, message: 'Model created successfully' };
+  }
+
+  /** Updates a model; fields left out keep their values. */
+  @Put(':id')
+  @UseInterceptors(FileInterceptor('logo_file'))
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404, 413, 415)
+  async updateModel(
+    @Param('id', ParseIdPipe) id: number,
+    @Body() dto: UpdateModelDto,
+    @UploadedFile() logoFile?: Express.Multer.File,
+  ): Promise<MessageResponse> {
+    await this.models.update(id, dto, logoFile);
+    return { message: 'Model updated successfully' };
+  }
+
+  /** Deletes a model; refused while a service deploys it. */
+  @Delete(':id')
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404, 409)
+  async deleteModel(@Param('id', ParseIdPipe) id: number): Promise<MessageResponse> {
+    await this.models.delete(id);
+    return { message: 'Model deleted successfully' };
+  }
+}

@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { Service } from '../services/service.entity';
+import { Model } from './entities/model.entity';
+
+export type ModelFields = Pick<Model, 'name' | 'logo' | 'parameters'>;
+
+@Injectable()
+export class ModelsRepository {
+  constructor(
+    @InjectRepository(Model) private readonly models: Repository<Model>,
+    @InjectRepository(Service) private readonly services: Repository<Service>,
+  ) {}
+
+  list(): Promise<Model[]> {
+    return this.models.find({ order: { created_at: 'DESC', id: 'DESC' } });
+  }
+
+  findById(id: number): Promise<Model | null> {
+    return this.models.findOneBy({ id });
+  }
+
+  create(fields: ModelFields): Promise<Model> {
+    return this.models.save(this.models.create(fields));
+  }
+
+  async update(id: number, fields: Partial<ModelFields>): Promise<void> {
+    if (Object.keys(fields).length > 0) await this.models.update({ id }, fields);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.models.delete({ id });
+  }
+
+  /** Services that deploy the model (they block its deletion). */
+  servicesUsing(id: number): Promise<Pick<Service, 'id' | 'name'>[]> {
+    return this.services.find({ select: { id: true, name: true }, where: { model_id: id }, order: { id: 'ASC' } });
+  }
+}

@@ -1,0 +1,45 @@
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { definedOnly } from '../../common/objects';
+import { CreateModelDto, UpdateModelDto } from './dto/model.dto';
+import { Model } from './entities/model.entity';
+import { ModelsRepository } from './models.repository';
+import { UploadsService } from './uploads.service';
+
+@Injectable()
+export class ModelsService {
+  constructor(
+    private readonly models: ModelsRepository,
+    private readonly uploads: UploadsService,
+  ) {}
+
+  list(): Promise<Model[]> {
+    return this.models.list();
+  }
+
+  async create(dto: CreateModelDto, logoFile?: Express.Multer.File): Promise<Model> {
+    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : (dto.logo ?? null);
+    return this.models.create({ name: dto.name, logo, parameters: dto.parameters ?? null });
+  }
+
+  async update(id: number, dto: UpdateModelDto, logoFile?: Express.Multer.File): Promise<void> {
+    await this.requireModel(id);
+    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : dto.logo;
+    await this.models.update(id, definedOnly({ name: dto.name, logo, parameters: dto.parameters }));
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.requireModel(id);
+    const users = await this.models.servicesUsing(id);
+    if (users.length > 0) {
+      const names = users.map((service) => `${service.name} (id ${service.id})`).join(', ');
+      throw new ConflictException(`Model ${id} is used by services: ${names}`);
+    }
+    await this.models.delete(id);
+  }
+
+  private async requireModel(id: number): Promise<Model> {
+    const model = await this.models.findById(id);
+    if (!model) throw new NotFoundException(`Model ${id} not found`);
+    return model;
+  }
+}

@@ -1,0 +1,38 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { TIMESTAMP_COLUMN } from '../../database/column-types';
+import { Model } from '../inventory/entities/model.entity';
+
+/** A model-serving deployment on one or more servers. */
+@Entity('services')
+export class Service {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Column({ type: 'varchar', length: 255 })
+  name: string;
+
+  @Index()
+  @Column({ type: 'integer' })
+  model_id: number;
+
+  @ManyToOne(() => Model, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'model_id' })
+  model?: Model;
+
+  /** JSON array of server ids. */
+  @Column({ type: 'simple-json' })
+  server_ids: number[];
+
+  @Column({ type: 'text', nullable: true })
+  deploy_command: string | null;
+
+  @Column({ type: 'varchar', length: 16, default: 'offline' })
+  deploy_status: string;
+
+  /** Per-server results of the last deploy/restart/stop. */
+  @Column({ type: 'simple-json', nullable: true })
+  deploy_result: unknown[] | null;
+
+  @CreateDateColumn({ type: TIMESTAMP_COLUMN })
+  created_at: Date;
+}

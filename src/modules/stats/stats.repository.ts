@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { Server } from '../servers/server.entity';
+import { Service } from '../services/service.entity';
+
+@Injectable()
+export class StatsRepository {
+  constructor(
+    @InjectRepository(Server) private readonly servers: Repository<Server>,
+    @InjectRepository(Service) private readonly services: Repository<Service>,
+  ) {}
+
+  /** All three counts in one round trip per table. */
+  async counts(): Promise<{ servers: number; onlineServers: number; services: number }> {
+    const [serverCounts, services] = await Promise.all([
+      this.servers
+        .createQueryBuilder('server')
+        .select('COUNT(*)', 'total')
+        .addSelect(`SUM(CASE WHEN server.status = 'online' THEN 1 ELSE 0 END)`, 'online')
+        .getRawOne<{ total: string | number; online: string | number | null }>(),
+      this.services.count(),
+    ]);
+    return {
+      servers: Number(serverCounts?.total ?? 0),
+      onlineServers: Number(serverCounts?.online ?? 0),
+      services,
+    };
+  }
+}

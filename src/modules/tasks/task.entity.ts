@@ -1,0 +1,42 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { TIMESTAMP_COLUMN } from '../../database/column-types';
+import { Server } from '../servers/server.entity';
+
+/** A shell command to run on a server, now or on a schedule. */
+@Entity('tasks')
+export class Task {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Column({ type: 'varchar', length: 255 })
+  name: string;
+
+  @Column({ type: 'text' })
+  command: string;
+
+  @Index()
+  @Column({ type: 'integer' })
+  server_id: number;
+
+  @ManyToOne(() => Server, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'server_id' })
+  server?: Server;
+
+  /** `once`, `daily` or `weekly`. */
+  @Column({ type: 'varchar', length: 16 })
+  schedule_type: string;
+
+  /** `pending`, `executing`, `completed` or `failed`. */
+  @Column({ type: 'varchar', length: 16, default: 'pending' })
+  status: string;
+
+  @Column({ type: TIMESTAMP_COLUMN, nullable: true })
+  last_run: Date | null;
+
+  /** `{output, error, success}` of the last run. */
+  @Column({ type: 'simple-json', nullable: true })
+  result: Record<string, unknown> | null;
+
+  @CreateDateColumn({ type: TIMESTAMP_COLUMN })
+  created_at: Date;
+}
