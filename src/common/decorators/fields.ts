@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Exclude, Transform } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
@@ -7,17 +7,21 @@ const NO_NUL = /^[^\u0000]*$/;
 const MAX_INT32 = 2_147_483_647;
 
 /**
- * A field that a resource's GET returns but that clients cannot change. Clients may send the resource
- * back as they received it (`{...card}`), so the field is accepted and silently dropped.
+ * Fields that a resource's GET returns but that clients cannot change. Clients may send the resource
+ * back as they received it (`{...card}`), so these fields are accepted and silently dropped before
+ * validation; any other unknown field is still refused. A class decorator, so that the fields stay
+ * out of the DTO's type and its OpenAPI schema.
  */
-export function ReadOnlyField(): PropertyDecorator {
-  return applyDecorators(Exclude({ toClassOnly: true }), ApiHideProperty());
+export function AcceptsReadOnlyFields(...fields: string[]): ClassDecorator {
+  return (target) => {
+    for (const field of fields) Exclude({ toClassOnly: true })(target.prototype, field);
+  };
 }
 
 /** A required, non-blank string up to `maxLength` characters. */
 export function RequiredText(maxLength = 255, description?: string): PropertyDecorator {
   return applyDecorators(
-    ApiProperty({ maxLength, description }),
+    ApiProperty({ minLength: 1, maxLength, description }),
     IsString(),
     Transform(({ value }) => (typeof value === 'string' ? value.trim() : value)),
     IsNotEmpty(),

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, HttpCode, Param, Post, StreamableFile, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { UploadResponse } from './dto/upload.dto';
 import { UploadsService } from './uploads.service';
@@ -27,8 +27,12 @@ export class UploadsController {
   /** Serves an uploaded image with its content type. Unknown or malformed names are a 404. */
   @Get('uploads/:filename')
   @Header('Cache-Control', 'public, max-age=31536000, immutable')
-  @ApiProduces('image/png', 'image/jpeg', 'image/gif', 'image/webp')
-  @ApiOkResponse({ description: 'The image', schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({
+    description: 'The image',
+    content: Object.fromEntries(
+      ['image/png', 'image/jpeg', 'image/gif', 'image/webp'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+    ),
+  })
   @ApiErrors(404)
   async getUpload(@Param('filename') filename: string): Promise<StreamableFile> {
     const image = await this.uploads.open(filename);

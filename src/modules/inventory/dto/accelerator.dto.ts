@@ -1,5 +1,5 @@
 import { PartialType } from '@nestjs/swagger';
-import { OptionalText, ReadOnlyField, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, OptionalText, RequiredText } from '../../../common/decorators/fields';
 
 export class AcceleratorResponse {
   id: number;
@@ -17,6 +17,7 @@ export class AcceleratorResponse {
 }
 
 /** An accelerator card's specification; figures are free text such as `80GB` or `989 TFLOPS`. */
+@AcceptsReadOnlyFields('id', 'brand_id', 'created_at')
 export class CreateAcceleratorDto {
   @RequiredText()
   name: string;
@@ -31,10 +32,6 @@ export class CreateAcceleratorDto {
   @OptionalText() fp16_perf?: string | null;
   @OptionalText() fp32_perf?: string | null;
   @OptionalText() interconnect_bandwidth?: string | null;
-
-  @ReadOnlyField() id?: never;
-  @ReadOnlyField() brand_id?: never;
-  @ReadOnlyField() created_at?: never;
 }
 
 /** Fields left out keep their stored values. */

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Exclude, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, ValidateNested } from 'class-validator';
-import { Int32, OptionalText, ReadOnlyField, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, Int32, OptionalText, RequiredText } from '../../../common/decorators/fields';
 
 export class BrandResponse {
   id: number;
@@ -16,6 +16,7 @@ export class BrandResponse {
  * Sent as JSON or as multipart/form-data. In multipart form a new image may come as the file part
  * `logo_file`; it is stored like `/api/upload` and `logo` becomes its URL.
  */
+@AcceptsReadOnlyFields('id', 'sort_order', 'created_at')
 export class CreateBrandDto {
   @RequiredText()
   name: string;
@@ -26,11 +27,7 @@ export class CreateBrandDto {
   /** Documents the multipart file part; the file itself arrives through the upload interceptor. */
   @ApiPropertyOptional({ type: 'string', format: 'binary', description: 'multipart/form-data only: a new logo image' })
   @Exclude({ toClassOnly: true })
-  logo_file?: never;
-
-  @ReadOnlyField() id?: never;
-  @ReadOnlyField() sort_order?: never;
-  @ReadOnlyField() created_at?: never;
+  logo_file?: unknown;
 }
 
 /** Fields left out keep their stored values. */

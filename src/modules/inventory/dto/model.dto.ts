@@ -1,6 +1,6 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Exclude } from 'class-transformer';
-import { OptionalText, ReadOnlyField, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, OptionalText, RequiredText } from '../../../common/decorators/fields';
 
 export class ModelResponse {
   id: number;
@@ -12,6 +12,7 @@ export class ModelResponse {
 }
 
 /** Sent as JSON or multipart/form-data; in multipart a new logo image may come as `logo_file`. */
+@AcceptsReadOnlyFields('id', 'created_at')
 export class CreateModelDto {
   @RequiredText()
   name: string;
@@ -25,10 +26,7 @@ export class CreateModelDto {
   /** Documents the multipart file part; the file itself arrives through the upload interceptor. */
   @ApiPropertyOptional({ type: 'string', format: 'binary', description: 'multipart/form-data only: a new logo image' })
   @Exclude({ toClassOnly: true })
-  logo_file?: never;
-
-  @ReadOnlyField() id?: never;
-  @ReadOnlyField() created_at?: never;
+  logo_file?: unknown;
 }
 
 /** Fields left out keep their stored values. */
