@@ -4,7 +4,16 @@ import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
 import { createValidationPipe } from './common/validation';
-import { databaseConfig, httpConfig, storageConfig } from './config/configuration';
+import {
+  databaseConfig,
+  httpConfig,
+  readCacheConfig,
+  secretsConfig,
+  serversConfig,
+  sshConfig,
+  storageConfig,
+  tasksConfig,
+} from './config/configuration';
 import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -16,7 +25,7 @@ import { StatsModule } from './modules/stats/stats.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [httpConfig, storageConfig, databaseConfig],
+      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, serversConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     DatabaseModule,

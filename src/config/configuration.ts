@@ -31,6 +31,40 @@ export const databaseConfig = registerAs('database', () => {
     : ({ kind: 'sqlite', file: resolve(env.DATA_DIR, 'infini.db') } as const);
 });
 
+export const readCacheConfig = registerAs('readCache', () => ({ ttlMs: environment().READ_CACHE_TTL_MS }));
+
+export const sshConfig = registerAs('ssh', () => {
+  const env = environment();
+  return {
+    connectTimeoutMs: env.SSH_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: env.SSH_IDLE_TIMEOUT_MS,
+    keepaliveIntervalMs: env.SSH_KEEPALIVE_INTERVAL_MS,
+    maxChannelsPerConnection: env.SSH_MAX_CHANNELS,
+    maxOutputBytes: env.EXEC_MAX_OUTPUT_BYTES,
+  };
+});
+
+export const serversConfig = registerAs('servers', () => {
+  const env = environment();
+  return {
+    checkTimeoutMs: env.SERVER_CHECK_TIMEOUT_MS,
+    resourcesTimeoutMs: env.RESOURCES_TIMEOUT_MS,
+    resourcesConcurrency: env.RESOURCES_CONCURRENCY,
+  };
+});
+
+export const tasksConfig = registerAs('tasks', () => ({ timeoutSeconds: environment().TASK_TIMEOUT_SECONDS }));
+
+export const secretsConfig = registerAs('secrets', () => {
+  const env = environment();
+  return { encryptionKey: env.ENCRYPTION_KEY, keyFile: resolve(env.DATA_DIR, 'encryption.key') };
+});
+
 export type HttpConfig = ConfigType<typeof httpConfig>;
 export type StorageConfig = ConfigType<typeof storageConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
+export type ReadCacheConfig = ConfigType<typeof readCacheConfig>;
+export type SshConfig = ConfigType<typeof sshConfig>;
+export type ServersConfig = ConfigType<typeof serversConfig>;
+export type TasksConfig = ConfigType<typeof tasksConfig>;
+export type SecretsConfig = ConfigType<typeof secretsConfig>;

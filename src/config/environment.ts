@@ -44,13 +44,80 @@ export class EnvironmentVariables {
   /** Comma-separated origins allowed by CORS, or `*` for any. */
   @IsString()
   CORS_ORIGINS = 'http://localhost:8080,http://127.0.0.1:8080';
+
+  /**
+   * How long list and overview reads are served from memory. Writes through this process clear them at
+   * once; the TTL bounds staleness from other writers (a second instance on the same database). 0 disables.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  READ_CACHE_TTL_MS = 1000;
+
+  /** 32 bytes as 64 hex digits or base64, for secrets at rest; unset: generated once into DATA_DIR. */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @Matches(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, { message: 'ENCRYPTION_KEY must be 32 bytes as 64 hex digits or base64' })
+  ENCRYPTION_KEY?: string;
+
+  /** TCP connect plus SSH handshake. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  SSH_CONNECT_TIMEOUT_MS = 10_000;
+
+  /** A pooled connection with no open channel is closed after this long. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  SSH_IDLE_TIMEOUT_MS = 600_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  SSH_KEEPALIVE_INTERVAL_MS = 15_000;
+
+  /** Channels per connection before the pool opens another (OpenSSH `MaxSessions`). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  SSH_MAX_CHANNELS = 10;
+
+  /** Reachability probe of a server's SSH port. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  SERVER_CHECK_TIMEOUT_MS = 3000;
+
+  /** Per-host bound on a resource measurement. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  RESOURCES_TIMEOUT_MS = 15_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RESOURCES_CONCURRENCY = 32;
+
+  /** How long a task's command may run. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TASK_TIMEOUT_SECONDS = 3600;
+
+  /** Output kept per command run; the rest is dropped and the result marked truncated. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
 }
 
 /** Parses and validates `env`; throws one error naming every bad variable. */
 export function validateEnvironment(env: Record<string, unknown>): EnvironmentVariables {
   const present = Object.fromEntries(
     Object.keys(new EnvironmentVariables())
-      .concat('DATABASE_URL')
+      .concat('DATABASE_URL', 'ENCRYPTION_KEY')
       .filter((key) => env[key] !== undefined)
       .map((key) => [key, env[key]]),
   );

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { buildDataSourceOptions } from './data-source.options';
 import { DatabaseHealthService } from './database-health.service';
+import { ReadCache } from './read-cache.service';
 
 @Global()
 @Module({
@@ -12,7 +13,7 @@ import { DatabaseHealthService } from './database-health.service';
       useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
     }),
   ],
-  providers: [DatabaseHealthService],
-  exports: [DatabaseHealthService],
+  providers: [DatabaseHealthService, ReadCache],
+  exports: [DatabaseHealthService, ReadCache],
 })
 export class DatabaseModule {}

@@ -7,6 +7,7 @@ import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { createApplication } from '../../src/app.factory';
+import { ReadCache } from '../../src/database/read-cache.service';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -31,11 +32,17 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const app = await createApplication(false);
   await app.init();
   const dataSource = app.get(DataSource);
+  const cache = app.get(ReadCache);
   return {
     app,
     http: request(app.getHttpServer()),
     dataDir,
-    sql: (query, parameters) => dataSource.query(query, parameters),
+    async sql(query, parameters) {
+      const rows = await dataSource.query(query, parameters);
+      // Raw SQL bypasses the repositories, which are what keep the read cache honest.
+      cache.clear();
+      return rows;
+    },
     async close() {
       await app.close();
       process.env = saved;

@@ -1,14 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { ReadCache } from '../../database/read-cache.service';
 import { Brand } from './entities/brand.entity';
 
 @Injectable()
 export class BrandsRepository {
-  constructor(@InjectRepository(Brand) private readonly brands: Repository<Brand>) {}
+  constructor(
+    @InjectRepository(Brand) private readonly brands: Repository<Brand>,
+    private readonly cache: ReadCache,
+  ) {}
 
   list(): Promise<Brand[]> {
-    return this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } });
+    return this.cache.get('brands:list', ['brands'], () =>
+      this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }),
+    );
   }
 
   findById(id: number): Promise<Brand | null> {
@@ -20,16 +26,21 @@ export class BrandsRepository {
   }
 
   async create(fields: Pick<Brand, 'name' | 'logo'>): Promise<Brand> {
-    return this.brands.save(this.brands.create(fields));
+    const brand = await this.brands.save(this.brands.create(fields));
+    this.cache.invalidate('brands');
+    return brand;
   }
 
   async update(id: number, fields: Partial<Pick<Brand, 'name' | 'logo'>>): Promise<void> {
-    if (Object.keys(fields).length > 0) await this.brands.update({ id }, fields);
+    if (Object.keys(fields).length === 0) return;
+    await this.brands.update({ id }, fields);
+    this.cache.invalidate('brands');
   }
 
   /** Deletes the brand; the schema cascades to its accelerator cards and nulls servers' references. */
   async delete(id: number): Promise<void> {
     await this.brands.delete({ id });
+    this.cache.invalidate('brands', 'accelerator_cards', 'servers');
   }
 
   /** Ids among `ids` that name no brand. */
@@ -44,5 +55,6 @@ export class BrandsRepository {
     await this.brands.manager.transaction(async (manager) => {
       for (const { id, sort_order } of orders) await manager.update(Brand, { id }, { sort_order });
     });
+    this.cache.invalidate('brands');
   }
 }

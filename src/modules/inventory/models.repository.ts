@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { ReadCache } from '../../database/read-cache.service';
 import { Service } from '../services/service.entity';
 import { Model } from './entities/model.entity';
 
@@ -11,26 +12,32 @@ export class ModelsRepository {
   constructor(
     @InjectRepository(Model) private readonly models: Repository<Model>,
     @InjectRepository(Service) private readonly services: Repository<Service>,
+    private readonly cache: ReadCache,
   ) {}
 
   list(): Promise<Model[]> {
-    return this.models.find({ order: { created_at: 'DESC', id: 'DESC' } });
+    return this.cache.get('models:list', ['models'], () => this.models.find({ order: { created_at: 'DESC', id: 'DESC' } }));
   }
 
   findById(id: number): Promise<Model | null> {
     return this.models.findOneBy({ id });
   }
 
-  create(fields: ModelFields): Promise<Model> {
-    return this.models.save(this.models.create(fields));
+  async create(fields: ModelFields): Promise<Model> {
+    const model = await this.models.save(this.models.create(fields));
+    this.cache.invalidate('models');
+    return model;
   }
 
   async update(id: number, fields: Partial<ModelFields>): Promise<void> {
-    if (Object.keys(fields).length > 0) await this.models.update({ id }, fields);
+    if (Object.keys(fields).length === 0) return;
+    await this.models.update({ id }, fields);
+    this.cache.invalidate('models');
   }
 
   async delete(id: number): Promise<void> {
     await this.models.delete({ id });
+    this.cache.invalidate('models');
   }
 
   /** Services that deploy the model (they block its deletion). */

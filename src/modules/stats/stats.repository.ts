@@ -1,18 +1,30 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { ReadCache } from '../../database/read-cache.service';
 import { Server } from '../servers/server.entity';
 import { Service } from '../services/service.entity';
+
+export interface StatsCounts {
+  servers: number;
+  onlineServers: number;
+  services: number;
+}
 
 @Injectable()
 export class StatsRepository {
   constructor(
     @InjectRepository(Server) private readonly servers: Repository<Server>,
     @InjectRepository(Service) private readonly services: Repository<Service>,
+    private readonly cache: ReadCache,
   ) {}
 
+  counts(): Promise<StatsCounts> {
+    return this.cache.get('stats:counts', ['servers', 'services'], () => this.countRows());
+  }
+
   /** All three counts in one round trip per table. */
-  async counts(): Promise<{ servers: number; onlineServers: number; services: number }> {
+  private async countRows(): Promise<StatsCounts> {
     const [serverCounts, services] = await Promise.all([
       this.servers
         .createQueryBuilder('server')

@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { readCacheConfig, ReadCacheConfig } from '../config/configuration';
+
+export type TableName = 'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history';
+
+interface Entry {
+  tables: readonly TableName[];
+  expiresAt: number;
+  value: Promise<unknown>;
+}
+
+/**
+ * Keeps the results of hot read queries (lists, overview counts) in memory. Every read names the tables
+ * it depends on and every repository write invalidates the tables it touches, so this process never
+ * serves its own stale data; the TTL bounds staleness caused by other writers. Concurrent misses share
+ * one query. Cached values are shared: callers must not mutate them.
+ */
+@Injectable()
+export class ReadCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(@Inject(readCacheConfig.KEY) private readonly config: ReadCacheConfig) {}
+
+  get<T>(key: string, tables: readonly TableName[], load: () => Promise<T>): Promise<T> {
+    if (this.config.ttlMs === 0) return load();
+    const now = Date.now();
+    const hit = this.entries.get(key);
+    if (hit && hit.expiresAt > now) return hit.value as Promise<T>;
+    const entry: Entry = { tables, expiresAt: now + this.config.ttlMs, value: load() };
+    this.entries.set(key, entry);
+    entry.value.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return entry.value as Promise<T>;
+  }
+
+  /** Forgets every cached read that depends on one of `tables`. Call after the write has committed. */
+  invalidate(...tables: TableName[]): void {
+    for (const [key, entry] of this.entries) {
+      if (entry.tables.some((table) => tables.includes(table))) this.entries.delete(key);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
