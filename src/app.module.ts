@@ -18,7 +18,9 @@ import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { InventoryModule } from './modules/inventory/inventory.module';
+import { ServersModule } from './modules/servers/servers.module';
 import { StatsModule } from './modules/stats/stats.module';
+import { TasksModule } from './modules/tasks/tasks.module';
 
 @Module({
   imports: [
@@ -31,6 +33,8 @@ import { StatsModule } from './modules/stats/stats.module';
     DatabaseModule,
     HealthModule,
     InventoryModule,
+    ServersModule,
+    TasksModule,
     StatsModule,
   ],
   providers: [

@@ -4,7 +4,8 @@ import { Brand } from '../modules/inventory/entities/brand.entity';
 import { Model } from '../modules/inventory/entities/model.entity';
 import { Server } from '../modules/servers/server.entity';
 import { Service } from '../modules/services/service.entity';
+import { TaskRun } from '../modules/tasks/task-run.entity';
 import { Task } from '../modules/tasks/task.entity';
 
 /** Every table of the schema; listed explicitly so ts-node, jest and the compiled build all see the same set. */
-export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ChatMessage, Task];
+export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ChatMessage, Task, TaskRun];

@@ -1,4 +1,5 @@
 import { InitialSchema1795536000000 } from './1795536000000-initial-schema';
+import { SshCredentialsAndTaskRuns1795537900000 } from './1795537900000-ssh-credentials-and-task-runs';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
-export const MIGRATIONS = [InitialSchema1795536000000];
+export const MIGRATIONS = [InitialSchema1795536000000, SshCredentialsAndTaskRuns1795537900000];

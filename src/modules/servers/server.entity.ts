@@ -37,12 +37,33 @@ export class Server {
   @Column({ type: 'varchar', length: 255 })
   username: string;
 
-  /** Write-only secret; never serialised to clients. */
+  /** `password` or `key`. */
+  @Column({ type: 'varchar', length: 16, default: 'password' })
+  auth_type: string;
+
+  /** Encrypted at rest (CredentialVault); write-only in the API. */
   @Column({ type: 'text', nullable: true, select: false })
   password: string | null;
 
+  /** Encrypted at rest; write-only in the API. */
+  @Column({ type: 'text', nullable: true, select: false })
+  private_key: string | null;
+
+  /** Encrypted at rest; write-only in the API. */
+  @Column({ type: 'text', nullable: true, select: false })
+  passphrase: string | null;
+
+  /** The pinned SSH host key (`SHA256:…`), recorded on first connection. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  host_key_fingerprint: string | null;
+
+  /** Port of the service agent. */
   @Column({ type: 'integer', default: 8888 })
   agent_port: number;
+
+  /** Port of the OpenAI-compatible model server. */
+  @Column({ type: 'integer', default: 8000 })
+  chat_port: number;
 
   @Column({ type: 'varchar', length: 16, default: 'offline' })
   status: string;

@@ -2,6 +2,15 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { TIMESTAMP_COLUMN } from '../../database/column-types';
 import { Server } from '../servers/server.entity';
 
+/** What the last run of a task produced (the contract's `{output, error, success}` and a little more). */
+export interface TaskResult {
+  output: string;
+  error: string;
+  success: boolean;
+  exit_status?: number | null;
+  truncated?: boolean;
+}
+
 /** A shell command to run on a server, now or on a schedule. */
 @Entity('tasks')
 export class Task {
@@ -35,7 +44,7 @@ export class Task {
 
   /** `{output, error, success}` of the last run. */
   @Column({ type: 'simple-json', nullable: true })
-  result: Record<string, unknown> | null;
+  result: TaskResult | null;
 
   @CreateDateColumn({ type: TIMESTAMP_COLUMN })
   created_at: Date;

@@ -1,0 +1,222 @@
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  InternalServerErrorException,
+  NotFoundException,
+} from '@nestjs/common';
+import pLimit from 'p-limit';
+import { utils as ssh2Utils } from 'ssh2';
+import { CredentialVault } from '../../common/credential-vault.service';
+import { definedOnly } from '../../common/objects';
+import { serversConfig, ServersConfig } from '../../config/configuration';
+import { SshExecutor } from '../../ssh/ssh-executor.service';
+import { SshPool } from '../../ssh/ssh-pool.service';
+import { SshTarget } from '../../ssh/ssh-target';
+import { CreateServerDto, ResourcesResponse, ServerCheckResult, ServerResourcesResponse, UpdateServerDto } from './dto/server.dto';
+import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
+import { Server } from './server.entity';
+import { ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
+import { probeSshBanner } from './ssh-banner.probe';
+
+type SecretField = 'password' | 'private_key' | 'passphrase';
+const SECRET_FIELDS: SecretField[] = ['password', 'private_key', 'passphrase'];
+
+@Injectable()
+export class ServersService {
+  constructor(
+    private readonly servers: ServersRepository,
+    private readonly vault: CredentialVault,
+    private readonly executor: SshExecutor,
+    private readonly pool: SshPool,
+    @Inject(serversConfig.KEY) private readonly config: ServersConfig,
+  ) {}
+
+  list(): Promise<ServerRow[]> {
+    return this.servers.list();
+  }
+
+  async get(id: number): Promise<ServerRow> {
+    const server = await this.servers.findRow(id);
+    if (!server) throw new NotFoundException(`Server ${id} not found`);
+    return server;
+  }
+
+  async create(dto: CreateServerDto): Promise<Server> {
+    await this.checkReferences(dto);
+    const authType = dto.auth_type ?? 'password';
+    this.checkCredentials(authType, dto.private_key, dto.passphrase);
+    return this.servers.create({
+      ...this.profileFields(dto),
+      auth_type: authType,
+      ...this.sealedSecrets(dto),
+    });
+  }
+
+  async update(id: number, dto: UpdateServerDto): Promise<void> {
+    const stored = await this.requireWithSecrets(id);
+    await this.checkReferences(dto);
+    const authType = dto.auth_type ?? stored.auth_type;
+    const privateKey = nonEmpty(dto.private_key) ?? this.reveal(stored.private_key);
+    const passphrase = nonEmpty(dto.passphrase) ?? this.reveal(stored.passphrase);
+    if (dto.auth_type !== undefined || nonEmpty(dto.private_key) || nonEmpty(dto.passphrase)) {
+      this.checkCredentials(authType, privateKey, passphrase);
+    }
+    const fields: ServerFields = { ...this.profileFields(dto), ...this.sealedSecrets(dto) };
+    if (dto.auth_type !== undefined) fields.auth_type = dto.auth_type;
+    const moved =
+      (fields.host_ip !== undefined && fields.host_ip !== stored.host_ip) || (fields.port !== undefined && fields.port !== stored.port);
+    // Another address is another machine: its host key must be learned again.
+    if (moved) fields.host_key_fingerprint = null;
+    await this.servers.update(id, fields);
+    // Connections opened with the old credentials are retired (the pool also notices on next use).
+    this.pool.disconnect(id);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.get(id);
+    const [services, tasks] = await Promise.all([this.servers.servicesUsing(id), this.servers.tasksUsing(id)]);
+    if (services.length > 0 || tasks.length > 0) {
+      const users = [
+        ...services.map((service) => `service ${service.name} (id ${service.id})`),
+        ...tasks.map((task) => `task ${task.name} (id ${task.id})`),
+      ];
+      throw new ConflictException(`Server ${id} is still used by ${users.join(', ')}`);
+    }
+    await this.servers.delete(id);
+    this.pool.disconnect(id);
+  }
+
+  async resetHostKey(id: number): Promise<void> {
+    await this.get(id);
+    await this.servers.update(id, { host_key_fingerprint: null });
+    this.pool.disconnect(id);
+  }
+
+  async check(id: number): Promise<string> {
+    const server = await this.get(id);
+    const [result] = await this.checkServers([server]);
+    return result.status;
+  }
+
+  async checkAll(): Promise<ServerCheckResult[]> {
+    return this.checkServers(await this.servers.list());
+  }
+
+  async resources(id: number): Promise<ResourcesResponse> {
+    return this.measure(await this.requireWithSecrets(id));
+  }
+
+  /** Every server in parallel (bounded); a dead host costs its own timeout and delays no other. */
+  async resourcesAll(): Promise<ServerResourcesResponse[]> {
+    const limit = pLimit(this.config.resourcesConcurrency);
+    const servers = await this.servers.findAllWithSecrets();
+    return Promise.all(servers.map((server) => limit(async () => ({ id: server.id, ...(await this.measure(server)) }))));
+  }
+
+  /** The SSH view of a server, secrets decrypted in memory only. */
+  async sshTarget(id: number): Promise<SshTarget> {
+    return this.toTarget(await this.requireWithSecrets(id));
+  }
+
+  toTarget(server: ServerWithSecrets): SshTarget {
+    const useKey = server.auth_type === 'key';
+    return {
+      serverId: server.id,
+      host: server.host_ip,
+      port: server.port,
+      username: server.username,
+      password: useKey ? null : this.reveal(server.password),
+      privateKey: useKey ? this.reveal(server.private_key) : null,
+      passphrase: useKey ? this.reveal(server.passphrase) : null,
+      hostKeyFingerprint: server.host_key_fingerprint,
+    };
+  }
+
+  private async measure(server: ServerWithSecrets): Promise<ResourcesResponse> {
+    const result = await this.executor.exec(this.toTarget(server), RESOURCE_PROBE_COMMAND, {
+      timeoutMs: this.config.resourcesTimeoutMs,
+      pty: false,
+    });
+    const metrics = parseResourceProbe(result.output);
+    if (!result.success && metrics.cpu_usage === null && metrics.memory_usage === null && metrics.disk_usage === null) {
+      return { cpu_usage: null, memory_usage: null, disk_usage: null, error: result.error || `Probe exited with status ${result.exit_status}` };
+    }
+    return metrics;
+  }
+
+  private async checkServers(servers: Pick<Server, 'id' | 'host_ip' | 'port'>[]): Promise<ServerCheckResult[]> {
+    const checkedAt = new Date();
+    const results = await Promise.all(
+      servers.map(async (server) => ({
+        id: server.id,
+        status: (await probeSshBanner(server.host_ip, server.port, this.config.checkTimeoutMs)) ? 'online' : 'offline',
+      })),
+    );
+    if (results.length > 0) await this.servers.recordStatuses(results, checkedAt);
+    return results;
+  }
+
+  private async requireWithSecrets(id: number): Promise<ServerWithSecrets> {
+    const server = await this.servers.findWithSecrets(id);
+    if (!server) throw new NotFoundException(`Server ${id} not found`);
+    return server;
+  }
+
+  private async checkReferences(dto: UpdateServerDto): Promise<void> {
+    if (dto.brand_id != null && !(await this.servers.brandExists(dto.brand_id))) {
+      throw new BadRequestException(`brand_id ${dto.brand_id} does not exist`);
+    }
+    if (dto.model_id != null && !(await this.servers.acceleratorExists(dto.model_id))) {
+      throw new BadRequestException(`model_id ${dto.model_id} does not exist (it names an accelerator card)`);
+    }
+  }
+
+  /** Refuses a key that ssh2 could not use, before it is stored (the error never quotes the key). */
+  private checkCredentials(authType: string, privateKey?: string | null, passphrase?: string | null): void {
+    if (authType !== 'key') return;
+    if (!nonEmpty(privateKey)) throw new BadRequestException('private_key is required when auth_type is "key"');
+    const parsed = ssh2Utils.parseKey(privateKey!, nonEmpty(passphrase) ?? undefined);
+    if (parsed instanceof Error) {
+      const reason = /passphrase|decrypt/i.test(parsed.message) ? 'the passphrase is missing or wrong' : 'it is not a supported private key';
+      throw new BadRequestException(`private_key cannot be used: ${reason}`);
+    }
+  }
+
+  private profileFields(dto: UpdateServerDto): ServerFields {
+    return definedOnly({
+      name: dto.name,
+      host_ip: dto.host_ip,
+      port: dto.port,
+      username: dto.username,
+      brand_id: dto.brand_id,
+      model_id: dto.model_id,
+      agent_port: dto.agent_port,
+      chat_port: dto.chat_port,
+    });
+  }
+
+  /** Secrets that were given, encrypted; absent or empty ones are left out so the stored value stays. */
+  private sealedSecrets(dto: UpdateServerDto): ServerFields {
+    const fields: ServerFields = {};
+    for (const field of SECRET_FIELDS) {
+      const value = nonEmpty(dto[field]);
+      if (value !== undefined) fields[field] = this.vault.encrypt(value);
+    }
+    return fields;
+  }
+
+  private reveal(sealed: string | null): string | null {
+    if (!sealed) return null;
+    try {
+      return this.vault.decrypt(sealed);
+    } catch {
+      throw new InternalServerErrorException('Stored server credentials cannot be decrypted: was ENCRYPTION_KEY changed?');
+    }
+  }
+}
+
+function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === null || value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,261 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Client, ClientChannel, ConnectConfig, PseudoTtyOptions } from 'ssh2';
+import { sshConfig, SshConfig } from '../config/configuration';
+import { HostKeyStore } from './host-key.store';
+import { SshError, SshTarget } from './ssh-target';
+
+/** OpenSSH's fingerprint format: `SHA256:` and unpadded base64 of the key's SHA-256. */
+export function fingerprintOf(hostKey: Buffer): string {
+  return `SHA256:${createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
+}
+
+class PooledConnection {
+  openChannels = 0;
+  closed = false;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly client: Client,
+    /** Lowered when the server refuses a channel below our own limit (its MaxSessions is smaller). */
+    public channelLimit: number,
+  ) {}
+
+  hasRoom(): boolean {
+    return !this.closed && this.openChannels < this.channelLimit;
+  }
+
+  take(): void {
+    this.openChannels++;
+    clearTimeout(this.idleTimer);
+  }
+
+  give(idleTimeoutMs: number): void {
+    this.openChannels--;
+    if (this.openChannels === 0 && !this.closed) {
+      this.idleTimer = setTimeout(() => this.close(), idleTimeoutMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.idleTimer);
+    if (this.closed) return;
+    this.closed = true;
+    this.client.end();
+  }
+}
+
+/** The connections of one server under one set of credentials. */
+class ServerConnections {
+  readonly connections: PooledConnection[] = [];
+  connecting?: Promise<PooledConnection>;
+
+  constructor(readonly credentialVersion: string) {}
+}
+
+export interface OpenedChannel {
+  channel: ClientChannel;
+  /** True when an SSH connection to the server was already open and this channel rode on it. */
+  reusedConnection: boolean;
+}
+
+/**
+ * One warm SSH connection per server (more when its channel limit is reached), shared by every
+ * feature: a command or a terminal costs a channel, not a handshake. Connections are keyed by server
+ * and a hash of its credentials, so editing host, port, user or secret retires the old ones.
+ */
+@Injectable()
+export class SshPool implements OnApplicationShutdown {
+  private readonly logger = new Logger(SshPool.name);
+  private readonly servers = new Map<number, ServerConnections>();
+  private handshakes = 0;
+
+  constructor(
+    @Inject(sshConfig.KEY) private readonly config: SshConfig,
+    private readonly hostKeys: HostKeyStore,
+  ) {}
+
+  openExec(target: SshTarget, command: string, pty: PseudoTtyOptions | false): Promise<OpenedChannel> {
+    return this.openChannel(target, (client) =>
+      promisifyChannel((callback) => (pty ? client.exec(command, { pty }, callback) : client.exec(command, callback))),
+    );
+  }
+
+  openShell(target: SshTarget, window: PseudoTtyOptions): Promise<OpenedChannel> {
+    return this.openChannel(target, (client) => promisifyChannel((callback) => client.shell(window, callback)));
+  }
+
+  /** Closes the connections of a server, e.g. after its credentials or host key were changed. */
+  disconnect(serverId: number): void {
+    const entry = this.servers.get(serverId);
+    if (!entry) return;
+    this.servers.delete(serverId);
+    for (const connection of entry.connections) connection.close();
+  }
+
+  /** Open connections and handshakes performed so far (for tests and diagnostics). */
+  stats(serverId?: number): { connections: number; handshakes: number } {
+    const entries = serverId === undefined ? [...this.servers.values()] : [this.servers.get(serverId)].filter((e) => e !== undefined);
+    const connections = entries.reduce((sum, entry) => sum + entry.connections.filter((c) => !c.closed).length, 0);
+    return { connections, handshakes: this.handshakes };
+  }
+
+  onApplicationShutdown(): void {
+    for (const serverId of [...this.servers.keys()]) this.disconnect(serverId);
+  }
+
+  private async openChannel(
+    target: SshTarget,
+    open: (client: Client) => Promise<ClientChannel>,
+  ): Promise<OpenedChannel> {
+    // A connection can die between two uses, or the server can refuse a channel: retry on a fresh slot.
+    for (let attempt = 0; ; attempt++) {
+      const { connection, reused } = await this.acquire(target);
+      try {
+        const channel = await open(connection.client);
+        channel.once('close', () => connection.give(this.config.idleTimeoutMs));
+        return { channel, reusedConnection: reused };
+      } catch (error) {
+        connection.give(this.config.idleTimeoutMs);
+        if (attempt >= 2) throw toChannelError(target, error);
+        if (isChannelRefused(error) && connection.openChannels > 0) {
+          connection.channelLimit = connection.openChannels;
+        } else {
+          connection.close();
+        }
+      }
+    }
+  }
+
+  private async acquire(target: SshTarget): Promise<{ connection: PooledConnection; reused: boolean }> {
+    const entry = this.entryFor(target);
+    let reused = true;
+    for (;;) {
+      const available = entry.connections.find((connection) => connection.hasRoom());
+      if (available) {
+        available.take();
+        return { connection: available, reused };
+      }
+      if (!entry.connecting) {
+        reused = entry.connections.some((connection) => !connection.closed);
+        entry.connecting = this.connect(target, entry).finally(() => (entry.connecting = undefined));
+      }
+      await entry.connecting;
+    }
+  }
+
+  private entryFor(target: SshTarget): ServerConnections {
+    const version = credentialVersion(target);
+    const existing = this.servers.get(target.serverId);
+    if (existing?.credentialVersion === version) return existing;
+    if (existing) this.disconnect(target.serverId);
+    const entry = new ServerConnections(version);
+    this.servers.set(target.serverId, entry);
+    return entry;
+  }
+
+  private connect(target: SshTarget, entry: ServerConnections): Promise<PooledConnection> {
+    const client = new Client();
+    let presentedKey: string | undefined;
+    const address = `${target.host}:${target.port}`;
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      readyTimeout: this.config.connectTimeoutMs,
+      keepaliveInterval: this.config.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        presentedKey = fingerprintOf(key);
+        return !target.hostKeyFingerprint || target.hostKeyFingerprint === presentedKey;
+      },
+    };
+    if (target.privateKey) {
+      config.privateKey = target.privateKey;
+      if (target.passphrase) config.passphrase = target.passphrase;
+    } else if (target.password) {
+      config.password = target.password;
+    }
+
+    return new Promise<PooledConnection>((resolve, reject) => {
+      const connection = new PooledConnection(client, this.config.maxChannelsPerConnection);
+      const fail = (error: unknown) => {
+        client.removeAllListeners('ready');
+        client.end();
+        reject(toConnectError(target, error, presentedKey));
+      };
+      client.once('ready', () => {
+        client.removeListener('error', fail);
+        this.handshakes++;
+        if (!target.hostKeyFingerprint && presentedKey) {
+          this.hostKeys.pinIfUnset(target.serverId, presentedKey).catch((error: unknown) => {
+            this.logger.error(`Could not pin the host key of server ${target.serverId}: ${String(error)}`);
+          });
+        }
+        client.on('error', (error) => this.logger.warn(`SSH connection to ${address} failed: ${error.message}`));
+        client.once('close', () => {
+          connection.closed = true;
+          const index = entry.connections.indexOf(connection);
+          if (index >= 0) entry.connections.splice(index, 1);
+        });
+        entry.connections.push(connection);
+        resolve(connection);
+      });
+      client.once('error', fail);
+      try {
+        client.connect(config);
+      } catch (error) {
+        // ssh2 throws synchronously on a private key it cannot parse.
+        fail(error);
+      }
+    });
+  }
+}
+
+function promisifyChannel(start: (callback: (error: Error | undefined, channel: ClientChannel) => void) => void): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    try {
+      start((error, channel) => (error ? reject(error) : resolve(channel)));
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+function credentialVersion(target: SshTarget): string {
+  return createHash('sha256')
+    .update(JSON.stringify([target.host, target.port, target.username, target.password, target.privateKey, target.passphrase]))
+    .digest('hex');
+}
+
+function isChannelRefused(error: unknown): boolean {
+  return error instanceof Error && /open failed|Channel open failure/i.test(error.message);
+}
+
+function toChannelError(target: SshTarget, error: unknown): SshError {
+  if (error instanceof SshError) return error;
+  return new SshError('channel', `SSH channel to ${target.host}:${target.port} failed: ${(error as Error)?.message ?? error}`);
+}
+
+/** A failed connection, described for users: which host, and why — never a secret. */
+function toConnectError(target: SshTarget, error: unknown, presentedKey?: string): SshError {
+  const address = `${target.host}:${target.port}`;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  const level = (error as { level?: string })?.level;
+  if (target.hostKeyFingerprint && presentedKey && presentedKey !== target.hostKeyFingerprint) {
+    return new SshError(
+      'host_key',
+      `Host key mismatch for ${address}: pinned ${target.hostKeyFingerprint}, presented ${presentedKey}. ` +
+        'If the server was reinstalled, reset its host key.',
+    );
+  }
+  if (level === 'client-authentication') return new SshError('auth', `Authentication failed for ${target.username}@${address}`);
+  if (level === 'client-timeout' || code === 'ETIMEDOUT') return new SshError('timeout', `Timed out connecting to ${address}`);
+  if (code === 'ECONNREFUSED') return new SshError('unreachable', `Connection refused by ${address}`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SshError('unreachable', `Cannot resolve host ${target.host}`);
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new SshError('unreachable', `Host ${address} is unreachable`);
+  if (/privateKey|private key|passphrase/i.test(message)) return new SshError('key', `Cannot use the private key: ${message}`);
+  return new SshError('protocol', `SSH connection to ${address} failed: ${message}`);
+}
