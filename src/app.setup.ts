@@ -1,4 +1,5 @@
-import { INestApplication } from '@nestjs/common';
+import { BadRequestException, INestApplication } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
@@ -18,6 +19,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('etag', false);
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
+  app.use(explainBodyParseErrors);
   app.use(
     helmet({
       // Logos are embedded by the admin UI from another origin.
@@ -33,6 +35,15 @@ export function configureApp(app: NestExpressApplication): void {
   });
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
   app.enableShutdownHooks();
+}
+
+/** Body-parser's parse errors carry JSON.parse's bare message; say what was wrong with the request. */
+function explainBodyParseErrors(error: unknown, _request: Request, _response: Response, next: NextFunction): void {
+  if ((error as { type?: string })?.type === 'entity.parse.failed') {
+    next(new BadRequestException(`Malformed JSON in request body: ${(error as Error).message}`));
+    return;
+  }
+  next(error);
 }
 
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {

@@ -113,7 +113,7 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
     const malformed = await t.http.post('/api/brands').set('Content-Type', 'application/json').send('{"name": "x",').expect(400);
     expect(malformed.body.statusCode).toBe(400);
     expect(typeof malformed.body.error).toBe('string');
-    expect(malformed.body.error).toMatch(/JSON/);
+    expect(malformed.body.error).toMatch(/^Malformed JSON in request body: /);
   });
 
   it('refuses an oversized JSON body with 413', async () => {

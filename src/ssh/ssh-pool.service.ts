@@ -180,20 +180,25 @@ export class SshPool implements OnApplicationShutdown {
 
     return new Promise<PooledConnection>((resolve, reject) => {
       const connection = new PooledConnection(client, this.config.maxChannelsPerConnection);
-      const fail = (error: unknown) => {
-        client.removeAllListeners('ready');
+      let ready = false;
+      // Always listening: ssh2 can emit more than one error (e.g. while tearing down a failed handshake).
+      client.on('error', (error) => {
+        if (ready) {
+          this.logger.warn(`SSH connection to ${address} failed: ${error.message}`);
+          return;
+        }
+        ready = true;
         client.end();
         reject(toConnectError(target, error, presentedKey));
-      };
+      });
       client.once('ready', () => {
-        client.removeListener('error', fail);
+        ready = true;
         this.handshakes++;
         if (!target.hostKeyFingerprint && presentedKey) {
           this.hostKeys.pinIfUnset(target.serverId, presentedKey).catch((error: unknown) => {
             this.logger.error(`Could not pin the host key of server ${target.serverId}: ${String(error)}`);
           });
         }
-        client.on('error', (error) => this.logger.warn(`SSH connection to ${address} failed: ${error.message}`));
         client.once('close', () => {
           connection.closed = true;
           const index = entry.connections.indexOf(connection);
@@ -202,12 +207,11 @@ export class SshPool implements OnApplicationShutdown {
         entry.connections.push(connection);
         resolve(connection);
       });
-      client.once('error', fail);
       try {
         client.connect(config);
       } catch (error) {
         // ssh2 throws synchronously on a private key it cannot parse.
-        fail(error);
+        client.emit('error', error as Error);
       }
     });
   }

@@ -132,5 +132,7 @@ export class ServersRepository {
 }
 
 function toRow(server: Server, raw: { brand_name?: string | null; model_name?: string | null }): ServerRow {
-  return { ...server, brand_name: raw.brand_name ?? null, model_name: raw.model_name ?? null };
+  // The relations are only there for the joins; clients get the names.
+  const { brand: _brand, accelerator: _accelerator, ...columns } = server;
+  return { ...columns, brand_name: raw.brand_name ?? null, model_name: raw.model_name ?? null };
 }
