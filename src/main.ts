@@ -2,14 +2,12 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createApplication } from './app.factory';
 import { HttpConfig, httpConfig } from './config/configuration';
-import { environment, LogLevelName } from './config/environment';
-
-const LEVELS: LogLevelName[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+import { environment, logLevelsUpTo } from './config/environment';
 
 async function bootstrap(): Promise<void> {
   // A bad setting stops the process here, before anything starts, with a message naming the variable.
   const logLevel = environment().LOG_LEVEL;
-  const app = await createApplication(new ConsoleLogger({ logLevels: LEVELS.slice(0, LEVELS.indexOf(logLevel) + 1) }));
+  const app = await createApplication(new ConsoleLogger({ logLevels: logLevelsUpTo(logLevel) }));
   const http = app.get<HttpConfig>(httpConfig.KEY);
   await app.listen(http.port, http.host);
   Logger.log(`Listening on http://${http.host}:${http.port} (API docs at /api/docs)`, 'Bootstrap');

@@ -1,3 +1,4 @@
+import { LoggerService } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,12 +25,12 @@ export interface TestApp {
  * Boots AppModule exactly as main.ts does, on a fresh temp DATA_DIR. With DATABASE_URL set (CI's
  * PostgreSQL run) the public schema is emptied first so every suite starts from the migrations.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, logger: LoggerService | false = false): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'infini-test-'));
   const saved = { ...process.env };
   Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env });
   if (process.env.DATABASE_URL) await resetPostgres(process.env.DATABASE_URL);
-  const app = await createApplication(false);
+  const app = await createApplication(logger);
   await app.init();
   const dataSource = app.get(DataSource);
   const cache = app.get(ReadCache);

@@ -1,15 +1,22 @@
-import { CallHandler, ExecutionContext, HttpException, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, HttpException, Inject, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Observable, tap } from 'rxjs';
+import { httpConfig, HttpConfig } from '../../config/configuration';
+import { logLevelsUpTo } from '../../config/environment';
 import { maskSecrets } from '../secrets';
 
 /** One debug line per request; bodies are logged with secrets masked. */
 @Injectable()
 export class LoggingInterceptor implements NestInterceptor {
   private readonly logger = new Logger('HTTP');
+  private readonly enabled: boolean;
+
+  constructor(@Inject(httpConfig.KEY) http: HttpConfig) {
+    this.enabled = logLevelsUpTo(http.logLevel).includes('debug');
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http' || !Logger.isLevelEnabled('debug')) return next.handle();
+    if (!this.enabled || context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<Request>();
     const startedAt = performance.now();
     const line = (status: number) => {
