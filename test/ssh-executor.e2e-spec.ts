@@ -1,4 +1,5 @@
 import { ConsoleLogger } from '@nestjs/common';
+import { execFileSync } from 'node:child_process';
 import { SshExecutor } from '../src/ssh/ssh-executor.service';
 import { SshPool } from '../src/ssh/ssh-pool.service';
 import { SshTarget } from '../src/ssh/ssh-target';
@@ -104,7 +105,7 @@ describeSsh('SSH pool and executor against a real sshd', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(result).toMatchObject({ success: false, timed_out: true, exit_status: null });
     expect(result.error).toMatch(/timed out after 1 s/);
-    await expect(remoteProcessGone(marker)).resolves.toBe(true);
+    await pollUntil(() => !processRunning(marker), 5000);
   });
 
   it('reconnects after sshd restarts', async () => {
@@ -134,18 +135,14 @@ describeSsh('SSH pool and executor against a real sshd', () => {
   });
 });
 
-/** Polls the local process table (sshd runs here) until no process runs `command`. */
-async function remoteProcessGone(command: string): Promise<boolean> {
-  const { execFileSync } = await import('node:child_process');
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      execFileSync('pgrep', ['-f', command]);
-    } catch {
-      return true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** Whether a process running `command` exists here (the test sshd runs on this machine). */
+function processRunning(command: string): boolean {
+  try {
+    execFileSync('pgrep', ['-f', command]);
+    return true;
+  } catch {
+    return false;
   }
-  return false;
 }
 
 describeSsh('secrets never reach logs or responses', () => {
@@ -194,3 +191,33 @@ describeSsh('secrets never reach logs or responses', () => {
     }
   });
 });
+
+describeSsh('idle eviction', () => {
+  it('closes a pooled connection that has had no channel for SSH_IDLE_TIMEOUT_MS, and reconnects on next use', async () => {
+    const sshd = await startSshd();
+    const t = await startTestApp({ SSH_IDLE_TIMEOUT_MS: '1000' });
+    try {
+      const executor = t.app.get(SshExecutor);
+      const pool = t.app.get(SshPool);
+      const server: SshTarget = { serverId: 1, host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password, hostKeyFingerprint: null };
+      expect((await executor.exec(server, 'echo warm', { timeoutMs: 5000 })).output).toBe('warm\n');
+      expect(pool.stats(1).connections).toBe(1);
+      const closedAfter = await pollUntil(() => pool.stats(1).connections === 0, 5000);
+      expect(closedAfter).toBeGreaterThanOrEqual(900);
+      expect((await executor.exec(server, 'echo again', { timeoutMs: 5000 })).output).toBe('again\n');
+    } finally {
+      await t.close();
+      await sshd.stop();
+    }
+  });
+});
+
+/** Milliseconds until `condition` held, polling every 50 ms; fails past `limitMs`. */
+async function pollUntil(condition: () => boolean, limitMs: number): Promise<number> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Date.now() - started;
+}
