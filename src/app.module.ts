@@ -9,6 +9,8 @@ import {
   httpConfig,
   readCacheConfig,
   secretsConfig,
+  servicesConfig,
+  chatConfig,
   serversConfig,
   sshConfig,
   storageConfig,
@@ -17,8 +19,10 @@ import {
 import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { ChatModule } from './modules/chat/chat.module';
 import { InventoryModule } from './modules/inventory/inventory.module';
 import { ServersModule } from './modules/servers/servers.module';
+import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 
@@ -27,13 +31,15 @@ import { TasksModule } from './modules/tasks/tasks.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, serversConfig, tasksConfig, secretsConfig],
+      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     DatabaseModule,
     HealthModule,
     InventoryModule,
     ServersModule,
+    ServicesModule,
+    ChatModule,
     TasksModule,
     StatsModule,
   ],

@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
+import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
 
 const JSON_BODY_LIMIT = '1mb';
 
@@ -33,6 +34,7 @@ export function configureApp(app: NestExpressApplication): void {
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
   });
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http.corsOrigins));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
   app.enableShutdownHooks();
 }

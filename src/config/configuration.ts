@@ -53,6 +53,25 @@ export const serversConfig = registerAs('servers', () => {
   };
 });
 
+export const servicesConfig = registerAs('services', () => {
+  const env = environment();
+  return {
+    agentOperationTimeoutMs: env.AGENT_OPERATION_TIMEOUT_MS,
+    agentStatusTimeoutMs: env.AGENT_STATUS_TIMEOUT_MS,
+    syncIntervalMs: env.SERVICE_SYNC_INTERVAL_MS,
+  };
+});
+
+export const chatConfig = registerAs('chat', () => {
+  const env = environment();
+  return {
+    defaultModel: env.CHAT_DEFAULT_MODEL,
+    idleTimeoutMs: env.CHAT_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: env.CHAT_CONNECT_TIMEOUT_MS,
+    messageMaxChars: env.CHAT_MESSAGE_MAX_CHARS,
+  };
+});
+
 export const tasksConfig = registerAs('tasks', () => ({ timeoutSeconds: environment().TASK_TIMEOUT_SECONDS }));
 
 export const secretsConfig = registerAs('secrets', () => {
@@ -66,5 +85,7 @@ export type DatabaseConfig = ConfigType<typeof databaseConfig>;
 export type ReadCacheConfig = ConfigType<typeof readCacheConfig>;
 export type SshConfig = ConfigType<typeof sshConfig>;
 export type ServersConfig = ConfigType<typeof serversConfig>;
+export type ServicesConfig = ConfigType<typeof servicesConfig>;
+export type ChatConfig = ConfigType<typeof chatConfig>;
 export type TasksConfig = ConfigType<typeof tasksConfig>;
 export type SecretsConfig = ConfigType<typeof secretsConfig>;

@@ -111,6 +111,46 @@ export class EnvironmentVariables {
   @Min(1)
   TASK_TIMEOUT_SECONDS = 3600;
 
+  /** Bound on an agent's deploy, restart or stop. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  AGENT_OPERATION_TIMEOUT_MS = 30_000;
+
+  /** Bound on an agent's status answer. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  AGENT_STATUS_TIMEOUT_MS = 5000;
+
+  /** How often service statuses are refreshed from the agents; 0 turns the periodic sync off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  SERVICE_SYNC_INTERVAL_MS = 15_000;
+
+  /** `model` of a completions request that names none. */
+  @IsString()
+  @MinLength(1)
+  CHAT_DEFAULT_MODEL = 'jiuge';
+
+  /** Longest silence allowed between bytes of a model server's answer (no cap on the total). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  CHAT_IDLE_TIMEOUT_MS = 600_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  CHAT_CONNECT_TIMEOUT_MS = 5000;
+
+  /** Longest stored chat message, in characters. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CHAT_MESSAGE_MAX_CHARS = 200_000;
+
   /** Output kept per command run; the rest is dropped and the result marked truncated. */
   @Transform(toInt)
   @IsInt()

@@ -28,7 +28,8 @@ export interface TestApp {
 export async function startTestApp(env: Record<string, string> = {}, logger: LoggerService | false = false): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'infini-test-'));
   const saved = { ...process.env };
-  Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env });
+  // The periodic service sync is off unless a suite asks for it, so tests control when agents are queried.
+  Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', SERVICE_SYNC_INTERVAL_MS: '0', ...env });
   if (process.env.DATABASE_URL) await resetPostgres(process.env.DATABASE_URL);
   const app = await createApplication(logger);
   await app.init();

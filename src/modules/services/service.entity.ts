@@ -2,6 +2,17 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { TIMESTAMP_COLUMN } from '../../database/column-types';
 import { Model } from '../inventory/entities/model.entity';
 
+/** One server's outcome of a deploy, restart (`output`/`error`) or stop (`message`). */
+export interface DeployResult {
+  server_id: number;
+  server_name: string | null;
+  server_ip: string | null;
+  success: boolean;
+  output?: string;
+  error?: string;
+  message?: string;
+}
+
 /** A model-serving deployment on one or more servers. */
 @Entity('services')
 export class Service {
@@ -31,7 +42,7 @@ export class Service {
 
   /** Per-server results of the last deploy/restart/stop. */
   @Column({ type: 'simple-json', nullable: true })
-  deploy_result: unknown[] | null;
+  deploy_result: DeployResult[] | null;
 
   @CreateDateColumn({ type: TIMESTAMP_COLUMN })
   created_at: Date;

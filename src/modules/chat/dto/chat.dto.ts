@@ -1,0 +1,46 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsIn, IsString, Matches, MinLength } from 'class-validator';
+
+export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+
+export class ChatMessageResponse {
+  id: number;
+  service_id: number;
+  @ApiProperty({ enum: CHAT_ROLES })
+  role: string;
+  content: string;
+  created_at: Date;
+}
+
+export class CreateChatMessageDto {
+  @ApiProperty({ enum: CHAT_ROLES })
+  @IsIn(CHAT_ROLES)
+  role: (typeof CHAT_ROLES)[number];
+
+  /** The message text; its length is limited by CHAT_MESSAGE_MAX_CHARS. */
+  @ApiProperty({ minLength: 1 })
+  @IsString()
+  @MinLength(1)
+  @Matches(/\S/, { message: 'content must not be blank' })
+  @Matches(/^[^\u0000]*$/, { message: 'content must not contain NUL characters' })
+  content: string;
+}
+
+/**
+ * An OpenAI chat-completions request. Only `messages` is required; every other field (`model`, `stream`,
+ * `temperature`, `top_k`, …) is passed to the model server as sent.
+ */
+export class ChatCompletionRequest {
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', properties: { role: { type: 'string' }, content: { type: 'string' } } },
+    example: [{ role: 'user', content: 'Hello' }],
+  })
+  messages: { role: string; content: unknown }[];
+
+  @ApiProperty({ required: false, description: 'Defaults to CHAT_DEFAULT_MODEL (`jiuge`)' })
+  model?: string;
+
+  @ApiProperty({ required: false, description: 'Server-sent events when true' })
+  stream?: boolean;
+}
