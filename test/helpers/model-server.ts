@@ -1,0 +1,213 @@
+import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+
+/**
+ * ok: answer normally. error: 500 `{error:{message:'model exploded'}}`. hang: accept and never answer.
+ * fail-mid-stream: send half the chunks (half the JSON body when not streaming), then destroy the socket.
+ * hang-mid-stream: send that half, then stall until the client or stop() closes the socket.
+ */
+export type ModelMode = 'ok' | 'fail-mid-stream' | 'hang' | 'error' | 'hang-mid-stream';
+
+export interface ModelServerOptions {
+  /** Chunks per completion; default 5. */
+  chunks?: number;
+  /** Pause between streamed chunks; default 0 (then chunks are written back to back, paced only by back-pressure). */
+  delayMs?: number;
+  /** Stream bare JSON lines (`{...}\n`, no `data: ` prefix, no `[DONE]`), as some servers do, to test normalisation. */
+  rawLines?: boolean;
+}
+
+export interface TestModelServer {
+  readonly port: number;
+  /** Base URL, e.g. `http://127.0.0.1:41234`; completions are served at `${url}/chat/completions`. */
+  readonly url: string;
+  /** Every completions request body, parsed (the raw text if it was not JSON), in arrival order. */
+  readonly requests: unknown[];
+  /** The headers of each entry of `requests`, same index. */
+  readonly headers: IncomingHttpHeaders[];
+  /** Applies to requests that arrive afterwards. */
+  setMode(mode: ModelMode): void;
+  /**
+   * Resolves on a client closing its connection before its response ended (streaming or hung alike),
+   * i.e. the proxy aborted its upstream request. Each call consumes one such event, whether it happened
+   * before or after the call, so a test cannot miss one by calling late.
+   */
+  clientDisconnected(): Promise<void>;
+  /** Open TCP connections, idle keep-alive ones included. */
+  openConnections(): number;
+  /** Destroys every socket (hung ones included) and closes the server. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The text of chunk `i`; a completion's content is chunks 0..n-1 concatenated. */
+export const chunkText = (i: number): string => `tok${i} `;
+
+/** The full content of an n-chunk completion. */
+export const completionText = (chunks: number): string => Array.from({ length: chunks }, (_, i) => chunkText(i)).join('');
+
+/** An OpenAI-compatible `POST /chat/completions` server, streaming (SSE) and not, with fault injection. */
+export async function startModelServer(options: ModelServerOptions = {}): Promise<TestModelServer> {
+  const chunks = options.chunks ?? 5;
+  const delayMs = options.delayMs ?? 0;
+  const rawLines = options.rawLines ?? false;
+  const requests: unknown[] = [];
+  const headers: IncomingHttpHeaders[] = [];
+  const sockets = new Set<Socket>();
+  let mode: ModelMode = 'ok';
+  let stopping = false;
+  let completionId = 0;
+  // Unconsumed disconnects and callers still waiting for one; at most one of the two is non-empty.
+  let pendingDisconnects = 0;
+  const waiters: Array<() => void> = [];
+
+  const noteDisconnect = () => {
+    const waiter = waiters.shift();
+    if (waiter) waiter();
+    else pendingDisconnects++;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let closedByServer = false;
+    res.on('close', () => {
+      if (!res.writableEnded && !closedByServer && !stopping) noteDisconnect();
+    });
+    const raw = await readBody(req);
+    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://model').pathname !== '/chat/completions') {
+      return sendJson(res, 404, { error: { message: `No route for ${req.method} ${req.url}` } });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      requests.push(raw);
+      headers.push(req.headers);
+      return sendJson(res, 400, { error: { message: 'Malformed JSON body' } });
+    }
+    requests.push(body);
+    headers.push(req.headers);
+    const request = body as { model?: unknown; messages?: unknown; stream?: unknown } | null;
+    if (!Array.isArray(request?.messages)) return sendJson(res, 400, { error: { message: '"messages" must be an array' } });
+
+    const current = mode;
+    if (current === 'hang') return;
+    if (current === 'error') return sendJson(res, 500, { error: { message: 'model exploded' } });
+    const model = typeof request.model === 'string' ? request.model : '';
+    const id = `chatcmpl-${++completionId}`;
+    const created = Math.floor(Date.now() / 1000);
+    const midStream = current === 'fail-mid-stream' || current === 'hang-mid-stream';
+
+    if (request.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      // Built once per request: the chunks differ only in their text and the last one's finish_reason.
+      const head = `${rawLines ? '' : 'data: '}{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":"`;
+      const tail = rawLines ? '\n' : '\n\n';
+      const count = midStream ? Math.floor(chunks / 2) : chunks;
+      for (let i = 0; i < count && !res.destroyed; i++) {
+        if (i > 0 && delayMs > 0) await pause(res, delayMs);
+        const finish = i === chunks - 1 ? '"stop"' : 'null';
+        const flushed = res.write(`${head}${chunkText(i)}"},"finish_reason":${finish}}]}${tail}`);
+        if (!flushed) await pause(res, 'drain');
+      }
+      if (!midStream && !res.destroyed) res.end(rawLines ? undefined : 'data: [DONE]\n\n');
+    } else {
+      const prompt = promptTokens(request.messages);
+      const json = JSON.stringify({
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: completionText(chunks) }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: prompt, completion_tokens: chunks, total_tokens: prompt + chunks },
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+      if (!midStream) {
+        res.end(json);
+        return;
+      }
+      res.write(json.slice(0, Math.floor(json.length / 2)));
+    }
+    if (current === 'fail-mid-stream' && !res.destroyed) {
+      // Wait until the half is handed to the kernel, or destroy() would discard it along with the socket.
+      await new Promise<void>((resolve) => res.write('', () => resolve()));
+      closedByServer = true;
+      res.destroy();
+    }
+    // hang-mid-stream: leave the response open.
+  };
+
+  const server = createServer({ noDelay: true }, (req, res) => {
+    // A client that hangs up mid-body makes readBody reject; there is nobody left to answer.
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    headers,
+    setMode: (next) => {
+      mode = next;
+    },
+    clientDisconnected: () => {
+      if (pendingDisconnects > 0) {
+        pendingDisconnects--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    openConnections: () => sockets.size,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Waits for each socket's own 'close' too, so openConnections() reads 0 once stop() resolves.
+        const socketsClosed = [...sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+        for (const socket of sockets) socket.destroy();
+        await Promise.all([serverClosed, ...socketsClosed]);
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Resolves after `ms`, on 'drain', or as soon as the response closes, whichever is first; leaves no listener or timer behind. */
+function pause(res: ServerResponse, wait: number | 'drain'): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    const timer = wait === 'drain' ? undefined : setTimeout(done, wait);
+    if (wait === 'drain') res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** A rough whitespace token count, enough for a plausible `usage`. */
+function promptTokens(messages: unknown[]): number {
+  return messages.reduce<number>((sum, message) => {
+    const content = (message as { content?: unknown } | null)?.content;
+    return sum + (typeof content === 'string' ? content.split(/\s+/).filter(Boolean).length : 0);
+  }, 0);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = '';
+  req.setEncoding('utf8');
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+}
