@@ -15,6 +15,7 @@ import {
   sshConfig,
   storageConfig,
   tasksConfig,
+  terminalConfig,
 } from './config/configuration';
 import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
@@ -25,13 +26,14 @@ import { ServersModule } from './modules/servers/servers.module';
 import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
 import { TasksModule } from './modules/tasks/tasks.module';
+import { TerminalModule } from './ssh/terminal.module';
 
 @Module({
   imports: [
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
+      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     DatabaseModule,
@@ -41,6 +43,7 @@ import { TasksModule } from './modules/tasks/tasks.module';
     ServicesModule,
     ChatModule,
     TasksModule,
+    TerminalModule,
     StatsModule,
   ],
   providers: [

@@ -44,6 +44,16 @@ export const sshConfig = registerAs('ssh', () => {
   };
 });
 
+export const terminalConfig = registerAs('terminal', () => {
+  const env = environment();
+  return {
+    idleTimeoutMs: env.TERMINAL_IDLE_TIMEOUT_MS,
+    maxPerServer: env.TERMINAL_MAX_PER_SERVER,
+    maxTotal: env.TERMINAL_MAX_TOTAL,
+    highWaterBytes: env.TERMINAL_HIGH_WATER_BYTES,
+  };
+});
+
 export const serversConfig = registerAs('servers', () => {
   const env = environment();
   return {
@@ -84,6 +94,7 @@ export type StorageConfig = ConfigType<typeof storageConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
 export type ReadCacheConfig = ConfigType<typeof readCacheConfig>;
 export type SshConfig = ConfigType<typeof sshConfig>;
+export type TerminalConfig = ConfigType<typeof terminalConfig>;
 export type ServersConfig = ConfigType<typeof serversConfig>;
 export type ServicesConfig = ConfigType<typeof servicesConfig>;
 export type ChatConfig = ConfigType<typeof chatConfig>;

@@ -151,6 +151,28 @@ export class EnvironmentVariables {
   @Min(1)
   CHAT_MESSAGE_MAX_CHARS = 200_000;
 
+  /** A browser terminal with neither input nor output for this long is closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  TERMINAL_IDLE_TIMEOUT_MS = 30 * 60_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TERMINAL_MAX_PER_SERVER = 32;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TERMINAL_MAX_TOTAL = 256;
+
+  /** Output a terminal may have in flight to a browser before the SSH stream is paused. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  TERMINAL_HIGH_WATER_BYTES = 1024 * 1024;
+
   /** Output kept per command run; the rest is dropped and the result marked truncated. */
   @Transform(toInt)
   @IsInt()

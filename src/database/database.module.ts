@@ -4,6 +4,7 @@ import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { buildDataSourceOptions } from './data-source.options';
 import { DatabaseHealthService } from './database-health.service';
 import { ReadCache } from './read-cache.service';
+import { Transactions } from './transactions.service';
 
 @Global()
 @Module({
@@ -13,7 +14,7 @@ import { ReadCache } from './read-cache.service';
       useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
     }),
   ],
-  providers: [DatabaseHealthService, ReadCache],
-  exports: [DatabaseHealthService, ReadCache],
+  providers: [DatabaseHealthService, ReadCache, Transactions],
+  exports: [DatabaseHealthService, ReadCache, Transactions],
 })
 export class DatabaseModule {}

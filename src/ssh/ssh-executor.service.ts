@@ -93,26 +93,22 @@ export class SshExecutor {
         timed_out: timedOut,
       };
     }
-    const { channel } = opened;
+    const { channel, exit } = opened;
     const stdout = new OutputBuffer(limit, options.onOutput);
     const stderr = new OutputBuffer(limit);
     channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
 
     return new Promise<ExecResult>((resolve) => {
-      let exitStatus: number | null = null;
-      let signal: string | undefined;
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
         channel.close();
       }, Math.max(0, deadline - Date.now()));
-      channel.on('exit', (code: number | null, signalName?: string) => {
-        exitStatus = code;
-        signal = signalName;
-      });
       channel.once('close', () => {
         clearTimeout(timer);
+        const exitStatus = exit.code ?? null;
+        const signal = exit.signal;
         const output = stdout.finish();
         const errorText = stderr.finish();
         const reasons = [

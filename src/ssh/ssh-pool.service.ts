@@ -54,10 +54,17 @@ class ServerConnections {
   constructor(readonly credentialVersion: string) {}
 }
 
+/** How the remote command ended; filled in when the channel reports it. */
+export interface ExitRecord {
+  code?: number | null;
+  signal?: string;
+}
+
 export interface OpenedChannel {
   channel: ClientChannel;
   /** True when an SSH connection to the server was already open and this channel rode on it. */
   reusedConnection: boolean;
+  exit: ExitRecord;
 }
 
 /**
@@ -107,15 +114,15 @@ export class SshPool implements OnApplicationShutdown {
 
   private async openChannel(
     target: SshTarget,
-    open: (client: Client) => Promise<ClientChannel>,
+    open: (client: Client) => Promise<{ channel: ClientChannel; exit: ExitRecord }>,
   ): Promise<OpenedChannel> {
     // A connection can die between two uses, or the server can refuse a channel: retry on a fresh slot.
     for (let attempt = 0; ; attempt++) {
       const { connection, reused } = await this.acquire(target);
       try {
-        const channel = await open(connection.client);
+        const { channel, exit } = await open(connection.client);
         channel.once('close', () => connection.give(this.config.idleTimeoutMs));
-        return { channel, reusedConnection: reused };
+        return { channel, reusedConnection: reused, exit };
       } catch (error) {
         connection.give(this.config.idleTimeoutMs);
         if (attempt >= 2) throw toChannelError(target, error);
@@ -217,10 +224,19 @@ export class SshPool implements OnApplicationShutdown {
   }
 }
 
-function promisifyChannel(start: (callback: (error: Error | undefined, channel: ClientChannel) => void) => void): Promise<ClientChannel> {
+function promisifyChannel(
+  start: (callback: (error: Error | undefined, channel: ClientChannel) => void) => void,
+): Promise<{ channel: ClientChannel; exit: ExitRecord }> {
   return new Promise((resolve, reject) => {
     try {
-      start((error, channel) => (error ? reject(error) : resolve(channel)));
+      start((error, channel) => {
+        if (error) return reject(error);
+        // Listen at once: a short command's exit can arrive in the same read as the channel's confirmation,
+        // before whoever awaits this promise has had a chance to subscribe.
+        const exit: ExitRecord = {};
+        channel.once('exit', (code: number | null, signal?: string) => Object.assign(exit, { code, signal }));
+        resolve({ channel, exit });
+      });
     } catch (error) {
       reject(error);
     }

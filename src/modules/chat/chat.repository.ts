@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ChatMessage } from './chat-message.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 @Injectable()
 export class ChatRepository {
@@ -13,7 +14,7 @@ export class ChatRepository {
   }
 
   add(serviceId: number, role: string, content: string): Promise<ChatMessage> {
-    return this.messages.save(this.messages.create({ service_id: serviceId, role, content }));
+    return this.messages.save(this.messages.create({ service_id: serviceId, role, content }), SINGLE_ROW);
   }
 
   async clear(serviceId: number): Promise<void> {

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
 import { AcceleratorCard } from './entities/accelerator-card.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 export type AcceleratorFields = Omit<AcceleratorCard, 'id' | 'brand_id' | 'brand' | 'created_at'>;
 
@@ -24,7 +25,7 @@ export class AcceleratorsRepository {
   }
 
   async create(brandId: number, fields: AcceleratorFields): Promise<AcceleratorCard> {
-    const card = await this.cards.save(this.cards.create({ ...fields, brand_id: brandId }));
+    const card = await this.cards.save(this.cards.create({ ...fields, brand_id: brandId }), SINGLE_ROW);
     this.cache.invalidate('accelerator_cards');
     return card;
   }

@@ -2,13 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
+import { Transactions } from '../../database/transactions.service';
 import { Brand } from './entities/brand.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 @Injectable()
 export class BrandsRepository {
   constructor(
     @InjectRepository(Brand) private readonly brands: Repository<Brand>,
     private readonly cache: ReadCache,
+    private readonly transactions: Transactions,
   ) {}
 
   list(): Promise<Brand[]> {
@@ -26,7 +29,7 @@ export class BrandsRepository {
   }
 
   async create(fields: Pick<Brand, 'name' | 'logo'>): Promise<Brand> {
-    const brand = await this.brands.save(this.brands.create(fields));
+    const brand = await this.brands.save(this.brands.create(fields), SINGLE_ROW);
     this.cache.invalidate('brands');
     return brand;
   }
@@ -52,7 +55,7 @@ export class BrandsRepository {
 
   /** Applies every new position in one transaction: all or nothing. */
   async reorder(orders: { id: number; sort_order: number }[]): Promise<void> {
-    await this.brands.manager.transaction(async (manager) => {
+    await this.transactions.run(async (manager) => {
       for (const { id, sort_order } of orders) await manager.update(Brand, { id }, { sort_order });
     });
     this.cache.invalidate('brands');

@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
 import { Service } from '../services/service.entity';
 import { Model } from './entities/model.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 export type ModelFields = Pick<Model, 'name' | 'logo' | 'parameters'>;
 
@@ -24,7 +25,7 @@ export class ModelsRepository {
   }
 
   async create(fields: ModelFields): Promise<Model> {
-    const model = await this.models.save(this.models.create(fields));
+    const model = await this.models.save(this.models.create(fields), SINGLE_ROW);
     this.cache.invalidate('models');
     return model;
   }

@@ -7,6 +7,7 @@ import { Brand } from '../inventory/entities/brand.entity';
 import { Service } from '../services/service.entity';
 import { Task } from '../tasks/task.entity';
 import { Server } from './server.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 export interface ServerRow extends Omit<Server, 'password' | 'private_key' | 'passphrase' | 'brand' | 'accelerator'> {
   brand_name: string | null;
@@ -74,7 +75,7 @@ export class ServersRepository {
   }
 
   async create(fields: ServerFields): Promise<Server> {
-    const server = await this.servers.save(this.servers.create(fields));
+    const server = await this.servers.save(this.servers.create(fields), SINGLE_ROW);
     this.cache.invalidate('servers');
     return server;
   }

@@ -5,6 +5,7 @@ import { ReadCache } from '../../database/read-cache.service';
 import { Model } from '../inventory/entities/model.entity';
 import { Server } from '../servers/server.entity';
 import { DeployResult, Service } from './service.entity';
+import { SINGLE_ROW } from '../../database/save-options';
 
 export interface ServiceRow extends Omit<Service, 'model'> {
   model_name: string | null;
@@ -65,7 +66,7 @@ export class ServicesRepository {
   }
 
   async create(fields: Required<ServiceFields>): Promise<Service> {
-    const service = await this.services.save(this.services.create({ ...fields, deploy_status: 'offline' }));
+    const service = await this.services.save(this.services.create({ ...fields, deploy_status: 'offline' }), SINGLE_ROW);
     this.cache.invalidate('services');
     return service;
   }

@@ -1,0 +1,223 @@
+import { Inject, Injectable, Logger, NotFoundException, OnApplicationShutdown } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { StringDecoder } from 'node:string_decoder';
+import type { ClientChannel } from 'ssh2';
+import type { Socket } from 'socket.io';
+import { terminalConfig, TerminalConfig } from '../config/configuration';
+import { ServersService } from '../modules/servers/servers.service';
+import { SshPool } from './ssh-pool.service';
+import { SshError } from './ssh-target';
+
+const MAX_INPUT_CHARS = 64 * 1024;
+const MAX_AUTO_COMMAND_CHARS = 4096;
+const INITIAL_WINDOW = { term: 'xterm-256color', cols: 80, rows: 24 };
+
+interface TerminalSession {
+  socket: Socket;
+  serverId: number;
+  channel: ClientChannel;
+  decoder: StringDecoder;
+  /** Output decoded but not yet emitted: chunks of one I/O turn go out as one event. */
+  pending: string;
+  flushScheduled: boolean;
+  /** Bytes emitted since the socket last drained; past the high-water mark the SSH stream is paused. */
+  inFlightBytes: number;
+  paused: boolean;
+  autoCommand?: string;
+  idleTimer?: NodeJS.Timeout;
+  onDrain: () => void;
+  closed: boolean;
+}
+
+const isPositiveInt = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0 && (value as number) <= 2_147_483_647;
+
+/**
+ * The browser SSH terminal (xterm.js over Socket.IO, default namespace): one shell per socket, opened as a
+ * channel on the server's pooled SSH connection. Output is pushed as it arrives, decoded as UTF-8 without
+ * splitting characters, and flow-controlled against the socket so a flood cannot grow memory without bound.
+ */
+@Injectable()
+@WebSocketGateway()
+export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdown {
+  private readonly logger = new Logger(TerminalGateway.name);
+  private readonly sessions = new Map<string, TerminalSession>();
+  /** Sockets whose `ssh_connect` is still opening a shell; counted against the limits. */
+  private readonly opening = new Map<string, number>();
+
+  constructor(
+    private readonly servers: ServersService,
+    private readonly pool: SshPool,
+    @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
+  ) {}
+
+  @SubscribeMessage('ssh_connect')
+  async connect(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
+    const { server_id: serverId, auto_command: autoCommand, service_id: serviceId } = (payload ?? {}) as Record<string, unknown>;
+    if (!isPositiveInt(serverId)) return this.fail(socket, 'server_id must be a positive integer');
+    if (autoCommand !== undefined && autoCommand !== null && (typeof autoCommand !== 'string' || autoCommand.length > MAX_AUTO_COMMAND_CHARS)) {
+      return this.fail(socket, `auto_command must be a string of at most ${MAX_AUTO_COMMAND_CHARS} characters`);
+    }
+    if (serviceId !== undefined && serviceId !== null && !isPositiveInt(serviceId)) return this.fail(socket, 'service_id must be a positive integer');
+    if (this.opening.has(socket.id)) return this.fail(socket, 'A terminal is already being opened on this connection');
+    this.close(socket.id, false);
+    const limit = this.limitReached(serverId);
+    if (limit) return this.fail(socket, limit);
+
+    this.opening.set(socket.id, serverId);
+    try {
+      const target = await this.servers.sshTarget(serverId);
+      const { channel, reusedConnection } = await this.pool.openShell(target, INITIAL_WINDOW);
+      if (!socket.connected) {
+        channel.close();
+        return;
+      }
+      this.start(socket, serverId, channel, typeof autoCommand === 'string' && autoCommand !== '' ? autoCommand : undefined);
+      socket.emit('ssh_connected', serviceId ? { status: 'connected', reused: reusedConnection } : { status: 'connected' });
+    } catch (error) {
+      const reason =
+        error instanceof NotFoundException || error instanceof SshError ? error.message : `Cannot open a terminal: ${String((error as Error)?.message ?? error)}`;
+      this.fail(socket, reason);
+    } finally {
+      this.opening.delete(socket.id);
+    }
+  }
+
+  @SubscribeMessage('ssh_input')
+  input(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): void {
+    const session = this.sessions.get(socket.id);
+    const input = (payload as { input?: unknown } | null)?.input;
+    if (typeof input !== 'string') return this.fail(socket, 'input must be a string');
+    if (input.length > MAX_INPUT_CHARS) return this.fail(socket, `input is longer than ${MAX_INPUT_CHARS} characters`);
+    if (!session) return this.fail(socket, 'No terminal is open: send ssh_connect first');
+    this.touch(session);
+    session.channel.write(input);
+  }
+
+  @SubscribeMessage('ssh_resize')
+  resize(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): void {
+    const { cols, rows } = (payload ?? {}) as { cols?: unknown; rows?: unknown };
+    const valid = (value: unknown) => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 1000;
+    if (!valid(cols) || !valid(rows)) return this.fail(socket, 'cols and rows must be integers from 1 to 1000');
+    this.sessions.get(socket.id)?.channel.setWindow(rows as number, cols as number, 0, 0);
+  }
+
+  @SubscribeMessage('ssh_disconnect')
+  disconnectTerminal(@ConnectedSocket() socket: Socket): void {
+    if (!this.close(socket.id, true)) socket.emit('ssh_disconnected', { status: 'disconnected' });
+  }
+
+  handleDisconnect(socket: Socket): void {
+    this.close(socket.id, false);
+  }
+
+  onApplicationShutdown(): void {
+    for (const id of [...this.sessions.keys()]) this.close(id, true);
+  }
+
+  /** Open terminals (for tests and diagnostics). */
+  count(): number {
+    return this.sessions.size;
+  }
+
+  private start(socket: Socket, serverId: number, channel: ClientChannel, autoCommand?: string): void {
+    const session: TerminalSession = {
+      socket,
+      serverId,
+      channel,
+      decoder: new StringDecoder('utf8'),
+      pending: '',
+      flushScheduled: false,
+      inFlightBytes: 0,
+      paused: false,
+      autoCommand,
+      onDrain: () => {
+        session.inFlightBytes = 0;
+        if (session.paused && !session.closed) {
+          session.paused = false;
+          channel.resume();
+        }
+      },
+      closed: false,
+    };
+    this.sessions.set(socket.id, session);
+    this.touch(session);
+    const onData = (chunk: Buffer) => this.output(session, chunk);
+    channel.on('data', onData);
+    channel.stderr.on('data', onData);
+    channel.on('close', () => {
+      this.flush(session);
+      if (this.sessions.get(socket.id) === session) this.close(socket.id, true);
+    });
+    // Engine.IO drains when what was emitted has been written out to the client.
+    socket.conn.on('drain', session.onDrain);
+  }
+
+  private output(session: TerminalSession, chunk: Buffer): void {
+    this.touch(session);
+    session.pending += session.decoder.write(chunk);
+    if (session.autoCommand !== undefined) {
+      // The shell has spoken: it is ready for the command.
+      session.channel.write(`${session.autoCommand}\r`);
+      session.autoCommand = undefined;
+    }
+    if (!session.flushScheduled) {
+      session.flushScheduled = true;
+      setImmediate(() => this.flush(session));
+    }
+  }
+
+  private flush(session: TerminalSession): void {
+    session.flushScheduled = false;
+    if (!session.pending || session.closed) return;
+    const data = session.pending;
+    session.pending = '';
+    session.socket.emit('ssh_output', { data });
+    session.inFlightBytes += Buffer.byteLength(data);
+    if (session.inFlightBytes > this.config.highWaterBytes && !session.paused) {
+      session.paused = true;
+      session.channel.pause();
+    }
+  }
+
+  private touch(session: TerminalSession): void {
+    clearTimeout(session.idleTimer);
+    session.idleTimer = setTimeout(() => {
+      const minutes = Math.round(this.config.idleTimeoutMs / 60_000);
+      this.fail(session.socket, `Terminal closed after ${minutes >= 1 ? `${minutes} min` : `${this.config.idleTimeoutMs} ms`} without activity`);
+      this.close(session.socket.id, true);
+    }, this.config.idleTimeoutMs);
+    session.idleTimer.unref();
+  }
+
+  /** Closes the socket's terminal (its channel only; the pooled connection stays). Returns whether one was open. */
+  private close(socketId: string, notify: boolean): boolean {
+    const session = this.sessions.get(socketId);
+    if (!session) return false;
+    this.sessions.delete(socketId);
+    session.closed = true;
+    clearTimeout(session.idleTimer);
+    session.socket.conn.off('drain', session.onDrain);
+    session.channel.close();
+    if (notify && session.socket.connected) session.socket.emit('ssh_disconnected', { status: 'disconnected' });
+    return true;
+  }
+
+  private limitReached(serverId: number): string | undefined {
+    const open = [...this.sessions.values()].map((session) => session.serverId).concat([...this.opening.values()]);
+    if (open.length >= this.config.maxTotal) return `Too many open terminals (limit ${this.config.maxTotal})`;
+    if (open.filter((id) => id === serverId).length >= this.config.maxPerServer) {
+      return `Too many open terminals on server ${serverId} (limit ${this.config.maxPerServer})`;
+    }
+    return undefined;
+  }
+
+  private fail(socket: Socket, error: string): void {
+    socket.emit('ssh_error', { error });
+  }
+}

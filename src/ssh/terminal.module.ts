@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { ServersModule } from '../modules/servers/servers.module';
+import { SshModule } from './ssh.module';
+import { TerminalGateway } from './terminal.gateway';
+
+/** The browser terminal; apart from SshModule because it needs the servers' credentials. */
+@Module({
+  imports: [SshModule, ServersModule],
+  providers: [TerminalGateway],
+})
+export class TerminalModule {}
