@@ -52,13 +52,20 @@ export class ChatProxy implements OnApplicationShutdown {
     response.once('close', () => {
       if (!response.writableFinished) clientGone.abort();
     });
-    const upstream = await this.connect(hosts, payload, clientGone.signal);
+    const { upstream, address } = await this.connect(hosts, payload, clientGone.signal);
     if (upstream.statusCode !== 200) {
       const text = await upstream.body.text().catch(() => '');
       throw new HttpException(`API request failed: ${upstream.statusCode} ${text.slice(0, 500)}`.trim(), upstream.statusCode);
     }
     if (body.stream === true) return this.relayStream(upstream, response, clientGone.signal);
-    response.status(200).type('application/json').send(await upstream.body.text());
+    let answer: string;
+    try {
+      answer = await upstream.body.text();
+    } catch (error) {
+      if (error instanceof errors.BodyTimeoutError) throw new GatewayTimeoutException(`Model server ${address} stopped sending`);
+      throw new BadGatewayException(`Connection failed: ${address}: ${describe(error)}`);
+    }
+    response.status(200).type('application/json').send(answer);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -66,18 +73,24 @@ export class ChatProxy implements OnApplicationShutdown {
   }
 
   /** The first server whose model server accepts the connection; the next one is tried only on a refusal. */
-  private async connect(hosts: ServiceHost[], payload: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  private async connect(
+    hosts: ServiceHost[],
+    payload: string,
+    signal: AbortSignal,
+  ): Promise<{ upstream: Dispatcher.ResponseData; address: string }> {
     const refused: string[] = [];
     for (const host of hosts) {
       const address = `${host.host_ip}:${host.chat_port}`;
       try {
-        return await request(`http://${host.host_ip.includes(':') ? `[${host.host_ip}]` : host.host_ip}:${host.chat_port}/chat/completions`, {
+        const url = `http://${host.host_ip.includes(':') ? `[${host.host_ip}]` : host.host_ip}:${host.chat_port}/chat/completions`;
+        const upstream = await request(url, {
           method: 'POST',
           dispatcher: this.dispatcher,
           headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
           body: payload,
           signal,
         });
+        return { upstream, address };
       } catch (error) {
         if (errorCode(error) === 'ECONNREFUSED') {
           refused.push(address);

@@ -21,7 +21,8 @@ export class ChatService {
 
   async add(serviceId: number, dto: CreateChatMessageDto): Promise<ChatMessage> {
     await this.services.get(serviceId);
-    if (dto.content.length > this.config.messageMaxChars) {
+    // Characters, not UTF-16 units: an emoji counts once.
+    if ([...dto.content].length > this.config.messageMaxChars) {
       throw new BadRequestException(`content is longer than ${this.config.messageMaxChars} characters`);
     }
     return this.messages.add(serviceId, dto.role, dto.content);

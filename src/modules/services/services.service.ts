@@ -69,6 +69,8 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
 
   /** Refreshes every service's status from the agents now, then returns the list. */
   async refreshAndList(): Promise<ServiceRow[]> {
+    // A refresh already running read the services before this request: wait for it, then take a fresh one.
+    await this.refreshing;
     await this.refreshAll();
     return this.services.list();
   }

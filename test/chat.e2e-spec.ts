@@ -1,0 +1,528 @@
+import { AddressInfo, createServer as createTcpServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import OpenAI from 'openai';
+import { chunkText, completionText, ModelServerOptions, startModelServer, TestModelServer } from './helpers/model-server';
+import { placeholder, startTestApp, TestApp } from './helpers/test-app';
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UNKNOWN_ID = 987654;
+/** The proxy's idle timeout in this suite (CHAT_IDLE_TIMEOUT_MS). */
+const IDLE_MS = 1500;
+/** The longest chat message in this suite (CHAT_MESSAGE_MAX_CHARS). */
+const MAX_CHARS = 100;
+
+const HELLO = [{ role: 'user', content: 'hello there' }];
+
+/** A loopback port nobody listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Rejects after `ms` with `what`, so a missing event fails the test with a reason instead of a jest timeout. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Bounded polling. */
+async function until(what: string, condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); await delay(10)) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+  }
+}
+
+/** Reads a body to its end or its failure, keeping what arrived before a failure. */
+async function readBody(
+  body: ReadableStream<Uint8Array>,
+  onText?: (text: string, at: number) => void,
+): Promise<{ text: string; error?: unknown; endedAt: number }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      const piece = decoder.decode(read.value, { stream: true });
+      text += piece;
+      onText?.(piece, Date.now());
+    }
+    return { text, endedAt: Date.now() };
+  } catch (error) {
+    return { text, error, endedAt: Date.now() };
+  }
+}
+
+/** The data of each SSE event, checking every event is exactly `data: …` followed by a blank line. */
+function dataEvents(text: string): string[] {
+  expect(text.endsWith('\n\n')).toBe(true);
+  return text
+    .slice(0, -2)
+    .split('\n\n')
+    .map((event) => {
+      expect(event).toMatch(/^data: /);
+      expect(event).not.toContain('\n');
+      return event.slice('data: '.length);
+    });
+}
+
+/** `direct` with its completion id and timestamp replaced by those of `proxied`: two completions differ in nothing else. */
+function withIdentityOf(direct: string, proxied: string): string {
+  const id = (text: string) => /"id":"(chatcmpl-\d+)"/.exec(text)![1];
+  const created = (text: string) => /"created":(\d+)/.exec(text)![1];
+  return direct
+    .split(`"id":"${id(direct)}"`)
+    .join(`"id":"${id(proxied)}"`)
+    .split(`"created":${created(direct)},`)
+    .join(`"created":${created(proxied)},`);
+}
+
+const contentOf = (data: string): string => JSON.parse(data).choices[0].delta.content;
+
+describe('chat', () => {
+  let t: TestApp;
+  let base: string;
+  let model: TestModelServer;
+  let modelId: number;
+  /** A service whose one server's model server is `model`. */
+  let serviceId: number;
+  const extraModels: TestModelServer[] = [];
+
+  const createServer = async (chatPort: number, name = `gpu-${chatPort}`): Promise<number> =>
+    (await t.http.post('/api/servers').send({ name, host_ip: '127.0.0.1', username: 'u', agent_port: 8888, chat_port: chatPort }).expect(201)).body.id;
+  const createService = async (serverIds: number[], name = 'svc'): Promise<number> =>
+    (await t.http.post('/api/services').send({ name, model_id: modelId, server_ids: serverIds }).expect(201)).body.id;
+  /** A model server of its own, stopped with the suite. */
+  const newModel = async (options: ModelServerOptions = {}): Promise<TestModelServer> => {
+    const created = await startModelServer(options);
+    extraModels.push(created);
+    return created;
+  };
+  /** A service on one new server whose model server is `upstream`. */
+  const serviceOn = async (upstream: TestModelServer): Promise<number> => createService([await createServer(upstream.port)]);
+
+  const complete = (id: number, body: Record<string, unknown>, signal?: AbortSignal) =>
+    fetch(`${base}/api/services/${id}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
+  const direct = (upstream: TestModelServer, body: Record<string, unknown>) =>
+    fetch(`${upstream.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    t = await startTestApp({ CHAT_IDLE_TIMEOUT_MS: String(IDLE_MS), CHAT_MESSAGE_MAX_CHARS: String(MAX_CHARS) });
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    model = await startModelServer();
+    modelId = (await t.http.post('/api/models').send({ name: 'jiuge' }).expect(201)).body.id;
+    serviceId = await serviceOn(model);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([model, ...extraModels].map((server) => server?.stop()));
+  });
+  afterEach(() => model.setMode('ok'));
+
+  describe('history', () => {
+    let id: number;
+    beforeEach(async () => {
+      id = await createService([], 'history');
+    });
+    const history = async (serviceId: number) => (await t.http.get(`/api/services/${serviceId}/chat`).expect(200)).body;
+
+    it('stores messages (201 {id, message}) and lists them oldest first', async () => {
+      const ids: number[] = [];
+      for (const [role, content] of [
+        ['system', 'You are helpful.'],
+        ['user', '你好'],
+        ['assistant', 'Hello! How can I help?'],
+      ]) {
+        const res = await t.http.post(`/api/services/${id}/chat`).send({ role, content }).expect(201);
+        expect(res.body).toEqual({ id: expect.any(Number), message: expect.any(String) });
+        ids.push(res.body.id);
+      }
+      const listed = await history(id);
+      expect(listed).toEqual([
+        { id: ids[0], service_id: id, role: 'system', content: 'You are helpful.', created_at: expect.stringMatching(ISO_UTC) },
+        { id: ids[1], service_id: id, role: 'user', content: '你好', created_at: expect.stringMatching(ISO_UTC) },
+        { id: ids[2], service_id: id, role: 'assistant', content: 'Hello! How can I help?', created_at: expect.stringMatching(ISO_UTC) },
+      ]);
+      expect(await history(await createService([], 'empty'))).toEqual([]);
+    });
+
+    it('orders by created_at, then by id', async () => {
+      const insert = (content: string, createdAt: string) =>
+        t.sql(
+          `INSERT INTO chat_history (service_id, role, content, created_at) VALUES (${placeholder(1)}, ${placeholder(2)}, ${placeholder(3)}, ${placeholder(4)})`,
+          [id, 'user', content, createdAt],
+        );
+      await insert('third', '2026-01-03 00:00:00.000');
+      await insert('first', '2026-01-01 00:00:00.000');
+      await insert('second-a', '2026-01-02 00:00:00.000');
+      await insert('second-b', '2026-01-02 00:00:00.000');
+      const listed = await history(id);
+      expect(listed.map((message: { content: string }) => message.content)).toEqual(['first', 'second-a', 'second-b', 'third']);
+      expect(listed[0].created_at).toBe('2026-01-01T00:00:00.000Z');
+    });
+
+    it('accepts only the roles system, user and assistant', async () => {
+      for (const body of [
+        { role: 'tool', content: 'x' },
+        { role: 'USER', content: 'x' },
+        { role: '', content: 'x' },
+        { role: 7, content: 'x' },
+        { content: 'x' },
+      ]) {
+        const res = await t.http.post(`/api/services/${id}/chat`).send(body);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(res.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'role' })]));
+      }
+      const extra = await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'x', mood: 'happy' }).expect(400);
+      expect(extra.body.error).toContain('mood');
+      expect(await history(id)).toEqual([]);
+    });
+
+    it('refuses empty, blank, missing and non-string content', async () => {
+      for (const content of ['', '   ', '\n\t', undefined, null, 42, ['a']]) {
+        const res = await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content });
+        expect({ content, status: res.status }).toEqual({ content, status: 400 });
+        expect(JSON.stringify(res.body.details ?? res.body.error)).toContain('content');
+      }
+      expect(await history(id)).toEqual([]);
+    });
+
+    it(`refuses content longer than CHAT_MESSAGE_MAX_CHARS (${MAX_CHARS})`, async () => {
+      await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'x'.repeat(MAX_CHARS) }).expect(201);
+      const tooLong = await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'y'.repeat(MAX_CHARS + 1) }).expect(400);
+      expect(tooLong.body.error).toContain(String(MAX_CHARS));
+      expect((await history(id)).map((message: { content: string }) => message.content)).toEqual(['x'.repeat(MAX_CHARS)]);
+    });
+
+    it('DELETE clears the history of that service only', async () => {
+      const other = await createService([], 'other');
+      await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'one' }).expect(201);
+      await t.http.post(`/api/services/${id}/chat`).send({ role: 'assistant', content: 'two' }).expect(201);
+      await t.http.post(`/api/services/${other}/chat`).send({ role: 'user', content: 'kept' }).expect(201);
+      const cleared = await t.http.delete(`/api/services/${id}/chat`).expect(200);
+      expect(cleared.body).toEqual({ message: expect.any(String) });
+      expect(await history(id)).toEqual([]);
+      expect((await history(other)).map((message: { content: string }) => message.content)).toEqual(['kept']);
+      // Clearing an empty history is fine too.
+      await t.http.delete(`/api/services/${id}/chat`).expect(200);
+    });
+
+    it('answers 404 for an unknown service', async () => {
+      for (const res of [
+        await t.http.get(`/api/services/${UNKNOWN_ID}/chat`),
+        await t.http.post(`/api/services/${UNKNOWN_ID}/chat`).send({ role: 'user', content: 'hi' }),
+        await t.http.delete(`/api/services/${UNKNOWN_ID}/chat`),
+      ]) {
+        expect(res.status).toBe(404);
+        expect(res.body.error).toContain(String(UNKNOWN_ID));
+      }
+      const rows = await t.sql<{ n: number | string }>(`SELECT COUNT(*) AS n FROM chat_history WHERE service_id = ${placeholder(1)}`, [UNKNOWN_ID]);
+      expect(Number(rows[0].n)).toBe(0);
+    });
+  });
+
+  describe('completions: requests and errors', () => {
+    it('answers 404 for an unknown service and 400 for a service without servers', async () => {
+      const unknown = await t.http.post(`/api/services/${UNKNOWN_ID}/chat/completions`).send({ messages: HELLO }).expect(404);
+      expect(unknown.body.error).toContain(String(UNKNOWN_ID));
+      const empty = await createService([], 'no-servers');
+      const noServers = await t.http.post(`/api/services/${empty}/chat/completions`).send({ messages: HELLO }).expect(400);
+      expect(noServers.body.error).toBe('No servers associated with this service');
+    });
+
+    it('refuses a request without messages, or with malformed ones, before calling the model server', async () => {
+      const before = model.requests.length;
+      const cases: Array<[unknown, string]> = [
+        [{}, 'messages'],
+        [{ messages: [] }, 'messages'],
+        [{ messages: 'hello' }, 'messages'],
+        [{ messages: [{ content: 'no role' }] }, 'messages.0'],
+        [{ messages: [null] }, 'messages.0'],
+        [{ messages: HELLO, stream: 'yes' }, 'stream'],
+        [{ messages: HELLO, model: 5 }, 'model'],
+      ];
+      for (const [body, field] of cases) {
+        const res = await t.http.post(`/api/services/${serviceId}/chat/completions`).send(body as object);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(res.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      }
+      const malformed = await t.http
+        .post(`/api/services/${serviceId}/chat/completions`)
+        .set('content-type', 'application/json')
+        .send('{"messages":')
+        .expect(400);
+      expect(malformed.body.error).toMatch(/JSON/);
+      expect(model.requests.length).toBe(before);
+    });
+
+    it('defaults model to jiuge and passes other fields through to the model server', async () => {
+      const res = await t.http
+        .post(`/api/services/${serviceId}/chat/completions`)
+        .send({ messages: HELLO, top_k: 7, temperature: 0.5, repetition_penalty: 1.1, max_tokens: 64 })
+        .expect(200);
+      expect(model.requests.at(-1)).toEqual({ messages: HELLO, top_k: 7, temperature: 0.5, repetition_penalty: 1.1, max_tokens: 64, model: 'jiuge' });
+      expect(res.body.model).toBe('jiuge');
+
+      await t.http.post(`/api/services/${serviceId}/chat/completions`).send({ messages: HELLO, model: 'qwen-72b', top_p: 0.9 }).expect(200);
+      expect(model.requests.at(-1)).toEqual({ messages: HELLO, model: 'qwen-72b', top_p: 0.9 });
+    });
+
+    it('answers a non-streamed completion with the model server\'s JSON as it is', async () => {
+      const expected = await (await direct(model, { model: 'jiuge', messages: HELLO })).text();
+      const res = await complete(serviceId, { messages: HELLO });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const text = await res.text();
+      expect(text).toBe(withIdentityOf(expected, text));
+      expect(JSON.parse(text)).toEqual({
+        id: expect.stringMatching(/^chatcmpl-\d+$/),
+        object: 'chat.completion',
+        created: expect.any(Number),
+        model: 'jiuge',
+        choices: [{ index: 0, message: { role: 'assistant', content: completionText(5) }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 2, completion_tokens: 5, total_tokens: 7 },
+      });
+    });
+
+    it('passes an upstream error status on with {error: "API request failed: …"}', async () => {
+      model.setMode('error');
+      for (const stream of [false, true]) {
+        const res = await t.http.post(`/api/services/${serviceId}/chat/completions`).send({ messages: HELLO, stream }).expect(500);
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+        expect(res.body.error).toMatch(/^API request failed: /);
+        expect(res.body.error).toContain('model exploded');
+      }
+    });
+
+    it('answers 502 "Connection failed" when no model server accepts the connection', async () => {
+      const [first, second] = [await closedPort(), await closedPort()];
+      const id = await createService([await createServer(first), await createServer(second)], 'all-down');
+      const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO }).expect(502);
+      expect(res.body.error).toMatch(/^Connection failed/);
+      expect(res.body.error).toContain(`127.0.0.1:${first}`);
+      expect(res.body.error).toContain(`127.0.0.1:${second}`);
+      // The same for a stream: nothing has been sent yet, so it is a plain error answer.
+      const streamed = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO, stream: true }).expect(502);
+      expect(streamed.body.error).toMatch(/^Connection failed/);
+    });
+
+    it('tries the next server when the first refuses the connection', async () => {
+      const second = await newModel({ chunks: 3 });
+      const id = await createService([await createServer(await closedPort(), 'refusing'), await createServer(second.port, 'working')], 'failover');
+      const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO }).expect(200);
+      expect(res.body.choices[0].message.content).toBe(completionText(3));
+      expect(second.requests).toEqual([{ messages: HELLO, model: 'jiuge' }]);
+
+      const streamed = await complete(id, { messages: HELLO, stream: true });
+      expect(streamed.status).toBe(200);
+      const events = dataEvents((await readBody(streamed.body!)).text);
+      expect(events.slice(0, -1).map(contentOf).join('')).toBe(completionText(3));
+      expect(second.requests).toHaveLength(2);
+    });
+
+    it(`answers 504 when the model server does not answer within CHAT_IDLE_TIMEOUT_MS (${IDLE_MS} ms), and closes the upstream`, async () => {
+      const silent = await newModel();
+      silent.setMode('hang');
+      const id = await serviceOn(silent);
+      const started = Date.now();
+      const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
+      const elapsed = Date.now() - started;
+      expect(res.status).toBe(504);
+      expect(res.body.error).toContain(`127.0.0.1:${silent.port}`);
+      expect(elapsed).toBeGreaterThanOrEqual(IDLE_MS - 100);
+      expect(elapsed).toBeLessThan(IDLE_MS + 2500);
+      await within(silent.clientDisconnected(), 2000, 'the proxy to close the hung upstream request');
+    });
+
+    it('answers 502 when a non-streamed answer is cut short by the model server', async () => {
+      const breaking = await newModel();
+      breaking.setMode('fail-mid-stream');
+      const id = await serviceOn(breaking);
+      const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 502, error: expect.stringContaining(`127.0.0.1:${breaking.port}`) });
+    });
+
+    it('answers 504 when a non-streamed answer stalls after its headers for CHAT_IDLE_TIMEOUT_MS', async () => {
+      const stalling = await newModel();
+      stalling.setMode('hang-mid-stream');
+      const id = await serviceOn(stalling);
+      const started = Date.now();
+      const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
+      expect(Date.now() - started).toBeLessThan(IDLE_MS + 2500);
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 504, error: expect.stringContaining(`127.0.0.1:${stalling.port}`) });
+    });
+  });
+
+  describe('completions: streaming', () => {
+    it('relays every event exactly as the model server sent it, with the SSE headers, ending with [DONE]', async () => {
+      const big = await newModel({ chunks: 40 });
+      const id = await serviceOn(big);
+      const expected = (await readBody((await direct(big, { model: 'jiuge', messages: HELLO, stream: true })).body!)).text;
+
+      const res = await complete(id, { messages: HELLO, stream: true });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(res.headers.get('x-accel-buffering')).toBe('no');
+      const { text, error } = await readBody(res.body!);
+      expect(error).toBeUndefined();
+
+      const events = dataEvents(text);
+      expect(events).toEqual(dataEvents(withIdentityOf(expected, text)));
+      expect(events).toHaveLength(41);
+      expect(events.at(-1)).toBe('[DONE]');
+      expect(events.slice(0, -1).map(contentOf).join('')).toBe(completionText(40));
+      expect(text).toBe(withIdentityOf(expected, text));
+    });
+
+    it('normalises bare JSON lines to data: events and adds [DONE]', async () => {
+      const raw = await newModel({ chunks: 3, rawLines: true });
+      const id = await serviceOn(raw);
+      const upstream = (await readBody((await direct(raw, { model: 'jiuge', messages: HELLO, stream: true })).body!)).text;
+      const upstreamLines = upstream.split('\n').slice(0, -1);
+      expect(upstreamLines).toHaveLength(3);
+
+      const res = await complete(id, { messages: HELLO, stream: true });
+      const { text } = await readBody(res.body!);
+      const expected = `${upstreamLines.map((line) => `data: ${line}\n\n`).join('')}data: [DONE]\n\n`;
+      expect(text).toBe(withIdentityOf(expected, text));
+      expect(dataEvents(text).slice(0, -1).map(contentOf)).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
+    });
+
+    it('passes each chunk on as soon as it is produced', async () => {
+      const paced = await newModel({ chunks: 5, delayMs: 200 });
+      const id = await serviceOn(paced);
+      const started = Date.now();
+      const res = await complete(id, { messages: HELLO, stream: true });
+      const arrivals: number[] = [];
+      const { text, endedAt } = await readBody(res.body!, (piece, at) => {
+        for (const _ of piece.matchAll(/"delta"/g)) arrivals.push(at);
+      });
+      expect(dataEvents(text).slice(0, -1).map(contentOf).join('')).toBe(completionText(5));
+      expect(arrivals).toHaveLength(5);
+      // The last chunk is produced ~800 ms after the request; the first must not wait for it.
+      expect(arrivals[0] - started).toBeLessThan(400);
+      expect(arrivals[4] - arrivals[0]).toBeGreaterThanOrEqual(600);
+      expect(endedAt - started).toBeGreaterThanOrEqual(780);
+    });
+
+    it('aborts the upstream request when the client goes away', async () => {
+      const long = await newModel({ chunks: 200, delayMs: 50 });
+      const id = await serviceOn(long);
+      const abort = new AbortController();
+      const res = await complete(id, { messages: HELLO, stream: true }, abort.signal);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      expect(new TextDecoder().decode(first.value)).toContain(chunkText(0));
+      abort.abort();
+      await within(long.clientDisconnected(), 3000, 'the model server to see the proxy close its request');
+      // The proxy is still healthy afterwards.
+      long.setMode('ok');
+      const next = await t.http.post(`/api/services/${serviceId}/chat/completions`).send({ messages: HELLO }).expect(200);
+      expect(next.body.choices[0].message.content).toBe(completionText(5));
+    });
+
+    it('aborts the upstream request when the client goes away before the model server answers', async () => {
+      const silent = await newModel();
+      silent.setMode('hang');
+      const id = await serviceOn(silent);
+      const abort = new AbortController();
+      const pending = complete(id, { messages: HELLO, stream: true }, abort.signal).catch((error: unknown) => error);
+      await until('the request to reach the model server', () => silent.requests.length === 1);
+      const abortedAt = Date.now();
+      abort.abort();
+      expect(((await pending) as Error).name).toBe('AbortError');
+      await within(silent.clientDisconnected(), 3000, 'the model server to see the proxy close its request');
+      // Closed because the client left, not because the idle timeout expired.
+      expect(Date.now() - abortedAt).toBeLessThan(IDLE_MS / 2);
+    });
+
+    it('ends with an error event and [DONE] when the model server fails mid-stream', async () => {
+      const breaking = await newModel({ chunks: 6 });
+      breaking.setMode('fail-mid-stream');
+      const id = await serviceOn(breaking);
+      const res = await complete(id, { messages: HELLO, stream: true });
+      expect(res.status).toBe(200);
+      const { text, error } = await readBody(res.body!);
+      expect(error).toBeUndefined(); // the response itself ends properly
+      const events = dataEvents(text);
+      expect(events.slice(0, 3).map(contentOf)).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
+      expect(events).toHaveLength(5);
+      expect(JSON.parse(events[3])).toEqual({ error: { message: expect.any(String), type: expect.any(String) } });
+      expect(events[4]).toBe('[DONE]');
+    });
+
+    it('ends with an error event and [DONE] when the model server stalls mid-stream for the idle timeout', async () => {
+      const stalling = await newModel({ chunks: 6 });
+      stalling.setMode('hang-mid-stream');
+      const id = await serviceOn(stalling);
+      const started = Date.now();
+      const res = await complete(id, { messages: HELLO, stream: true });
+      const { text, error, endedAt } = await readBody(res.body!);
+      expect(error).toBeUndefined();
+      expect(endedAt - started).toBeGreaterThanOrEqual(IDLE_MS - 100);
+      expect(endedAt - started).toBeLessThan(IDLE_MS + 2500);
+      const events = dataEvents(text);
+      expect(events.slice(0, 3).map(contentOf)).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
+      expect(events).toHaveLength(5);
+      expect(JSON.parse(events[3]).error.message).toMatch(/idle/i);
+      expect(events[4]).toBe('[DONE]');
+      await within(stalling.clientDisconnected(), 2000, 'the proxy to close the stalled upstream request');
+    });
+  });
+
+  describe('the official openai client', () => {
+    const client = (id: number) => new OpenAI({ baseURL: `${base}/api/services/${id}`, apiKey: 'sk-dummy', maxRetries: 0 });
+
+    it('gets a non-streamed completion', async () => {
+      const completion = await client(serviceId).chat.completions.create({
+        model: 'jiuge',
+        messages: [{ role: 'user', content: 'hello there' }],
+      });
+      expect(completion.choices[0].message.content).toBe(completionText(5));
+      expect(completion.model).toBe('jiuge');
+      expect(completion.usage?.total_tokens).toBe(7);
+      expect(model.requests.at(-1)).toEqual({ model: 'jiuge', messages: HELLO });
+    });
+
+    it('iterates a streamed completion chunk by chunk', async () => {
+      const upstream = await newModel({ chunks: 30, delayMs: 5 });
+      const id = await serviceOn(upstream);
+      const stream = await client(id).chat.completions.create({
+        model: 'jiuge',
+        messages: [{ role: 'user', content: 'hello there' }],
+        stream: true,
+      });
+      let text = '';
+      let chunks = 0;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        chunks++;
+      }
+      expect(chunks).toBe(30);
+      expect(text).toBe(completionText(30));
+      expect(upstream.requests).toEqual([{ model: 'jiuge', messages: HELLO, stream: true }]);
+    });
+
+    it('sees an upstream failure as an APIError with its status and message', async () => {
+      model.setMode('error');
+      const failure = await client(serviceId)
+        .chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }] })
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(OpenAI.APIError);
+      expect((failure as InstanceType<typeof OpenAI.APIError>).status).toBe(500);
+      expect(String((failure as Error).message)).toContain('API request failed');
+    });
+  });
+});
