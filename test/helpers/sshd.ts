@@ -1,6 +1,19 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,10 +23,24 @@ const SSHD = '/usr/sbin/sshd';
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const USER = 'infinitest';
 const READY_TIMEOUT_MS = 10_000;
-// One password per test process, (re)applied on every start: a fresh one per instance would lock out
-// the other instances a suite still has running, as they all share the one test user. For the same
-// reason SSH suites must not run in parallel jest workers (the npm test scripts use --runInBand).
-const processPassword = randomBytes(18).toString('base64url');
+// Every process on this machine shares the one test user, so they share its password too: one kept in a
+// root-only file, made by whichever process comes first. A password per process would lock the others out.
+const PASSWORD_FILE = join(tmpdir(), 'infinitest.password');
+const processPassword = sharedPassword();
+
+function sharedPassword(): string {
+  // Written aside, then linked into place: no process can read a half-written file.
+  const draft = `${PASSWORD_FILE}.${process.pid}`;
+  writeFileSync(draft, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  try {
+    linkSync(draft, PASSWORD_FILE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(draft);
+  }
+  return readFileSync(PASSWORD_FILE, 'utf8').trim();
+}
 
 /** Real sshd needs root (it switches to the test user) and the OpenSSH binaries. */
 export const sshdAvailable: boolean = process.getuid?.() === 0 && existsSync(SSHD) && existsSync(SSH_KEYGEN);
