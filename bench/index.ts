@@ -1,9 +1,11 @@
 import { loadSettingsFromEnv, UsageError } from './load';
 import { Scenario } from './scenario';
+import { resources } from './scenarios/resources';
 import { rest } from './scenarios/rest';
+import { taskExec } from './scenarios/task-exec';
 
 /** In the order `npm run bench` without an argument runs them. */
-const SCENARIOS: Scenario[] = [rest];
+const SCENARIOS: Scenario[] = [rest, taskExec, resources];
 
 function selectScenarios(args: string[]): Scenario[] {
   if (args.length > 1) throw new UsageError(`Expected at most one scenario, got: ${args.join(' ')}`);
@@ -14,12 +16,13 @@ function selectScenarios(args: string[]): Scenario[] {
 }
 
 function usage(): string {
-  const known = SCENARIOS.map(({ name, description }) => `  ${name.padEnd(8)} ${description}`).join('\n');
+  const width = Math.max(...SCENARIOS.map(({ name }) => name.length));
+  const known = SCENARIOS.map(({ name, description }) => `  ${name.padEnd(width)} ${description}`).join('\n');
   return [
     'Usage: npm run bench [scenario]   (no scenario: all of them)',
     'Known scenarios:',
     known,
-    'Environment: BENCH_DURATION (seconds, default 5), BENCH_CONNECTIONS (default 16)',
+    'Environment (rest): BENCH_DURATION (seconds, default 5), BENCH_CONNECTIONS (default 16)',
   ].join('\n');
 }
 

@@ -201,6 +201,9 @@ export class SshPool implements OnApplicationShutdown {
       client.once('ready', () => {
         ready = true;
         this.handshakes++;
+        // Commands are small writes that wait for an answer: Nagle's algorithm would hold each one back
+        // for the peer's delayed ACK (~40 ms on Linux).
+        client.setNoDelay(true);
         if (!target.hostKeyFingerprint && presentedKey) {
           this.hostKeys.pinIfUnset(target.serverId, presentedKey).catch((error: unknown) => {
             this.logger.error(`Could not pin the host key of server ${target.serverId}: ${String(error)}`);
