@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
 import { createValidationPipe } from './common/validation';
@@ -36,6 +37,7 @@ import { TerminalModule } from './ssh/terminal.module';
       load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
+    ScheduleModule.forRoot(),
     DatabaseModule,
     HealthModule,
     InventoryModule,

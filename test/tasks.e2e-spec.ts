@@ -19,6 +19,12 @@ interface Task {
   server_id: number;
   server_name: string | null;
   schedule_type: string;
+  cron_expression: string | null;
+  timezone: string | null;
+  run_at: string | null;
+  enabled: boolean;
+  next_run: string | null;
+  timeout_seconds: number;
   status: string;
   last_run: string | null;
   result: { output: string; error: string; success: boolean; exit_status?: number | null; truncated?: boolean } | null;
@@ -37,7 +43,7 @@ interface Run {
   error: string;
 }
 
-/** The fields the contract gives a task (`tasks` columns plus the joined `server_name`). */
+/** The fields the contract gives a task (`tasks` columns plus the joined `server_name`, and the scheduler's). */
 const TASK_FIELDS = [
   'id',
   'name',
@@ -45,6 +51,12 @@ const TASK_FIELDS = [
   'server_id',
   'server_name',
   'schedule_type',
+  'cron_expression',
+  'timezone',
+  'run_at',
+  'enabled',
+  'next_run',
+  'timeout_seconds',
   'status',
   'last_run',
   'result',
@@ -162,7 +174,7 @@ describeSsh('tasks against a real sshd', () => {
     let otherServerId: number;
 
     beforeAll(async () => {
-      t = await startTestApp();
+      t = await startTestApp({ SCHEDULER_TIMEZONE: 'UTC' });
       serverId = await createSshdServer('gpu-a');
       otherServerId = await createSshdServer('gpu-b');
     });
@@ -180,12 +192,22 @@ describeSsh('tasks against a real sshd', () => {
           server_id: serverId,
           server_name: 'gpu-a',
           schedule_type: 'daily',
+          cron_expression: null,
+          timezone: null,
+          run_at: null,
+          enabled: true,
+          next_run: expect.stringMatching(ISO_UTC),
+          timeout_seconds: 3600,
           status: 'pending',
           last_run: null,
           result: null,
           created_at: expect.stringMatching(ISO_UTC),
         });
         expectIsoWithin(task.created_at, before, Date.now());
+        // A daily task next runs at the coming midnight of the scheduler's zone (UTC here).
+        const midnight = new Date(before);
+        midnight.setUTCHours(24, 0, 0, 0);
+        expect(task.next_run).toBe(midnight.toISOString());
       });
 
       it('lists tasks newest first, each with its server name', async () => {
@@ -216,6 +238,8 @@ describeSsh('tasks against a real sshd', () => {
           name: 'partial renamed',
           command: 'echo two',
           schedule_type: 'weekly',
+          // A new schedule is a new plan: next_run moves to the coming weekly slot.
+          next_run: expect.stringMatching(ISO_UTC),
           server_id: otherServerId,
           server_name: 'gpu-b',
         });
@@ -288,7 +312,7 @@ describeSsh('tasks against a real sshd', () => {
         expect(await getTask(id)).toEqual(before);
       });
 
-      it('refuses a schedule_type other than once, daily or weekly', async () => {
+      it('refuses a schedule_type other than once, daily, weekly or cron', async () => {
         const count = (await listTasks()).length;
         const created = await api
           .post('/api/tasks')
@@ -483,8 +507,10 @@ describeSsh('tasks against a real sshd', () => {
             id: second.body.run_id,
             task_id: id,
             trigger: 'manual',
+            scheduled_for: null,
             status: 'failed',
             exit_status: 3,
+            duration_ms: expect.any(Number),
             output: 'second\n',
             error: '',
             started_at: expect.stringMatching(ISO_UTC),
@@ -494,8 +520,10 @@ describeSsh('tasks against a real sshd', () => {
             id: first.body.run_id,
             task_id: id,
             trigger: 'manual',
+            scheduled_for: null,
             status: 'completed',
             exit_status: 0,
+            duration_ms: expect.any(Number),
             output: 'first\n',
             error: '',
             started_at: expect.stringMatching(ISO_UTC),

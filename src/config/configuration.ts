@@ -82,7 +82,18 @@ export const chatConfig = registerAs('chat', () => {
   };
 });
 
-export const tasksConfig = registerAs('tasks', () => ({ timeoutSeconds: environment().TASK_TIMEOUT_SECONDS }));
+export const tasksConfig = registerAs('tasks', () => {
+  const env = environment();
+  return {
+    timeoutSeconds: env.TASK_TIMEOUT_SECONDS,
+    schedulerEnabled: env.SCHEDULER_ENABLED,
+    defaultTimezone: env.SCHEDULER_TIMEZONE,
+    pollMs: env.SCHEDULER_POLL_MS,
+    misfire: env.SCHEDULER_MISFIRE,
+    runsKept: env.TASK_RUNS_KEEP,
+    maxParallel: env.TASKS_MAX_PARALLEL,
+  };
+});
 
 export const secretsConfig = registerAs('secrets', () => {
   const env = environment();

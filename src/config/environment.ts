@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
+import { isTimeZone } from '../common/time-zone';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -11,6 +12,8 @@ export function logLevelsUpTo(level: LogLevelName): LogLevelName[] {
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+const toBoolean = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^(true|false|1|0)$/i.test(value.trim()) ? /^(true|1)$/i.test(value.trim()) : value;
 const blankToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -105,11 +108,43 @@ export class EnvironmentVariables {
   @Min(1)
   RESOURCES_CONCURRENCY = 32;
 
-  /** How long a task's command may run. */
+  /** How long a task's command may run, for tasks created without `timeout_seconds`. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
   TASK_TIMEOUT_SECONDS = 3600;
+
+  /** Runs due tasks; several instances may share one database (each slot runs once). */
+  @Transform(toBoolean)
+  @IsBoolean()
+  SCHEDULER_ENABLED = true;
+
+  /** Time zone of schedules whose task names none; default the process's own. */
+  @ValidateBy({ name: 'isTimeZone', validator: { validate: isTimeZone, defaultMessage: () => 'SCHEDULER_TIMEZONE must be an IANA time zone such as Asia/Shanghai' } })
+  SCHEDULER_TIMEZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+  /** How often the scheduler looks for due tasks. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  SCHEDULER_POLL_MS = 250;
+
+  /** Slots missed while the backend was down: run the task once at start-up, or skip to the next slot. */
+  @IsIn(['run_once', 'skip'])
+  SCHEDULER_MISFIRE: 'run_once' | 'skip' = 'run_once';
+
+  /** Runs kept per task; older ones are deleted. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TASK_RUNS_KEEP = 100;
+
+  /** Task runs (manual and scheduled) at once; more wait their turn. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TASKS_MAX_PARALLEL = 16;
 
   /** Bound on an agent's deploy, restart or stop. */
   @Transform(toInt)

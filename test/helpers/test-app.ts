@@ -28,8 +28,9 @@ export interface TestApp {
 export async function startTestApp(env: Record<string, string> = {}, logger: LoggerService | false = false): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'infini-test-'));
   const saved = { ...process.env };
-  // The periodic service sync is off unless a suite asks for it, so tests control when agents are queried.
-  Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', SERVICE_SYNC_INTERVAL_MS: '0', ...env });
+  // The periodic service sync and the task scheduler are off unless a suite asks for them, so tests control
+  // when agents are queried and when commands run.
+  Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', SERVICE_SYNC_INTERVAL_MS: '0', SCHEDULER_ENABLED: 'false', ...env });
   if (process.env.DATABASE_URL) await resetPostgres(process.env.DATABASE_URL);
   const app = await createApplication(logger);
   await app.init();

@@ -20,18 +20,25 @@ export class TaskRun {
   @Column({ type: 'varchar', length: 16 })
   trigger: string;
 
+  /** The slot a scheduled run was for; null for manual runs. */
+  @Column({ type: TIMESTAMP_COLUMN, nullable: true })
+  scheduled_for: Date | null;
+
   @Column({ type: TIMESTAMP_COLUMN })
   started_at: Date;
 
   @Column({ type: TIMESTAMP_COLUMN, nullable: true })
   finished_at: Date | null;
 
-  /** `running`, `completed`, `failed` or `timed_out`. */
+  /** `running`, `completed`, `failed`, `timed_out` or `skipped` (a run of the task was still going). */
   @Column({ type: 'varchar', length: 16 })
   status: string;
 
   @Column({ type: 'integer', nullable: true })
   exit_status: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  duration_ms: number | null;
 
   @Column({ type: 'text', default: '' })
   output: string;

@@ -31,9 +31,32 @@ export class Task {
   @JoinColumn({ name: 'server_id' })
   server?: Server;
 
-  /** `once`, `daily` or `weekly`. */
+  /** `once`, `daily`, `weekly` or `cron`. */
   @Column({ type: 'varchar', length: 16 })
   schedule_type: string;
+
+  /** For `cron`: 5 fields, or 6 with seconds first. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  cron_expression: string | null;
+
+  /** IANA time zone of the schedule; null means SCHEDULER_TIMEZONE. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  timezone: string | null;
+
+  /** For `once`: when to run; null means right after creation. */
+  @Column({ type: TIMESTAMP_COLUMN, nullable: true })
+  run_at: Date | null;
+
+  @Column({ type: 'boolean', default: true })
+  enabled: boolean;
+
+  /** The scheduler's next slot; null when nothing is due. Claimed by a conditional update, so a slot runs once. */
+  @Index()
+  @Column({ type: TIMESTAMP_COLUMN, nullable: true })
+  next_run: Date | null;
+
+  @Column({ type: 'integer', default: 3600 })
+  timeout_seconds: number;
 
   /** `pending`, `executing`, `completed` or `failed`. */
   @Column({ type: 'varchar', length: 16, default: 'pending' })

@@ -12,7 +12,24 @@ export interface TaskRow extends Omit<Task, 'server'> {
   server_name: string | null;
 }
 
-export type TaskFields = Partial<Pick<Task, 'name' | 'command' | 'server_id' | 'schedule_type'>>;
+export type TaskFields = Partial<
+  Pick<
+    Task,
+    | 'name'
+    | 'command'
+    | 'server_id'
+    | 'schedule_type'
+    | 'cron_expression'
+    | 'timezone'
+    | 'run_at'
+    | 'enabled'
+    | 'next_run'
+    | 'timeout_seconds'
+    | 'status'
+    | 'last_run'
+    | 'result'
+  >
+>;
 
 @Injectable()
 export class TasksRepository {
@@ -45,13 +62,13 @@ export class TasksRepository {
     return this.servers.existsBy({ id });
   }
 
-  async create(fields: Required<TaskFields>): Promise<Task> {
+  async create(fields: TaskFields): Promise<Task> {
     const task = await this.tasks.save(this.tasks.create(fields), SINGLE_ROW);
     this.cache.invalidate('tasks');
     return task;
   }
 
-  async update(id: number, fields: TaskFields | Partial<Pick<Task, 'status' | 'last_run' | 'result'>>): Promise<void> {
+  async update(id: number, fields: TaskFields): Promise<void> {
     if (Object.keys(fields).length === 0) return;
     await this.tasks.update({ id }, fields);
     this.cache.invalidate('tasks');
@@ -63,21 +80,91 @@ export class TasksRepository {
     this.cache.invalidate('tasks');
   }
 
-  startRun(taskId: number, trigger: string, startedAt: Date): Promise<TaskRun> {
-    return this.runs.save(this.runs.create({ task_id: taskId, trigger, started_at: startedAt, status: 'running' }), SINGLE_ROW);
+  startRun(taskId: number, trigger: string, startedAt: Date, scheduledFor: Date | null): Promise<TaskRun> {
+    return this.runs.save(
+      this.runs.create({ task_id: taskId, trigger, scheduled_for: scheduledFor, started_at: startedAt, status: 'running' }),
+      SINGLE_ROW,
+    );
   }
 
-  /** Records a finished run and mirrors it on the task, in one transaction. */
-  async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>): Promise<void> {
+  /** A slot that was not run because the previous run of the task was still going. */
+  async recordSkipped(taskId: number, scheduledFor: Date, reason: string): Promise<TaskRun> {
+    const now = new Date();
+    return this.runs.save(
+      this.runs.create({
+        task_id: taskId,
+        trigger: 'schedule',
+        scheduled_for: scheduledFor,
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+        status: 'skipped',
+        error: reason,
+      }),
+      SINGLE_ROW,
+    );
+  }
+
+  /** Records a finished run and mirrors it on the task, in one transaction; then keeps only the newest `keep` runs. */
+  async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>, keep: number): Promise<void> {
     await this.transactions.run(async (manager) => {
       await manager.update(
         TaskRun,
         { id: run.id },
-        { finished_at: run.finished_at, status: run.status, exit_status: run.exit_status, output: run.output, error: run.error },
+        {
+          finished_at: run.finished_at,
+          duration_ms: run.duration_ms,
+          status: run.status,
+          exit_status: run.exit_status,
+          output: run.output,
+          error: run.error,
+        },
       );
       await manager.update(Task, { id: run.task_id }, task);
+      const kept = manager
+        .createQueryBuilder(TaskRun, 'kept')
+        .select('kept.id', 'id')
+        .where('kept.task_id = :taskId')
+        .orderBy('kept.started_at', 'DESC')
+        .addOrderBy('kept.id', 'DESC')
+        .limit(keep);
+      await manager
+        .createQueryBuilder()
+        .delete()
+        .from(TaskRun)
+        .where('task_id = :taskId')
+        .andWhere(`id NOT IN (SELECT "ids"."id" FROM (${kept.getQuery()}) "ids")`)
+        .setParameters({ taskId: run.task_id })
+        .execute();
     });
     this.cache.invalidate('tasks');
+  }
+
+  /** Enabled tasks whose next slot has come, oldest slot first. */
+  findDue(now: Date, limit: number): Promise<Task[]> {
+    return this.tasks
+      .createQueryBuilder('task')
+      .where('task.enabled = :enabled', { enabled: true })
+      .andWhere('task.next_run <= :now', { now })
+      .orderBy('task.next_run', 'ASC')
+      .addOrderBy('task.id', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  /**
+   * Takes the slot `due` of a task for this instance by moving `next_run` on, only if nobody else has:
+   * with several instances on one database, exactly one of them gets each slot.
+   */
+  async claimSlot(id: number, due: Date, next: Date | null): Promise<boolean> {
+    const result = await this.tasks.update({ id, next_run: due }, { next_run: next });
+    const claimed = (result.affected ?? 0) > 0;
+    if (claimed) this.cache.invalidate('tasks');
+    return claimed;
+  }
+
+  async hasRunningRun(taskId: number): Promise<boolean> {
+    return this.runs.existsBy({ task_id: taskId, status: 'running' });
   }
 
   listRuns(taskId: number, limit: number): Promise<TaskRun[]> {

@@ -9,25 +9,27 @@ import {
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
-import { ExecResult, SshExecutor } from '../../ssh/ssh-executor.service';
-import { ServersService } from '../servers/servers.service';
 import { CreateTaskDto, ExecuteTaskResponse, TaskResultResponse, UpdateTaskDto } from './dto/task.dto';
 import { TaskRun } from './task-run.entity';
 import { Task } from './task.entity';
-import { TaskRow, TasksRepository } from './tasks.repository';
+import { cronExpressionError } from './schedule';
+import { TaskRunner } from './task-runner.service';
+import { TaskScheduler } from './task-scheduler.service';
+import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
 
 const DEFAULT_RUNS_LIMIT = 20;
+
+/** Fields whose change re-plans the next run. */
+const SCHEDULE_FIELDS = ['schedule_type', 'cron_expression', 'timezone', 'run_at', 'enabled'] as const;
 
 @Injectable()
 export class TasksService implements OnApplicationBootstrap {
   private readonly logger = new Logger(TasksService.name);
-  /** Tasks with a run in flight in this process: a second execute is refused rather than interleaved. */
-  private readonly running = new Set<number>();
 
   constructor(
     private readonly tasks: TasksRepository,
-    private readonly servers: ServersService,
-    private readonly executor: SshExecutor,
+    private readonly runner: TaskRunner,
+    private readonly scheduler: TaskScheduler,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {}
 
@@ -48,40 +50,62 @@ export class TasksService implements OnApplicationBootstrap {
 
   async create(dto: CreateTaskDto): Promise<Task> {
     await this.requireServer(dto.server_id);
-    return this.tasks.create({ name: dto.name, command: dto.command, server_id: dto.server_id, schedule_type: dto.schedule_type });
+    const schedule = {
+      schedule_type: dto.schedule_type,
+      cron_expression: dto.schedule_type === 'cron' ? checkedCron(dto.cron_expression) : null,
+      timezone: dto.timezone || null,
+      run_at: dto.schedule_type === 'once' ? (dto.run_at ?? null) : null,
+      enabled: dto.enabled ?? true,
+    };
+    const now = new Date();
+    return this.tasks.create({
+      name: dto.name,
+      command: dto.command,
+      server_id: dto.server_id,
+      ...schedule,
+      timeout_seconds: dto.timeout_seconds ?? this.config.timeoutSeconds,
+      next_run: this.scheduler.nextRun({ ...schedule, created_at: now }, now),
+    });
   }
 
   async update(id: number, dto: UpdateTaskDto): Promise<void> {
-    await this.requireTask(id);
+    const task = await this.requireTask(id);
     if (dto.server_id !== undefined) await this.requireServer(dto.server_id);
-    await this.tasks.update(
-      id,
-      definedOnly({ name: dto.name, command: dto.command, server_id: dto.server_id, schedule_type: dto.schedule_type }),
-    );
+    const fields: TaskFields = definedOnly({
+      name: dto.name,
+      command: dto.command,
+      server_id: dto.server_id,
+      schedule_type: dto.schedule_type,
+      cron_expression: dto.cron_expression,
+      timezone: dto.timezone === '' ? null : dto.timezone,
+      run_at: dto.run_at,
+      enabled: dto.enabled,
+      timeout_seconds: dto.timeout_seconds,
+    });
+    // Sending the task back as it was (the admin UI's `{...task}`) must not re-plan it: a once task would run again.
+    if (SCHEDULE_FIELDS.some((field) => fields[field] !== undefined && !sameValue(fields[field], task[field]))) {
+      const planned = { ...task, ...fields };
+      planned.cron_expression = planned.schedule_type === 'cron' ? checkedCron(planned.cron_expression) : null;
+      if (planned.schedule_type !== 'once') planned.run_at = null;
+      Object.assign(fields, {
+        cron_expression: planned.cron_expression,
+        run_at: planned.run_at,
+        next_run: this.scheduler.nextRun(planned, new Date()),
+      });
+    }
+    await this.tasks.update(id, fields);
   }
 
   async delete(id: number): Promise<void> {
     await this.requireTask(id);
-    if (this.running.has(id)) throw new ConflictException(`Task ${id} is running; delete it when the run has finished`);
+    if (this.runner.isRunning(id)) throw new ConflictException(`Task ${id} is running; delete it when the run has finished`);
     await this.tasks.delete(id);
   }
 
   /** Runs the task's command now and waits for it; the run is recorded whatever its outcome. */
   async execute(id: number): Promise<ExecuteTaskResponse> {
-    const task = await this.requireTask(id);
-    if (this.running.has(id)) throw new ConflictException(`Task ${id} is already running`);
-    this.running.add(id);
-    try {
-      const target = await this.servers.sshTarget(task.server_id);
-      const startedAt = new Date();
-      const run = await this.tasks.startRun(id, 'manual', startedAt);
-      await this.tasks.update(id, { status: 'executing' });
-      const result = await this.executor.exec(target, task.command, { timeoutMs: this.config.timeoutSeconds * 1000 });
-      await this.record(run, result);
-      return { output: result.output, error: result.error, success: result.success, exit_status: result.exit_status, run_id: run.id };
-    } finally {
-      this.running.delete(id);
-    }
+    const { run, result } = await this.runner.runNow(await this.requireTask(id));
+    return { output: result.output, error: result.error, success: result.success, exit_status: result.exit_status, run_id: run.id };
   }
 
   async result(id: number): Promise<TaskResultResponse> {
@@ -96,26 +120,6 @@ export class TasksService implements OnApplicationBootstrap {
     return this.tasks.listRuns(id, limit);
   }
 
-  private async record(run: TaskRun, result: ExecResult): Promise<void> {
-    const finishedAt = new Date();
-    run.finished_at = finishedAt;
-    run.status = result.timed_out ? 'timed_out' : result.success ? 'completed' : 'failed';
-    run.exit_status = result.exit_status;
-    run.output = result.output;
-    run.error = result.error;
-    await this.tasks.finishRun(run, {
-      status: result.success ? 'completed' : 'failed',
-      last_run: finishedAt,
-      result: {
-        output: result.output,
-        error: result.error,
-        success: result.success,
-        exit_status: result.exit_status,
-        truncated: result.truncated,
-      },
-    });
-  }
-
   private async requireTask(id: number): Promise<Task> {
     const task = await this.tasks.findById(id);
     if (!task) throw new NotFoundException(`Task ${id} not found`);
@@ -125,4 +129,16 @@ export class TasksService implements OnApplicationBootstrap {
   private async requireServer(serverId: number): Promise<void> {
     if (!(await this.tasks.serverExists(serverId))) throw new BadRequestException(`server_id ${serverId} does not exist`);
   }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
+}
+
+/** A cron task's expression, trimmed; a missing or invalid one is a 400 that says what is wrong. */
+function checkedCron(expression: string | null | undefined): string {
+  if (!expression?.trim()) throw new BadRequestException('cron_expression is required when schedule_type is "cron"');
+  const error = cronExpressionError(expression);
+  if (error) throw new BadRequestException(error);
+  return expression.trim();
 }

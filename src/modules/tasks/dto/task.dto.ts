@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
 import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
+import { isTimeZone } from '../../../common/time-zone';
+import { SCHEDULE_TYPES } from '../schedule';
 
-export const SCHEDULE_TYPES = ['once', 'daily', 'weekly'] as const;
 
 export class TaskResultBody {
   output: string;
@@ -20,8 +21,18 @@ export class TaskResponse {
   command: string;
   server_id: number;
   server_name: string | null;
-  /** `once`, `daily` or `weekly`. */
+  /** `once`, `daily` (00:00), `weekly` (00:00 on the creation weekday) or `cron`. */
   schedule_type: string;
+  cron_expression: string | null;
+  /** IANA time zone of the schedule; null means the server's default (SCHEDULER_TIMEZONE). */
+  timezone: string | null;
+  /** For `once`: when it runs; null means right after creation. */
+  run_at: Date | null;
+  /** A disabled task is never run by the scheduler (it can still be executed by hand). */
+  enabled: boolean;
+  /** When the scheduler will run the task next; null when nothing is due. */
+  next_run: Date | null;
+  timeout_seconds: number;
   /** `pending`, `executing`, `completed` or `failed`. */
   status: string;
   last_run: Date | null;
@@ -30,7 +41,7 @@ export class TaskResponse {
   created_at: Date;
 }
 
-@AcceptsReadOnlyFields('id', 'status', 'last_run', 'result', 'created_at', 'server_name')
+@AcceptsReadOnlyFields('id', 'status', 'last_run', 'result', 'created_at', 'server_name', 'next_run')
 export class CreateTaskDto {
   @RequiredText()
   name: string;
@@ -50,9 +61,43 @@ export class CreateTaskDto {
   @Max(2_147_483_647)
   server_id: number;
 
+  /** `once`, `daily` (00:00), `weekly` (00:00 on the weekday of creation, every 7 days) or `cron`. */
   @ApiProperty({ enum: SCHEDULE_TYPES })
   @IsIn(SCHEDULE_TYPES)
   schedule_type: (typeof SCHEDULE_TYPES)[number];
+
+  /** Required for `cron`: 5 fields (minute hour day month weekday), or 6 with seconds first. */
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 128, example: '*/5 * * * *' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  cron_expression?: string | null;
+
+  /** IANA time zone, e.g. `Asia/Shanghai`; default SCHEDULER_TIMEZONE. */
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'Asia/Shanghai' })
+  @IsOptional()
+  @ValidateBy({ name: 'isTimeZone', validator: { validate: isTimeZone, defaultMessage: () => 'timezone must be an IANA time zone such as Asia/Shanghai' } })
+  timezone?: string | null;
+
+  /** For `once`: when to run (ISO 8601); left out, the task runs right after it is created. */
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @Transform(({ value }) => (typeof value === 'string' && value !== '' ? new Date(value) : value === '' ? null : value))
+  @IsDate({ message: 'run_at must be an ISO 8601 date-time' })
+  run_at?: Date | null;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  enabled?: boolean;
+
+  /** How long a run may take before it is ended; default TASK_TIMEOUT_SECONDS. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 604800 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(604_800)
+  timeout_seconds?: number;
 }
 
 /** Fields left out keep their stored values. */
@@ -82,11 +127,14 @@ export class TaskRunResponse {
   task_id: number;
   /** `manual` or `schedule`. */
   trigger: string;
+  /** The slot a scheduled run was for; null for manual runs. */
+  scheduled_for: Date | null;
   started_at: Date;
   finished_at: Date | null;
-  /** `running`, `completed`, `failed` or `timed_out`. */
+  /** `running`, `completed`, `failed`, `timed_out` or `skipped` (the previous run was still going). */
   status: string;
   exit_status: number | null;
+  duration_ms: number | null;
   output: string;
   error: string;
 }

@@ -1,0 +1,777 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { AddressInfo, Socket as NetSocket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Terminal } from '@xterm/headless';
+import { io, Socket } from 'socket.io-client';
+import { closedPort, sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { startTestApp, TestApp } from './helpers/test-app';
+
+const describeSsh = sshdAvailable ? describe : describe.skip;
+
+const UNKNOWN_SERVER_ID = 987654;
+/** The test user's bash prompt (Debian skel, coloured for xterm-256color), e.g. `infinitest@host:~$ `. */
+const PROMPT = /infinitest@[^\s:]+:~\$ $/;
+
+interface ServerEvent {
+  name: string;
+  payload: unknown;
+  /** How much output had arrived when this event came: orders events against the output stream. */
+  outputLength: number;
+}
+
+/** Removes colour and cursor sequences so prompts and results can be matched as text. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\][^\x07]*\x07|\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]/g, '');
+}
+
+/**
+ * One browser-like Socket.IO client of the terminal gateway. Everything the server sends is recorded;
+ * waits are event-driven (re-checked on every arriving event) and bounded.
+ */
+class TerminalClient {
+  readonly socket: Socket;
+  /** Every server event except ssh_output, in arrival order. */
+  readonly events: ServerEvent[] = [];
+  /** All ssh_output data joined (unless constructed with keepOutput false). */
+  output = '';
+  /** The last few hundred characters of output, kept even when the whole output is not. */
+  tail = '';
+  outputChars = 0;
+  outputEvents = 0;
+  private readonly listeners = new Set<() => void>();
+  private static markers = 0;
+
+  private constructor(
+    url: string,
+    private readonly keepOutput: boolean,
+  ) {
+    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket.onAny((name: string, payload: unknown) => {
+      if (name === 'ssh_output') {
+        const data = (payload as { data: string }).data;
+        this.outputEvents++;
+        this.outputChars += data.length;
+        if (this.keepOutput) this.output += data;
+        this.tail = (this.tail + data).slice(-400);
+      } else {
+        this.events.push({ name, payload, outputLength: this.outputChars });
+      }
+      this.notify();
+    });
+    this.socket.on('disconnect', () => this.notify());
+  }
+
+  static async open(url: string, options: { keepOutput?: boolean } = {}): Promise<TerminalClient> {
+    const client = new TerminalClient(url, options.keepOutput ?? true);
+    await new Promise<void>((resolve, reject) => {
+      client.socket.once('connect', resolve);
+      client.socket.once('connect_error', reject);
+    });
+    return client;
+  }
+
+  emit(event: string, ...payload: unknown[]): void {
+    this.socket.emit(event, ...payload);
+  }
+
+  input(text: string): void {
+    this.emit('ssh_input', { input: text });
+  }
+
+  /** Resolves with probe()'s first value that is neither undefined nor false; re-checked on every event. */
+  until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      const check = () => {
+        const value = probe();
+        if (value === undefined || value === false) return false;
+        finish();
+        resolve(value);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const events = JSON.stringify(this.events.map(({ name, payload }) => ({ name, payload })));
+        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; events ${events}; output tail ${JSON.stringify(this.output.slice(-400))}`));
+      }, timeoutMs);
+      if (!check()) this.listeners.add(check);
+    });
+  }
+
+  /** Output received from `from` (an index into `output`) on that matches. */
+  waitForOutput(pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+    return this.until(`output matching ${pattern}`, () => this.output.slice(from).match(pattern) ?? undefined, timeoutMs);
+  }
+
+  /** The first `name` event at or after index `from` of `events`. */
+  async waitForEvent<T = Record<string, unknown>>(name: string, from = 0, timeoutMs = 10_000): Promise<T & { index: number }> {
+    const index = await this.until(`a ${name} event`, () => {
+      const found = this.events.findIndex((event, i) => i >= from && event.name === name);
+      return found >= 0 ? found : undefined;
+    }, timeoutMs);
+    return { ...(this.events[index].payload as T), index };
+  }
+
+  /** ssh_connect, resolving with ssh_connected's payload; fails with the ssh_error if one comes instead. */
+  async connect(payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const from = this.events.length;
+    this.emit('ssh_connect', payload);
+    const event = await this.until('ssh_connected or ssh_error', () =>
+      this.events.slice(from).find((e) => e.name === 'ssh_connected' || e.name === 'ssh_error'),
+    );
+    if (event.name === 'ssh_error') throw new Error(`ssh_connect failed: ${JSON.stringify(event.payload)}`);
+    return event.payload as Record<string, unknown>;
+  }
+
+  /** Opens a shell and waits for its first prompt. */
+  async openShell(payload: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const from = this.output.length;
+    const connected = await this.connect(payload);
+    await this.until('the first prompt', () => PROMPT.test(stripAnsi(this.output.slice(from))));
+    return connected;
+  }
+
+  /** The error of the next ssh_error after index `from`. */
+  async nextError(from: number, timeoutMs = 10_000): Promise<string> {
+    return (await this.waitForEvent<{ error: string }>('ssh_error', from, timeoutMs)).error;
+  }
+
+  /**
+   * Types `command` and returns the lines it printed (ANSI sequences and CRs removed). Markers printed
+   * before and after it are computed by the shell (`$((n))`), so the echo of the typed line never matches.
+   */
+  async run(command: string, timeoutMs = 10_000): Promise<string[]> {
+    const n = 1000 + TerminalClient.markers++;
+    const from = this.output.length;
+    this.input(`echo "@@<$((${n}))"; ${command}; echo "@@>$((${n}))"\r`);
+    const [, printed] = await this.waitForOutput(new RegExp(`@@<${n}\\r\\n([^]*?)@@>${n}\\r\\n`), from, timeoutMs);
+    const lines = stripAnsi(printed).replace(/\r/g, '').split('\n');
+    // A command whose output ends without a newline leaves the end marker on its last line.
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines;
+  }
+
+  /** The pid of the remote shell and of its parent (the sshd process of the SSH connection). */
+  async shellPids(): Promise<{ shell: number; connection: number }> {
+    const from = this.output.length;
+    this.input('echo "pids=$$,$PPID."\r');
+    const [, shell, connection] = await this.waitForOutput(/pids=(\d+),(\d+)\./, from);
+    return { shell: Number(shell), connection: Number(connection) };
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+/** Zombies count as gone: PID 1 of some containers never reaps orphans. */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Live children of `pid` (sshd runs on this machine, so its processes are visible in /proc). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
+    } catch {
+      // Exited while listing.
+    }
+  }
+  return children;
+}
+
+/** Bounded polling for a condition no event announces (a remote process exiting). */
+async function eventually(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition(); await delay(20)) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+}
+
+/**
+ * Feeds every ssh_output of `client` into a headless xterm.js of 80x24, as the admin UI does. `screen()`
+ * returns the visible rows and `all()` every row including scrollback, right-trimmed, once xterm has
+ * parsed everything received so far.
+ */
+function render(client: TerminalClient) {
+  const term = new Terminal({ cols: 80, rows: 24, allowProposedApi: true });
+  let written: Promise<void> = Promise.resolve();
+  client.socket.on('ssh_output', ({ data }: { data: string }) => {
+    written = new Promise<void>((resolve) => term.write(data, resolve));
+  });
+  const rows = async (first: () => number, count: () => number) => {
+    await written; // xterm parses asynchronously; the last write's callback means all of it is on screen.
+    const buffer = term.buffer.active;
+    return Array.from({ length: count() }, (_, row) => buffer.getLine(first() + row)!.translateToString(true));
+  };
+  return {
+    term,
+    screen: () => rows(() => term.buffer.active.viewportY, () => term.rows),
+    all: () => rows(() => 0, () => term.buffer.active.length),
+  };
+}
+
+async function listen(t: TestApp): Promise<string> {
+  await t.app.listen(0, '127.0.0.1');
+  const { port } = t.app.getHttpServer().address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
+
+async function createServer(t: TestApp, fields: Record<string, unknown>): Promise<number> {
+  const res = await t.http.post('/api/servers').send(fields).expect(201);
+  return res.body.id as number;
+}
+
+describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
+  let sshd: TestSshd;
+  const clients: TerminalClient[] = [];
+  const serverFields = (name: string) => ({ name, host_ip: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterEach(() => clients.splice(0).forEach((client) => client.close()));
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+
+  describe('with default limits', () => {
+    let t: TestApp;
+    let url: string;
+    let serverId: number;
+    const open = async () => {
+      const client = await TerminalClient.open(url);
+      clients.push(client);
+      return client;
+    };
+
+    beforeAll(async () => {
+      t = await startTestApp({ SSH_CONNECT_TIMEOUT_MS: '2500' });
+      url = await listen(t);
+      serverId = await createServer(t, serverFields('gpu-1'));
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+    });
+
+    it('opens a shell: ssh_connected {status: connected} and a prompt in ssh_output', async () => {
+      const client = await open();
+      client.emit('ssh_connect', { server_id: serverId });
+      const connected = await client.waitForEvent('ssh_connected');
+      expect(connected).toEqual({ status: 'connected', index: 0 });
+      await client.until('a prompt', () => PROMPT.test(stripAnsi(client.output)));
+      expect(stripAnsi(client.output)).toMatch(PROMPT);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_connected']);
+      // The pty is the advertised terminal type and initial size.
+      expect(await client.run('echo "term=$TERM"; stty size')).toEqual(['term=xterm-256color', '24 80']);
+    });
+
+    it('echoes input and runs it', async () => {
+      const client = await open();
+      await client.openShell({ server_id: serverId });
+      const from = client.output.length;
+      client.input('echo hello-$((6*7))\r');
+      await client.waitForOutput(/hello-42\r\n/, from);
+      // The keystrokes were echoed back, then the result, then a fresh prompt.
+      await client.until('the next prompt', () => PROMPT.test(stripAnsi(client.output.slice(from))));
+      const shown = stripAnsi(client.output.slice(from));
+      expect(shown).toContain('echo hello-$((6*7))');
+      expect(shown.indexOf('echo hello-$((6*7))')).toBeLessThan(shown.indexOf('hello-42\r\n'));
+    });
+
+    it('types auto_command once the shell has produced output: it runs exactly once', async () => {
+      const client = await open();
+      client.emit('ssh_connect', { server_id: serverId, auto_command: 'echo auto-$((20+3))' });
+      expect(await client.waitForEvent('ssh_connected')).toEqual({ status: 'connected', index: 0 });
+      await client.waitForOutput(/auto-23\r\n/);
+      // Everything up to a later marker has arrived: the command ran once and was not typed again.
+      expect(await client.run('echo after-$((1+1))')).toEqual(['after-2']);
+      const shown = stripAnsi(client.output);
+      expect(shown.match(/auto-23/g)).toHaveLength(1);
+      // The result comes after the shell's prompt.
+      expect(shown.search(/infinitest@[^\s:]+:~\$ /)).toBeLessThan(shown.indexOf('auto-23'));
+    });
+
+    it('shows auto_command typed at the shell prompt, once, as if the user had typed it', async () => {
+      const client = await open();
+      const { term, screen } = render(client);
+      try {
+        client.emit('ssh_connect', { server_id: serverId, auto_command: 'echo auto-$((30+4))' });
+        await client.waitForOutput(/auto-34\r\n/);
+        await client.until('the prompt after the command', () => PROMPT.test(stripAnsi(client.output.slice(client.output.indexOf('auto-34')))));
+        const lines = (await screen()).filter((line) => line !== '');
+        // Whatever banner sshd printed first, the command line appears once: after a prompt, then its result.
+        const typed = lines.filter((line) => line.includes('echo auto-$((30+4))'));
+        expect(typed).toHaveLength(1);
+        expect(typed[0]).toMatch(/^infinitest@[^\s:]+:~\$ echo auto-\$\(\(30\+4\)\)$/);
+        expect(lines.slice(-2)).toEqual(['auto-34', expect.stringMatching(/^infinitest@[^\s:]+:~\$$/)]);
+      } finally {
+        term.dispose();
+      }
+    });
+
+    it('reports reused: false for the first service terminal of a server and reused: true for the next', async () => {
+      const serviceServer = await createServer(t, serverFields('gpu-service'));
+      const first = await open();
+      expect(await first.openShell({ server_id: serviceServer, service_id: 7 })).toEqual({ status: 'connected', reused: false });
+      const second = await open();
+      expect(await second.openShell({ server_id: serviceServer, service_id: 7 })).toEqual({ status: 'connected', reused: true });
+      // Both shells are channels of the one SSH connection: the same sshd connection process is their parent.
+      const [a, b] = await Promise.all([first.shellPids(), second.shellPids()]);
+      expect(a.shell).not.toBe(b.shell);
+      expect(a.connection).toBe(b.connection);
+    });
+
+    it('applies ssh_resize to the remote pty (stty size)', async () => {
+      const client = await open();
+      await client.openShell({ server_id: serverId });
+      expect(await client.run('stty size')).toEqual(['24 80']);
+      client.emit('ssh_resize', { cols: 123, rows: 45 });
+      expect(await client.run('stty size')).toEqual(['45 123']);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_connected']);
+    });
+
+    it('delivers thousands of Chinese characters whole, without U+FFFD', async () => {
+      const client = await open();
+      await client.openShell({ server_id: serverId });
+      const eventsBefore = client.outputEvents;
+      // 中 = e4 b8 ad, 文 = e6 96 87: typed as octal escapes, so the input is plain ASCII whatever the remote locale.
+      const printed = await client.run(`printf '\\344\\270\\255\\346\\226\\207%.0s' $(seq 1 20000); echo`, 20_000);
+      expect(printed).toHaveLength(1);
+      expect(printed[0].length).toBe(40_000);
+      expect(printed[0]).toBe('中文'.repeat(20_000));
+      expect(client.output).not.toContain('\uFFFD');
+      // 120 kB of output: it came in several events, so characters did cross chunk boundaries.
+      expect(client.outputEvents - eventsBefore).toBeGreaterThan(1);
+    });
+
+    it('answers an unknown server with ssh_error naming it', async () => {
+      const client = await open();
+      client.emit('ssh_connect', { server_id: UNKNOWN_SERVER_ID });
+      expect(await client.nextError(0)).toBe(`Server ${UNKNOWN_SERVER_ID} not found`);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_error']);
+    });
+
+    it('answers a dead host (closed port) with ssh_error within a few seconds', async () => {
+      const port = await closedPort();
+      const dead = await createServer(t, { ...serverFields('dead'), port });
+      const client = await open();
+      const started = Date.now();
+      client.emit('ssh_connect', { server_id: dead });
+      expect(await client.nextError(0, 5000)).toBe(`Connection refused by 127.0.0.1:${port}`);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_error']);
+    });
+
+    it('answers a host that never completes the handshake with a timeout ssh_error', async () => {
+      const silent = await startSilentTcpHost();
+      try {
+        const hanging = await createServer(t, { ...serverFields('silent'), port: silent.port });
+        const client = await open();
+        const started = Date.now();
+        client.emit('ssh_connect', { server_id: hanging });
+        expect(await client.nextError(0, 8000)).toBe(`Timed out connecting to 127.0.0.1:${silent.port}`);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      } finally {
+        await silent.stop();
+      }
+    });
+
+    it('answers wrong credentials with an authentication ssh_error that does not leak the password', async () => {
+      const wrong = await createServer(t, { ...serverFields('wrong-password'), password: 'not-the-password' });
+      const client = await open();
+      client.emit('ssh_connect', { server_id: wrong });
+      const error = await client.nextError(0);
+      expect(error).toBe(`Authentication failed for ${sshd.username}@127.0.0.1:${sshd.port}`);
+      expect(error).not.toContain('not-the-password');
+    });
+
+    it('answers bad payloads with ssh_error and keeps the socket and its terminal usable', async () => {
+      const client = await open();
+      const errorFor = async (event: string, ...payload: unknown[]) => {
+        const from = client.events.length;
+        client.emit(event, ...payload);
+        return client.nextError(from);
+      };
+      // Before any terminal is open.
+      expect(await errorFor('ssh_connect', {})).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect')).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: String(serverId) })).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: 1.5 })).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: -1 })).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: serverId, service_id: 'x' })).toBe('service_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: serverId, auto_command: 42 })).toMatch(/^auto_command must be a string/);
+      expect(await errorFor('ssh_input', { input: 'ls\r' })).toBe('No terminal is open: send ssh_connect first');
+
+      await client.openShell({ server_id: serverId });
+      expect(await errorFor('ssh_input', { input: 42 })).toBe('input must be a string');
+      expect(await errorFor('ssh_input', {})).toBe('input must be a string');
+      expect(await errorFor('ssh_input', 'echo raw\r')).toBe('input must be a string');
+      // Oversized input is refused whole: none of it reaches the shell.
+      expect(await errorFor('ssh_input', { input: `echo oversized-$((1+1))${' '.repeat(64 * 1024)}\r` })).toBe(
+        'input is longer than 65536 characters',
+      );
+      expect(await errorFor('ssh_resize', { cols: 0, rows: 24 })).toBe('cols and rows must be integers from 1 to 1000');
+      expect(await errorFor('ssh_resize', { cols: 80 })).toBe('cols and rows must be integers from 1 to 1000');
+      expect(await errorFor('ssh_resize', { cols: 80.5, rows: 24 })).toBe('cols and rows must be integers from 1 to 1000');
+      expect(await errorFor('ssh_connect', { server_id: 'abc' })).toBe('server_id must be a positive integer');
+
+      // The socket, and the terminal opened on it, still work; the refused input never ran.
+      expect(client.socket.connected).toBe(true);
+      expect(await client.run('echo alive-$((2+3))')).toEqual(['alive-5']);
+      expect(await client.run('stty size')).toEqual(['24 80']);
+      expect(client.output).not.toContain('oversized-2');
+      expect(client.events.filter((event) => event.name === 'ssh_disconnected')).toEqual([]);
+    });
+
+    it('ssh_disconnect closes only its own channel: the remote shell exits, a shell on the same connection keeps working', async () => {
+      const leaving = await open();
+      const staying = await open();
+      await leaving.openShell({ server_id: serverId });
+      await staying.openShell({ server_id: serverId });
+      const [gone, kept] = await Promise.all([leaving.shellPids(), staying.shellPids()]);
+      expect(gone.connection).toBe(kept.connection);
+      expect(isAlive(gone.shell)).toBe(true);
+
+      const from = leaving.events.length;
+      leaving.emit('ssh_disconnect');
+      expect(await leaving.waitForEvent('ssh_disconnected', from)).toEqual({ status: 'disconnected', index: from });
+      await eventually(`remote shell ${gone.shell} to exit`, () => !isAlive(gone.shell));
+
+      expect(await staying.run('echo still-$((40+2))')).toEqual(['still-42']);
+      expect(isAlive(kept.shell)).toBe(true);
+      expect(isAlive(kept.connection)).toBe(true);
+      // Input after the disconnect has no terminal to go to; the socket itself stays open for a new one.
+      const afterFrom = leaving.events.length;
+      leaving.input('echo nowhere\r');
+      expect(await leaving.nextError(afterFrom)).toBe('No terminal is open: send ssh_connect first');
+      await leaving.openShell({ server_id: serverId });
+      expect(await leaving.run('echo again-$((1+1))')).toEqual(['again-2']);
+    });
+
+    it('a client socket disconnect closes its channel on the server: the remote shell exits', async () => {
+      const leaving = await open();
+      const staying = await open();
+      await leaving.openShell({ server_id: serverId });
+      await staying.openShell({ server_id: serverId });
+      const [gone, kept] = await Promise.all([leaving.shellPids(), staying.shellPids()]);
+      leaving.close();
+      await eventually(`remote shell ${gone.shell} to exit`, () => !isAlive(gone.shell));
+      expect(await staying.run('echo survivor-$((3*3))')).toEqual(['survivor-9']);
+      expect(isAlive(kept.shell)).toBe(true);
+    });
+
+    it('reports ssh_disconnected when the remote shell exits', async () => {
+      const client = await open();
+      await client.openShell({ server_id: serverId });
+      client.input('exit\r');
+      expect(await client.waitForEvent('ssh_disconnected')).toMatchObject({ status: 'disconnected' });
+    });
+
+    describe('rendered through @xterm/headless', () => {
+      it('draws cursor-addressed output where the escape sequences put it', async () => {
+        const client = await open();
+        const { term, screen } = render(client);
+        try {
+          await client.openShell({ server_id: serverId });
+          const from = client.output.length;
+          client.input("clear; printf '\\e[5;10H%s%s\\e[7;1H' HEL LO\r");
+          await client.waitForOutput(/\x1b\[5;10HHELLO\x1b\[7;1H/, from);
+          await client.until('the prompt after the drawing', () => PROMPT.test(stripAnsi(client.output.slice(from))));
+          const lines = await screen();
+          expect(lines.slice(0, 4)).toEqual(['', '', '', '']);
+          expect(lines[4]).toBe(`${' '.repeat(9)}HELLO`);
+          expect(lines[4].indexOf('HELLO')).toBe(9);
+          expect(lines[5]).toBe('');
+          expect(lines[6]).toMatch(/^infinitest@[^\s:]+:~\$ $/);
+          expect(term.buffer.active.cursorY).toBe(6);
+        } finally {
+          term.dispose();
+        }
+      });
+
+      it('renders a full-screen program (top) into the 80x24 screen', async () => {
+        const client = await open();
+        const { term, all } = render(client);
+        try {
+          await client.openShell({ server_id: serverId });
+          const from = client.output.length;
+          client.input('top -n 1\r');
+          await client.waitForOutput(/Tasks:/, from);
+          await client.until('the prompt after top', () => PROMPT.test(stripAnsi(client.output.slice(from))));
+          // top painted the whole 24-row screen; leaving, it moved below the last row, which scrolled the
+          // first one (the summary line) into the scrollback. So look at the frame in the whole buffer.
+          const lines = await all();
+          const top = lines.findIndex((line) => line.startsWith('top - '));
+          expect(top).toBeGreaterThanOrEqual(0);
+          expect(lines[top]).toMatch(/^top - \d\d:\d\d:\d\d up .*load average: [\d.]+, [\d.]+, [\d.]+$/);
+          expect(lines[top + 1]).toMatch(/^Tasks: +\d+ total, +\d+ running/);
+          expect(lines[top + 2]).toMatch(/^%Cpu\(s\): +[\d.]+ us,/);
+          expect(lines[top + 3]).toMatch(/^[KMG]iB Mem : /);
+          expect(lines[top + 4]).toMatch(/^[KMG]iB Swap: /);
+          expect(lines[top + 5]).toBe('');
+          expect(lines[top + 6]).toMatch(/^ +PID USER +PR +NI +VIRT +RES +SHR S +%CPU +%MEM +TIME\+ COMMAND$/);
+          // Process rows fill the rest of the 24-row screen exactly, then the prompt on the last row.
+          const processRows = lines.slice(top + 7, top + 24);
+          expect(processRows.filter((line) => /^ *\d+ \S+ +(-?\d+|rt) +-?\d+ /.test(line))).toHaveLength(17);
+          expect(lines[top + 24]).toMatch(/^infinitest@[^\s:]+:~\$$/);
+          expect(lines).toHaveLength(top + 25);
+          expect(term.buffer.active.cursorY).toBe(23);
+        } finally {
+          term.dispose();
+        }
+      });
+    });
+  });
+
+  describe('with a short idle timeout', () => {
+    let t: TestApp;
+    let url: string;
+    let serverId: number;
+
+    beforeAll(async () => {
+      t = await startTestApp({ TERMINAL_IDLE_TIMEOUT_MS: '1500' });
+      url = await listen(t);
+      serverId = await createServer(t, serverFields('idle'));
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+    });
+
+    it('closes a terminal without input or output: ssh_error, then ssh_disconnected, and the remote shell exits', async () => {
+      const client = await TerminalClient.open(url);
+      clients.push(client);
+      await client.openShell({ server_id: serverId });
+      const { shell } = await client.shellPids();
+      const quietSince = Date.now();
+      const error = await client.waitForEvent<{ error: string }>('ssh_error', 0, 6000);
+      expect(error.error).toBe('Terminal closed after 1500 ms without activity');
+      expect(Date.now() - quietSince).toBeGreaterThanOrEqual(1400);
+      const disconnected = await client.waitForEvent('ssh_disconnected', 0, 3000);
+      expect(disconnected).toEqual({ status: 'disconnected', index: error.index + 1 });
+      await eventually(`remote shell ${shell} to exit`, () => !isAlive(shell));
+      expect(client.socket.connected).toBe(true);
+    });
+
+    it('keeps a terminal open while output keeps coming', async () => {
+      const client = await TerminalClient.open(url);
+      clients.push(client);
+      await client.openShell({ server_id: serverId });
+      // Output every second for 4 s: longer than the 1.5 s timeout, but never quiet for that long.
+      const printed = await client.run('for i in 1 2 3 4; do sleep 1; echo "tick-$i-$((i*10))"; done', 10_000);
+      expect(printed).toEqual(['tick-1-10', 'tick-2-20', 'tick-3-30', 'tick-4-40']);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_connected']);
+    });
+  });
+
+  describe('with limits of 2 terminals per server and 3 in total', () => {
+    let t: TestApp;
+    let url: string;
+
+    beforeAll(async () => {
+      t = await startTestApp({ TERMINAL_MAX_PER_SERVER: '2', TERMINAL_MAX_TOTAL: '3' });
+      url = await listen(t);
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+    });
+
+    it('refuses the third terminal on a server and the fourth in total, and admits again once one closes', async () => {
+      const a = await createServer(t, serverFields('limit-a'));
+      const b = await createServer(t, serverFields('limit-b'));
+      const open = async () => {
+        const client = await TerminalClient.open(url);
+        clients.push(client);
+        return client;
+      };
+      const [a1, a2, a3, b1, b2] = await Promise.all([open(), open(), open(), open(), open()]);
+      await a1.openShell({ server_id: a });
+      await a2.openShell({ server_id: a });
+      a3.emit('ssh_connect', { server_id: a });
+      expect(await a3.nextError(0)).toBe(`Too many open terminals on server ${a} (limit 2)`);
+      await b1.openShell({ server_id: b });
+      b2.emit('ssh_connect', { server_id: b });
+      expect(await b2.nextError(0)).toBe('Too many open terminals (limit 3)');
+      expect(a3.events.map((event) => event.name)).toEqual(['ssh_error']);
+      expect(b2.events.map((event) => event.name)).toEqual(['ssh_error']);
+
+      // The refused ones did not disturb the open ones.
+      expect(await a1.run('echo a1-$((1+1))')).toEqual(['a1-2']);
+
+      const from = a2.events.length;
+      a2.emit('ssh_disconnect');
+      await a2.waitForEvent('ssh_disconnected', from);
+      await a3.openShell({ server_id: a });
+      expect(await a3.run('echo a3-$((1+2))')).toEqual(['a3-3']);
+    });
+  });
+
+  describe('host key pinning', () => {
+    let own: TestSshd;
+    let t: TestApp;
+    let url: string;
+
+    beforeAll(async () => {
+      own = await startSshd();
+      t = await startTestApp();
+      url = await listen(t);
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+      await own?.stop();
+    });
+
+    it('pins the key on the first terminal and refuses a changed key with ssh_error naming the mismatch', async () => {
+      const id = await createServer(t, { name: 'pinned', host_ip: own.host, port: own.port, username: own.username, password: own.password });
+      const first = await TerminalClient.open(url);
+      clients.push(first);
+      await first.openShell({ server_id: id });
+      const pinned = own.hostKeyFingerprint;
+      // Pinning is written in the background once the connection is up.
+      for (const deadline = Date.now() + 5000; ; await delay(20)) {
+        const { body } = await t.http.get(`/api/servers/${id}`).expect(200);
+        if (body.host_key_fingerprint === pinned) break;
+        if (Date.now() > deadline) throw new Error(`host key not pinned: ${JSON.stringify(body.host_key_fingerprint)}`);
+      }
+      const from = first.events.length;
+      first.emit('ssh_disconnect');
+      await first.waitForEvent('ssh_disconnected', from);
+
+      await own.restart({ newHostKey: true });
+      expect(own.hostKeyFingerprint).not.toBe(pinned);
+      const second = await TerminalClient.open(url);
+      clients.push(second);
+      second.emit('ssh_connect', { server_id: id });
+      const error = await second.nextError(0);
+      expect(error).toContain(`Host key mismatch for 127.0.0.1:${own.port}`);
+      expect(error).toContain(pinned);
+      expect(error).toContain(own.hostKeyFingerprint);
+      expect(second.events.map((event) => event.name)).toEqual(['ssh_error']);
+      expect(second.output).toBe('');
+    });
+  });
+
+  describe('flow control', () => {
+    let t: TestApp;
+    let url: string;
+    let serverId: number;
+    const MB = 1024 * 1024;
+
+    beforeAll(async () => {
+      t = await startTestApp({ TERMINAL_HIGH_WATER_BYTES: String(64 * 1024) });
+      url = await listen(t);
+      serverId = await createServer(t, serverFields('flood'));
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+    });
+
+    /**
+     * Makes the client a slow reader: its raw TCP socket is paused whenever it has read `bytesPerTick`
+     * in the current 50 ms tick, so unread output piles up in front of the server, not in the client.
+     */
+    const throttle = (client: TerminalClient, bytesPerSecond: number) => {
+      const transport = client.socket.io.engine.transport as unknown as { ws?: { _socket?: NetSocket } };
+      const raw = transport.ws?._socket;
+      if (!raw) throw new Error('no raw websocket socket to throttle');
+      const bytesPerTick = bytesPerSecond / 20;
+      let tickBytes = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const onData = (chunk: Buffer) => {
+        tickBytes += chunk.length;
+        if (tickBytes < bytesPerTick || timer) return;
+        raw.pause();
+        timer = setTimeout(() => {
+          timer = undefined;
+          tickBytes = 0;
+          raw.resume();
+        }, 50);
+      };
+      raw.on('data', onData);
+      return () => {
+        clearTimeout(timer);
+        raw.off('data', onData);
+        raw.resume();
+      };
+    };
+
+    it(
+      'keeps RSS bounded while a slow reader receives a flood, which keeps flowing until ssh_disconnect',
+      async () => {
+        const client = await TerminalClient.open(url, { keepOutput: false });
+        clients.push(client);
+        // The prompt and pid come before the flood; output is only counted (and scanned for markers) below.
+        client.emit('ssh_connect', { server_id: serverId });
+        await client.waitForEvent('ssh_connected');
+        await client.until('a prompt', () => PROMPT.test(stripAnsi(client.tail)));
+        client.input('echo "pids=$$,$PPID."\r');
+        const [, shellPid] = await client.until('the shell pid', () => client.tail.match(/pids=(\d+),\d+\./) ?? undefined);
+        const shell = Number(shellPid);
+
+        const stopThrottle = throttle(client, 8 * MB);
+        const baseline = process.memoryUsage().rss;
+        const samples: Array<{ rss: number; received: number }> = [];
+        const sampler = setInterval(() => samples.push({ rss: process.memoryUsage().rss, received: client.outputChars }), 100);
+        try {
+          client.input('head -c 200000000 /dev/zero | base64\r');
+          // The flood is underway once the pipeline runs and base64 text arrives.
+          await client.until('the flood to start', () => /(AAAA){19}\r\n/.test(client.tail), 10_000);
+          const pipeline = childrenOf(shell);
+          expect(pipeline.length).toBe(2);
+
+          // A 6 s measurement window (not a synchronisation point): the reader stays slow throughout.
+          const start = samples.length;
+          await delay(6000);
+          const window = samples.slice(start);
+          const perSecond = Array.from({ length: Math.floor((window.length - 1) / 10) }, (_, i) => window[(i + 1) * 10].received - window[i * 10].received);
+          const peak = Math.max(...samples.map((sample) => sample.rss));
+          const growthMb = (peak - baseline) / MB;
+          // eslint-disable-next-line no-console
+          console.log(
+            `flood: baseline RSS ${(baseline / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${growthMb.toFixed(0)} MB); ` +
+              `received ${(client.outputChars / MB).toFixed(0)} MB in ${client.outputEvents} events; per second (MB): ` +
+              perSecond.map((n) => (n / MB).toFixed(1)).join(', '),
+          );
+          expect(perSecond.length).toBeGreaterThanOrEqual(5);
+          expect(perSecond.every((n) => n >= 2 * MB)).toBe(true);
+          expect(growthMb).toBeLessThan(150);
+
+          const from = client.events.length;
+          client.emit('ssh_disconnect');
+          expect(await client.waitForEvent('ssh_disconnected', from, 15_000)).toMatchObject({ status: 'disconnected' });
+          await eventually('the remote shell and its flood pipeline to exit', () => ![shell, ...pipeline].some(isAlive));
+        } finally {
+          clearInterval(sampler);
+          stopThrottle();
+        }
+        // Nothing more arrives for the closed terminal.
+        const after = client.outputChars;
+        client.emit('ssh_disconnect');
+        await client.until('a second ssh_disconnected', () => client.events.filter((e) => e.name === 'ssh_disconnected').length === 2);
+        expect(client.outputChars).toBe(after);
+      },
+      90_000,
+    );
+  });
+});
