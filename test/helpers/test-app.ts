@@ -25,13 +25,18 @@ export interface TestApp {
  * Boots AppModule exactly as main.ts does, on a fresh temp DATA_DIR. With DATABASE_URL set (CI's
  * PostgreSQL run) the public schema is emptied first so every suite starts from the migrations.
  */
-export async function startTestApp(env: Record<string, string> = {}, logger: LoggerService | false = false): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'infini-test-'));
+export async function startTestApp(
+  env: Record<string, string> = {},
+  logger: LoggerService | false = false,
+  /** Another instance's data: a second backend on the same database (not reset) and DATA_DIR (not removed). */
+  sharing?: TestApp,
+): Promise<TestApp> {
+  const dataDir = sharing?.dataDir ?? mkdtempSync(join(tmpdir(), 'infini-test-'));
   const saved = { ...process.env };
   // The periodic service sync and the task scheduler are off unless a suite asks for them, so tests control
   // when agents are queried and when commands run.
   Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', SERVICE_SYNC_INTERVAL_MS: '0', SCHEDULER_ENABLED: 'false', ...env });
-  if (process.env.DATABASE_URL) await resetPostgres(process.env.DATABASE_URL);
+  if (process.env.DATABASE_URL && !sharing) await resetPostgres(process.env.DATABASE_URL);
   const app = await createApplication(logger);
   await app.init();
   const dataSource = app.get(DataSource);
@@ -49,7 +54,7 @@ export async function startTestApp(env: Record<string, string> = {}, logger: Log
     async close() {
       await app.close();
       process.env = saved;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!sharing) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
