@@ -14,6 +14,8 @@ const POLL_INTERVAL_MS = 100;
 export interface Backend {
   /** e.g. `http://127.0.0.1:41234`, without a trailing slash. */
   baseUrl: string;
+  /** The backend process's pid, e.g. to read its memory from /proc. */
+  pid: number;
   /** Kills the process and removes its data directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -64,7 +66,7 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
     await stop();
     throw error;
   }
-  return { baseUrl, stop };
+  return { baseUrl, pid: child.pid!, stop };
 }
 
 async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void> {

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
 import { Agent, Dispatcher, errors, request } from 'undici';
 import { chatConfig, ChatConfig } from '../../config/configuration';
 import { ServiceHost } from '../services/services.repository';
@@ -112,22 +113,28 @@ export class ChatProxy implements OnApplicationShutdown {
   private async relayStream(upstream: Dispatcher.ResponseData, response: Response, clientGone: AbortSignal): Promise<void> {
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
+    const decoder = new StringDecoder('utf8');
     let pending = '';
     let done = false;
-    const forward = async (line: string): Promise<void> => {
-      const event = toEvent(line);
-      if (event === undefined || done) return;
-      if (event === '[DONE]') done = true;
-      if (!response.write(`data: ${event}\n\n`)) await once(response, 'drain', { signal: clientGone });
+    /** The events of some upstream lines, as one write: one syscall per upstream read, not per event. */
+    const forward = async (lines: string[]): Promise<void> => {
+      let events = '';
+      for (const line of lines) {
+        const event = toEvent(line);
+        if (event === undefined || done) continue;
+        if (event === '[DONE]') done = true;
+        events += `data: ${event}\n\n`;
+      }
+      if (events && !response.write(events)) await once(response, 'drain', { signal: clientGone });
     };
     try {
       for await (const chunk of upstream.body) {
-        pending += (chunk as Buffer).toString('utf8');
+        pending += decoder.write(chunk as Buffer);
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
-        for (const line of lines) await forward(line);
+        await forward(lines);
       }
-      await forward(pending);
+      await forward([pending + decoder.end()]);
     } catch (error) {
       if (clientGone.aborted) return;
       this.logger.warn(`Model server stream failed: ${describe(error)}`);

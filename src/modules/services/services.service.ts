@@ -128,8 +128,9 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
 
   /** The servers of a service, in its order, with the ports of their agent and model server. */
   async hostsOf(id: number): Promise<ServiceHost[]> {
-    const service = await this.requireService(id);
-    return this.services.hosts(service.server_ids);
+    const hosts = await this.services.serviceHosts(id);
+    if (!hosts) throw new NotFoundException(`Service ${id} not found`);
+    return hosts;
   }
 
   private refreshAll(): Promise<void> {
