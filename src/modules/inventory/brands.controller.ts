@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UploadedFile
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { JsonListResponse } from '../../common/decorators/json-text.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
@@ -14,9 +15,9 @@ export class BrandsController {
 
   /** Lists brands ordered by `sort_order`, newest first within a position. */
   @Get()
-  @ApiOkResponse({ type: [BrandResponse] })
-  listBrands(): Promise<BrandResponse[]> {
-    return this.brands.list();
+  @JsonListResponse(BrandResponse)
+  listBrands(): Promise<string> {
+    return this.brands.listJson();
   }
 
   /** Creates a brand, optionally with a logo image uploaded as `logo_file`. */

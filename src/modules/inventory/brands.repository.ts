@@ -14,8 +14,9 @@ export class BrandsRepository {
     private readonly transactions: Transactions,
   ) {}
 
-  list(): Promise<Brand[]> {
-    return this.cache.get('brands:list', ['brands'], () =>
+  /** The list as JSON text, served from the read cache. */
+  listJson(): Promise<string> {
+    return this.cache.getJson('brands:list', ['brands'], () =>
       this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }),
     );
   }

@@ -12,8 +12,8 @@ export class BrandsService {
     private readonly uploads: UploadsService,
   ) {}
 
-  list(): Promise<Brand[]> {
-    return this.brands.list();
+  listJson(): Promise<string> {
+    return this.brands.listJson();
   }
 
   async create(dto: CreateBrandDto, logoFile?: Express.Multer.File): Promise<Brand> {

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Param, Post, Put, UploadedFile, UseInter
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { JsonListResponse } from '../../common/decorators/json-text.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, ModelResponse, UpdateModelDto } from './dto/model.dto';
@@ -14,9 +15,9 @@ export class ModelsController {
 
   /** Lists AI models, newest first. */
   @Get()
-  @ApiOkResponse({ type: [ModelResponse] })
-  listModels(): Promise<ModelResponse[]> {
-    return this.models.list();
+  @JsonListResponse(ModelResponse)
+  listModels(): Promise<string> {
+    return this.models.listJson();
   }
 
   /** Creates a model, optionally with a logo image uploaded as `logo_file`. */

@@ -16,8 +16,9 @@ export class ModelsRepository {
     private readonly cache: ReadCache,
   ) {}
 
-  list(): Promise<Model[]> {
-    return this.cache.get('models:list', ['models'], () => this.models.find({ order: { created_at: 'DESC', id: 'DESC' } }));
+  /** The list as JSON text, served from the read cache. */
+  listJson(): Promise<string> {
+    return this.cache.getJson('models:list', ['models'], () => this.models.find({ order: { created_at: 'DESC', id: 'DESC' } }));
   }
 
   findById(id: number): Promise<Model | null> {

@@ -12,8 +12,8 @@ export class ModelsService {
     private readonly uploads: UploadsService,
   ) {}
 
-  list(): Promise<Model[]> {
-    return this.models.list();
+  listJson(): Promise<string> {
+    return this.models.listJson();
   }
 
   async create(dto: CreateModelDto, logoFile?: Express.Multer.File): Promise<Model> {
