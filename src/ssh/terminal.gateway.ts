@@ -30,6 +30,9 @@ interface TerminalSession {
   inFlightBytes: number;
   paused: boolean;
   autoCommand?: string;
+  /** The end of the output seen before auto_command was typed, to recognise the shell's prompt. */
+  startupTail: string;
+  autoTimer?: NodeJS.Timeout;
   idleTimer?: NodeJS.Timeout;
   onDrain: () => void;
   closed: boolean;
@@ -136,6 +139,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
       inFlightBytes: 0,
       paused: false,
       autoCommand,
+      startupTail: '',
       onDrain: () => {
         session.inFlightBytes = 0;
         if (session.paused && !session.closed) {
@@ -160,11 +164,16 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
 
   private output(session: TerminalSession, chunk: Buffer): void {
     this.touch(session);
-    session.pending += session.decoder.write(chunk);
+    const text = session.decoder.write(chunk);
+    session.pending += text;
     if (session.autoCommand !== undefined) {
-      // The shell has spoken: it is ready for the command.
-      session.channel.write(`${session.autoCommand}\r`);
-      session.autoCommand = undefined;
+      // Typed at the shell's prompt, not into a login banner: when the output ends like a prompt, or
+      // once the output has been quiet for a moment (prompts that do not look like one).
+      session.startupTail = (session.startupTail + text).slice(-256);
+      const plain = session.startupTail.replace(/\x1b\][^\x07]*\x07|\x1b\[[0-9;?]*[A-Za-z]/g, '');
+      clearTimeout(session.autoTimer);
+      if (/[$#>%] ?$/.test(plain)) this.typeAutoCommand(session);
+      else session.autoTimer = setTimeout(() => this.typeAutoCommand(session), 300);
     }
     if (!session.flushScheduled) {
       session.flushScheduled = true;
@@ -172,13 +181,23 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
     }
   }
 
+  private typeAutoCommand(session: TerminalSession): void {
+    clearTimeout(session.autoTimer);
+    if (session.autoCommand === undefined || session.closed) return;
+    session.channel.write(`${session.autoCommand}\r`);
+    session.autoCommand = undefined;
+  }
+
   private flush(session: TerminalSession): void {
     session.flushScheduled = false;
     if (!session.pending || session.closed) return;
     const data = session.pending;
     session.pending = '';
-    session.socket.emit('ssh_output', { data });
+    // Counted before emitting: if the packet goes straight to the transport, engine.io emits 'drain'
+    // synchronously inside emit() and resets the count, so a pause only ever happens while packets
+    // are queued, and their flush (with its 'drain') is what resumes the stream.
     session.inFlightBytes += Buffer.byteLength(data);
+    session.socket.emit('ssh_output', { data });
     if (session.inFlightBytes > this.config.highWaterBytes && !session.paused) {
       session.paused = true;
       session.channel.pause();
@@ -202,6 +221,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
     this.sessions.delete(socketId);
     session.closed = true;
     clearTimeout(session.idleTimer);
+    clearTimeout(session.autoTimer);
     session.socket.conn.off('drain', session.onDrain);
     session.channel.close();
     if (notify && session.socket.connected) session.socket.emit('ssh_disconnected', { status: 'disconnected' });

@@ -61,7 +61,9 @@ export class TaskScheduler implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async skipMissedSlots(now: Date): Promise<void> {
-    for (const task of await this.tasks.findDue(now, Number.MAX_SAFE_INTEGER)) {
+    // A slot that has only just come is due, not missed: another instance may be about to run it.
+    const missedBefore = new Date(now.getTime() - this.config.pollMs - 1000);
+    for (const task of await this.tasks.findDue(missedBefore, Number.MAX_SAFE_INTEGER)) {
       const next = task.schedule_type === 'once' ? null : nextSlot(this.scheduleOf(task), now);
       if (await this.tasks.claimSlot(task.id, task.next_run!, next)) {
         await this.tasks.recordSkipped(task.id, task.next_run!, 'Skipped: the backend was down at this time (SCHEDULER_MISFIRE=skip)');

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
 import { Transactions } from '../../database/transactions.service';
 import { Server } from '../servers/server.entity';
@@ -10,6 +10,14 @@ import { SINGLE_ROW } from '../../database/save-options';
 
 export interface TaskRow extends Omit<Task, 'server'> {
   server_name: string | null;
+}
+
+/** Slack beyond a run's timeout before a `running` row is taken for one a crash left behind. */
+const RUN_GRACE_SECONDS = 60;
+
+/** SQLite hands raw datetimes back as UTC text without a zone. */
+function toDate(value: string | Date): Date {
+  return value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.replace(' ', 'T')}Z`);
 }
 
 export type TaskFields = Partial<
@@ -163,8 +171,11 @@ export class TasksRepository {
     return claimed;
   }
 
+  /** Whether a run of the task is going on somewhere (in any instance); runs left behind by a crash do not count. */
   async hasRunningRun(taskId: number): Promise<boolean> {
-    return this.runs.existsBy({ task_id: taskId, status: 'running' });
+    const stale = new Set((await this.staleRunIds(new Date())).map((run) => run.id));
+    const running = await this.runs.find({ select: { id: true }, where: { task_id: taskId, status: 'running' } });
+    return running.some((run) => !stale.has(run.id));
   }
 
   listRuns(taskId: number, limit: number): Promise<TaskRun[]> {
@@ -173,14 +184,31 @@ export class TasksRepository {
 
   /** Runs a crash left `running` are marked failed, and their tasks with them. */
   async failInterruptedRuns(reason: string, at: Date): Promise<number> {
-    const interrupted = await this.runs.find({ select: { id: true, task_id: true }, where: { status: 'running' } });
-    if (interrupted.length === 0) return 0;
+    const stale = await this.staleRunIds(at);
+    if (stale.length === 0) return 0;
     await this.transactions.run(async (manager) => {
-      await manager.update(TaskRun, { status: 'running' }, { status: 'failed', error: reason, finished_at: at });
-      await manager.update(Task, { status: 'executing' }, { status: 'failed' });
+      await manager.update(TaskRun, { id: In(stale.map((run) => run.id)) }, { status: 'failed', error: reason, finished_at: at });
+      await manager.update(Task, { id: In(stale.map((run) => run.task_id)), status: 'executing' }, { status: 'failed' });
     });
     this.cache.invalidate('tasks');
-    return interrupted.length;
+    return stale.length;
+  }
+
+  /**
+   * Runs still marked `running` past their task's timeout (plus a grace period): whichever instance started
+   * them would have ended them by now, so they were interrupted. Runs of live instances are never younger
+   * than that and are left alone — several instances may share the database.
+   */
+  private async staleRunIds(now: Date): Promise<Pick<TaskRun, 'id' | 'task_id'>[]> {
+    const running = await this.runs
+      .createQueryBuilder('run')
+      .innerJoin(Task, 'task', 'task.id = run.task_id')
+      .select(['run.id AS id', 'run.task_id AS task_id', 'run.started_at AS started_at', 'task.timeout_seconds AS timeout_seconds'])
+      .where('run.status = :status', { status: 'running' })
+      .getRawMany<{ id: number; task_id: number; started_at: string | Date; timeout_seconds: number }>();
+    return running
+      .filter((run) => toDate(run.started_at).getTime() + (Number(run.timeout_seconds) + RUN_GRACE_SECONDS) * 1000 < now.getTime())
+      .map((run) => ({ id: Number(run.id), task_id: Number(run.task_id) }));
   }
 
   private withServerName() {
