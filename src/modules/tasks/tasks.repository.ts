@@ -173,9 +173,8 @@ export class TasksRepository {
 
   /** Whether a run of the task is going on somewhere (in any instance); runs left behind by a crash do not count. */
   async hasRunningRun(taskId: number): Promise<boolean> {
-    const stale = new Set((await this.staleRunIds(new Date())).map((run) => run.id));
-    const running = await this.runs.find({ select: { id: true }, where: { task_id: taskId, status: 'running' } });
-    return running.some((run) => !stale.has(run.id));
+    const now = Date.now();
+    return (await this.runningRuns(taskId)).some((run) => run.deadline >= now);
   }
 
   listRuns(taskId: number, limit: number): Promise<TaskRun[]> {
@@ -184,7 +183,7 @@ export class TasksRepository {
 
   /** Runs a crash left `running` are marked failed, and their tasks with them. */
   async failInterruptedRuns(reason: string, at: Date): Promise<number> {
-    const stale = await this.staleRunIds(at);
+    const stale = (await this.runningRuns()).filter((run) => run.deadline < at.getTime());
     if (stale.length === 0) return 0;
     await this.transactions.run(async (manager) => {
       await manager.update(TaskRun, { id: In(stale.map((run) => run.id)) }, { status: 'failed', error: reason, finished_at: at });
@@ -195,20 +194,23 @@ export class TasksRepository {
   }
 
   /**
-   * Runs still marked `running` past their task's timeout (plus a grace period): whichever instance started
-   * them would have ended them by now, so they were interrupted. Runs of live instances are never younger
-   * than that and are left alone — several instances may share the database.
+   * Runs marked `running` (of one task, or all), each with its deadline: its task's timeout plus a grace
+   * period. Whichever instance started a run ends it by then, so one still `running` past its deadline was
+   * interrupted by a crash; younger ones may belong to a live instance sharing the database.
    */
-  private async staleRunIds(now: Date): Promise<Pick<TaskRun, 'id' | 'task_id'>[]> {
-    const running = await this.runs
+  private async runningRuns(taskId?: number): Promise<{ id: number; task_id: number; deadline: number }[]> {
+    const query = this.runs
       .createQueryBuilder('run')
       .innerJoin(Task, 'task', 'task.id = run.task_id')
       .select(['run.id AS id', 'run.task_id AS task_id', 'run.started_at AS started_at', 'task.timeout_seconds AS timeout_seconds'])
-      .where('run.status = :status', { status: 'running' })
-      .getRawMany<{ id: number; task_id: number; started_at: string | Date; timeout_seconds: number }>();
-    return running
-      .filter((run) => toDate(run.started_at).getTime() + (Number(run.timeout_seconds) + RUN_GRACE_SECONDS) * 1000 < now.getTime())
-      .map((run) => ({ id: Number(run.id), task_id: Number(run.task_id) }));
+      .where('run.status = :status', { status: 'running' });
+    if (taskId !== undefined) query.andWhere('run.task_id = :taskId', { taskId });
+    const rows = await query.getRawMany<{ id: number; task_id: number; started_at: string | Date; timeout_seconds: number }>();
+    return rows.map((run) => ({
+      id: Number(run.id),
+      task_id: Number(run.task_id),
+      deadline: toDate(run.started_at).getTime() + (Number(run.timeout_seconds) + RUN_GRACE_SECONDS) * 1000,
+    }));
   }
 
   private withServerName() {
