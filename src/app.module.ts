@@ -6,6 +6,7 @@ import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
 import { createValidationPipe } from './common/validation';
 import {
+  authConfig,
   databaseConfig,
   httpConfig,
   readCacheConfig,
@@ -21,6 +22,8 @@ import {
 import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
 import { ChatModule } from './modules/chat/chat.module';
 import { InventoryModule } from './modules/inventory/inventory.module';
 import { ServersModule } from './modules/servers/servers.module';
@@ -34,12 +37,14 @@ import { TerminalModule } from './ssh/terminal.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
+      load: [authConfig, httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     ScheduleModule.forRoot(),
     DatabaseModule,
     HealthModule,
+    AuditModule,
+    AuthModule,
     InventoryModule,
     ServersModule,
     ServicesModule,

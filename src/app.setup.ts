@@ -4,6 +4,10 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
+import { RequestContext } from './common/request-context';
+import { requiredRole } from './modules/auth/auth.guard';
+import { AuthService, SESSION_COOKIE } from './modules/auth/auth.service';
+import type { Role } from './modules/auth/roles';
 import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
 
 const JSON_BODY_LIMIT = '1mb';
@@ -21,6 +25,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
   app.use(explainBodyParseErrors);
+  app.use(RequestContext.middleware);
   app.use(
     helmet({
       // Logos are embedded by the admin UI from another origin.
@@ -34,7 +39,7 @@ export function configureApp(app: NestExpressApplication): void {
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
   });
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http.corsOrigins));
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http.corsOrigins, app.get(AuthService)));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
   app.enableShutdownHooks();
 }
@@ -54,11 +59,38 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Manages AI inference infrastructure: accelerator inventory, AI models, GPU servers, model services, ' +
         'chat through an OpenAI-compatible proxy, shell tasks and a browser SSH terminal. ' +
-        'Errors are `{statusCode, error, details?}`.',
+        'Errors are `{statusCode, error, details?}`. Every route but sign-in and health needs a token: ' +
+        '`POST /api/auth/login`, then **Authorize** with the `access_token` (or an API token). ' +
+        'Each operation names the least role it needs in `x-required-role` (viewer < operator < admin).',
     )
     .setVersion('1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A login token (JWT) or an API token (`ist_…`)' }, 'bearer')
+    .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE }, 'cookie')
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
   });
+  declareAccess(document);
+  return document;
+}
+
+const UNAUTHORIZED = { description: 'No token, or an invalid, expired or revoked one', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+const FORBIDDEN = { description: 'Your role may not do this', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+
+/** Marks every operation but the public ones as needing a token and a role, with their 401 and 403 answers. */
+function declareAccess(document: OpenAPIObject): void {
+  for (const pathItem of Object.values(document.paths)) {
+    for (const [method, operation] of Object.entries(pathItem) as [string, Record<string, any>][]) {
+      if (operation?.responses === undefined) continue;
+      if (operation['x-public']) {
+        operation.security = [];
+        continue;
+      }
+      const role = requiredRole(method, operation['x-required-role'] as Role | undefined);
+      operation['x-required-role'] = role;
+      operation.security = [{ bearer: [] }, { cookie: [] }];
+      operation.responses['401'] ??= UNAUTHORIZED;
+      if (role !== 'viewer') operation.responses['403'] ??= FORBIDDEN;
+    }
+  }
 }

@@ -109,7 +109,7 @@ describe('chat', () => {
   const complete = (id: number, body: Record<string, unknown>, signal?: AbortSignal) =>
     fetch(`${base}/api/services/${id}/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
       body: JSON.stringify(body),
       signal,
     });
@@ -483,7 +483,20 @@ describe('chat', () => {
   });
 
   describe('the official openai client', () => {
-    const client = (id: number) => new OpenAI({ baseURL: `${base}/api/services/${id}`, apiKey: 'sk-dummy', maxRetries: 0 });
+    const client = (id: number, apiKey = t.adminToken) => new OpenAI({ baseURL: `${base}/api/services/${id}`, apiKey, maxRetries: 0 });
+
+    it('authenticates with an API token as its apiKey, and is refused with any other key before the model server is asked', async () => {
+      const { token } = (await t.http.post('/api/auth/tokens').send({ name: 'chat script', role: 'operator' }).expect(201)).body as { token: string };
+      const completion = await client(serviceId, token).chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }] });
+      expect(completion.choices[0].message.content).toBe(completionText(5));
+      const asked = model.requests.length;
+      const refusal = await client(serviceId, 'sk-not-ours')
+        .chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }] })
+        .catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect((refusal as InstanceType<typeof OpenAI.AuthenticationError>).status).toBe(401);
+      expect(model.requests).toHaveLength(asked);
+    });
 
     it('gets a non-streamed completion', async () => {
       const completion = await client(serviceId).chat.completions.create({

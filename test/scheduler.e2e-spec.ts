@@ -418,7 +418,7 @@ describeSsh('task scheduler against a real sshd', () => {
         enabled: false,
       });
 
-      const client: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+      const client: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: t.adminToken } });
       try {
         await new Promise<void>((resolve, reject) => {
           client.once('connect', resolve);

@@ -609,7 +609,7 @@ describe('services through real agents', () => {
       await t.app.listen(0, '127.0.0.1');
       const { port } = t.app.getHttpServer().address() as AddressInfo;
       const events: Array<{ id: number; deploy_status: string }> = [];
-      client = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+      client = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: t.adminToken } });
       client.on('service_status', (event) => events.push(event));
       await new Promise<void>((resolve, reject) => {
         client!.once('connect', resolve);
@@ -789,7 +789,8 @@ describe('services after a restart of the backend', () => {
     // A new instance on the same data (same DATA_DIR / DATABASE_URL, no schema reset).
     restarted = await createApplication(false);
     await restarted.init();
-    const http = request(restarted.getHttpServer());
+    // Same DATA_DIR, hence the same signing secret and users: the first instance's token still works.
+    const http = request.agent(restarted.getHttpServer()).set('Authorization', `Bearer ${t.adminToken}`);
     // GET by id starts no background refresh: what changes the statuses here is the start-up recovery alone.
     const statuses = async () => {
       const entries: Array<[number, string]> = [];

@@ -42,10 +42,10 @@ class TerminalClient {
   private static markers = 0;
 
   private constructor(
-    url: string,
+    endpoint: Endpoint,
     private readonly keepOutput: boolean,
   ) {
-    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = io(endpoint.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: endpoint.token } });
     this.socket.onAny((name: string, payload: unknown) => {
       if (name === 'ssh_output') {
         const data = (payload as { data: string }).data;
@@ -61,8 +61,8 @@ class TerminalClient {
     this.socket.on('disconnect', () => this.notify());
   }
 
-  static async open(url: string, options: { keepOutput?: boolean } = {}): Promise<TerminalClient> {
-    const client = new TerminalClient(url, options.keepOutput ?? true);
+  static async open(endpoint: Endpoint, options: { keepOutput?: boolean } = {}): Promise<TerminalClient> {
+    const client = new TerminalClient(endpoint, options.keepOutput ?? true);
     await new Promise<void>((resolve, reject) => {
       client.socket.once('connect', resolve);
       client.socket.once('connect_error', reject);
@@ -232,10 +232,16 @@ function render(client: TerminalClient) {
   };
 }
 
-async function listen(t: TestApp): Promise<string> {
+/** Where a socket connects, and as whom (the test app's admin). */
+interface Endpoint {
+  url: string;
+  token: string;
+}
+
+async function listen(t: TestApp): Promise<Endpoint> {
   await t.app.listen(0, '127.0.0.1');
   const { port } = t.app.getHttpServer().address() as AddressInfo;
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, token: t.adminToken };
 }
 
 async function createServer(t: TestApp, fields: Record<string, unknown>): Promise<number> {
@@ -258,7 +264,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
 
   describe('with default limits', () => {
     let t: TestApp;
-    let url: string;
+    let url: Endpoint;
     let serverId: number;
     const open = async () => {
       const client = await TerminalClient.open(url);
@@ -550,7 +556,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
 
   describe('with a short idle timeout', () => {
     let t: TestApp;
-    let url: string;
+    let url: Endpoint;
     let serverId: number;
 
     beforeAll(async () => {
@@ -591,7 +597,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
 
   describe('with limits of 2 terminals per server and 3 in total', () => {
     let t: TestApp;
-    let url: string;
+    let url: Endpoint;
 
     beforeAll(async () => {
       t = await startTestApp({ TERMINAL_MAX_PER_SERVER: '2', TERMINAL_MAX_TOTAL: '3' });
@@ -635,7 +641,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
   describe('host key pinning', () => {
     let own: TestSshd;
     let t: TestApp;
-    let url: string;
+    let url: Endpoint;
 
     beforeAll(async () => {
       own = await startSshd();
@@ -680,7 +686,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
 
   describe('flow control', () => {
     let t: TestApp;
-    let url: string;
+    let url: Endpoint;
     let serverId: number;
     const MB = 1024 * 1024;
     const READER_BYTES_PER_SECOND = 4 * MB;

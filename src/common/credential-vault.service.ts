@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { secretsConfig, SecretsConfig } from '../config/configuration';
+import { loadOrCreateSecretFile } from './secret-file';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
@@ -41,21 +40,7 @@ export class CredentialVault {
   }
 
   private loadOrCreateKeyFile(): Buffer {
-    try {
-      return parseKey(readFileSync(this.config.keyFile, 'utf8').trim());
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    const key = randomBytes(32);
-    mkdirSync(dirname(this.config.keyFile), { recursive: true });
-    try {
-      // `wx`: another process that got there first wins, and we read its key.
-      writeFileSync(this.config.keyFile, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-      return key;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return parseKey(readFileSync(this.config.keyFile, 'utf8').trim());
-    }
+    return parseKey(loadOrCreateSecretFile(this.config.keyFile, () => randomBytes(32).toString('hex')));
   }
 }
 

@@ -100,6 +100,21 @@ export const secretsConfig = registerAs('secrets', () => {
   return { encryptionKey: env.ENCRYPTION_KEY, keyFile: resolve(env.DATA_DIR, 'encryption.key') };
 });
 
+export const authConfig = registerAs('auth', () => {
+  const env = environment();
+  return {
+    enabled: env.AUTH_ENABLED,
+    adminUsername: env.ADMIN_USERNAME,
+    adminPassword: env.ADMIN_PASSWORD,
+    jwtSecret: env.JWT_SECRET,
+    jwtSecretFile: resolve(env.DATA_DIR, 'jwt.secret'),
+    tokenTtlSeconds: env.JWT_EXPIRES_IN_SECONDS,
+    loginLimitPerIp: env.LOGIN_RATE_LIMIT_PER_IP,
+    loginLimitPerUser: env.LOGIN_RATE_LIMIT_PER_USER,
+    loginWindowMs: env.LOGIN_RATE_WINDOW_SECONDS * 1000,
+  };
+});
+
 export type HttpConfig = ConfigType<typeof httpConfig>;
 export type StorageConfig = ConfigType<typeof storageConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
@@ -111,3 +126,4 @@ export type ServicesConfig = ConfigType<typeof servicesConfig>;
 export type ChatConfig = ConfigType<typeof chatConfig>;
 export type TasksConfig = ConfigType<typeof tasksConfig>;
 export type SecretsConfig = ConfigType<typeof secretsConfig>;
+export type AuthConfig = ConfigType<typeof authConfig>;

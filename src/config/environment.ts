@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
+import { PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../common/credentials-policy';
 import { isTimeZone } from '../common/time-zone';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -213,13 +214,60 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1024)
   EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+  /** Off only for trusted single-user setups: every caller is then treated as an admin. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  AUTH_ENABLED = true;
+
+  /** The admin created on first start, when there are no users yet. */
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: USERNAME_RULE })
+  ADMIN_USERNAME = 'admin';
+
+  /** That admin's password; unset: a strong one is generated and printed once to the log. */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(PASSWORD_MIN_LENGTH)
+  ADMIN_PASSWORD?: string;
+
+  /** Signs login tokens; unset: a secret generated once into DATA_DIR (mode 0600). */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
+  JWT_SECRET?: string;
+
+  /** Lifetime of a login token. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  JWT_EXPIRES_IN_SECONDS = 12 * 3600;
+
+  /** Login attempts allowed per client IP per LOGIN_RATE_WINDOW_SECONDS. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LOGIN_RATE_LIMIT_PER_IP = 20;
+
+  /** Login attempts allowed per username per LOGIN_RATE_WINDOW_SECONDS, whatever the IP. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LOGIN_RATE_LIMIT_PER_USER = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LOGIN_RATE_WINDOW_SECONDS = 60;
 }
 
 /** Parses and validates `env`; throws one error naming every bad variable. */
 export function validateEnvironment(env: Record<string, unknown>): EnvironmentVariables {
   const present = Object.fromEntries(
     Object.keys(new EnvironmentVariables())
-      .concat('DATABASE_URL', 'ENCRYPTION_KEY')
+      .concat('DATABASE_URL', 'ENCRYPTION_KEY', 'ADMIN_PASSWORD', 'JWT_SECRET')
       .filter((key) => env[key] !== undefined)
       .map((key) => [key, env[key]]),
   );

@@ -1,3 +1,7 @@
+import { AuditEvent } from '../modules/audit/audit-event.entity';
+import { ApiToken } from '../modules/auth/api-token.entity';
+import { RevokedSession } from '../modules/auth/revoked-session.entity';
+import { User } from '../modules/auth/user.entity';
 import { ChatMessage } from '../modules/chat/chat-message.entity';
 import { AcceleratorCard } from '../modules/inventory/entities/accelerator-card.entity';
 import { Brand } from '../modules/inventory/entities/brand.entity';
@@ -8,4 +12,4 @@ import { TaskRun } from '../modules/tasks/task-run.entity';
 import { Task } from '../modules/tasks/task.entity';
 
 /** Every table of the schema; listed explicitly so ts-node, jest and the compiled build all see the same set. */
-export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ChatMessage, Task, TaskRun];
+export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ChatMessage, Task, TaskRun, User, ApiToken, RevokedSession, AuditEvent];

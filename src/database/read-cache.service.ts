@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readCacheConfig, ReadCacheConfig } from '../config/configuration';
 
-export type TableName = 'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history';
+export type TableName = 'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history' | 'users' | 'api_tokens' | 'revoked_sessions';
 
 interface Entry {
   tables: readonly TableName[];

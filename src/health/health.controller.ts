@@ -1,4 +1,5 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Public } from '../modules/auth/access.decorators';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/decorators/api-errors.decorator';
 import { DatabaseHealthService } from '../database/database-health.service';
@@ -14,6 +15,7 @@ const DATABASE_PROBE_TIMEOUT_MS = 2000;
 
 @ApiTags('health')
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(private readonly database: DatabaseHealthService) {}
 

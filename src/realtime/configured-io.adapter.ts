@@ -1,22 +1,43 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { ServerOptions } from 'socket.io';
+import { Server, ServerOptions, Socket } from 'socket.io';
+import { AuthService, presentedToken } from '../modules/auth/auth.service';
 
-/** Socket.IO on the HTTP port, open to the same browser origins as the REST API (the admin UI). */
+/**
+ * Socket.IO on the HTTP port, open to the same browser origins as the REST API (the admin UI). Every
+ * connection authenticates in its handshake (`auth.token`, `Authorization` header or the login cookie);
+ * the caller is kept in `socket.data.principal`.
+ */
 export class ConfiguredIoAdapter extends IoAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly corsOrigins: string[],
+    private readonly auth: AuthService,
   ) {
     super(app);
   }
 
   override createIOServer(port: number, options?: ServerOptions): unknown {
     const anyOrigin = this.corsOrigins.includes('*');
-    return super.createIOServer(port, {
+    const server = super.createIOServer(port, {
       ...options,
       cors: { origin: anyOrigin ? true : this.corsOrigins, credentials: !anyOrigin },
       transports: ['websocket', 'polling'],
+    }) as Server;
+    server.use((socket, next) => {
+      this.authenticate(socket).then(
+        (authenticated) => next(authenticated ? undefined : new Error('Unauthorized: sign in and pass the token as auth.token')),
+        (error: Error) => next(new Error(`Unauthorized: ${error.message}`)),
+      );
     });
+    return server;
+  }
+
+  private async authenticate(socket: Socket): Promise<boolean> {
+    const { auth, headers } = socket.handshake;
+    const fromAuth = typeof auth?.token === 'string' ? auth.token.replace(/^Bearer\s+/i, '') : undefined;
+    const principal = await this.auth.authenticate(fromAuth ?? presentedToken(headers));
+    socket.data.principal = principal ?? undefined;
+    return principal !== null;
   }
 }

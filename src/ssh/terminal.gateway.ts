@@ -9,8 +9,12 @@ import {
 import { StringDecoder } from 'node:string_decoder';
 import type { ClientChannel } from 'ssh2';
 import type { Socket } from 'socket.io';
+import { Principal } from '../common/request-context';
 import { terminalConfig, TerminalConfig } from '../config/configuration';
+import { AuditService } from '../modules/audit/audit.service';
+import { roleAllows } from '../modules/auth/roles';
 import { ServersService } from '../modules/servers/servers.service';
+import { definedOnly } from '../common/objects';
 import { SshPool } from './ssh-pool.service';
 import { SshError } from './ssh-target';
 
@@ -36,6 +40,7 @@ interface TerminalSession {
   idleTimer?: NodeJS.Timeout;
   onDrain: () => void;
   closed: boolean;
+  openedAt: number;
 }
 
 const isPositiveInt = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0 && (value as number) <= 2_147_483_647;
@@ -56,11 +61,16 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
   constructor(
     private readonly servers: ServersService,
     private readonly pool: SshPool,
+    private readonly audit: AuditService,
     @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
   ) {}
 
   @SubscribeMessage('ssh_connect')
   async connect(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
+    const principal = socket.data.principal as Principal | undefined;
+    if (!principal || !roleAllows(principal.role, 'operator')) {
+      return this.fail(socket, `Forbidden: terminals need the operator role; ${principal?.username ?? 'you'} ${principal ? `is a ${principal.role}` : 'are not signed in'}`);
+    }
     const { server_id: serverId, auto_command: autoCommand, service_id: serviceId } = (payload ?? {}) as Record<string, unknown>;
     if (!isPositiveInt(serverId)) return this.fail(socket, 'server_id must be a positive integer');
     if (autoCommand !== undefined && autoCommand !== null && (typeof autoCommand !== 'string' || autoCommand.length > MAX_AUTO_COMMAND_CHARS)) {
@@ -81,6 +91,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
         return;
       }
       this.start(socket, serverId, channel, typeof autoCommand === 'string' && autoCommand !== '' ? autoCommand : undefined);
+      void this.audit.record({ action: 'terminal.open', target: `server:${serverId}`, actor: this.actor(socket), detail: definedOnly({ auto_command: autoCommand || undefined }) });
       socket.emit('ssh_connected', serviceId ? { status: 'connected', reused: reusedConnection } : { status: 'connected' });
     } catch (error) {
       const reason =
@@ -148,6 +159,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
         }
       },
       closed: false,
+      openedAt: Date.now(),
     };
     this.sessions.set(socket.id, session);
     this.touch(session);
@@ -225,6 +237,12 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
     session.socket.conn.off('drain', session.onDrain);
     session.channel.close();
     if (notify && session.socket.connected) session.socket.emit('ssh_disconnected', { status: 'disconnected' });
+    void this.audit.record({
+      action: 'terminal.close',
+      target: `server:${session.serverId}`,
+      actor: this.actor(session.socket),
+      detail: { seconds: Math.round((Date.now() - session.openedAt) / 1000) },
+    });
     return true;
   }
 
@@ -235,6 +253,10 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
       return `Too many open terminals on server ${serverId} (limit ${this.config.maxPerServer})`;
     }
     return undefined;
+  }
+
+  private actor(socket: Socket): { username: string | null; ip: string | null } {
+    return { username: (socket.data.principal as Principal | undefined)?.username ?? null, ip: socket.handshake.address || null };
   }
 
   private fail(socket: Socket, error: string): void {

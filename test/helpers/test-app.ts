@@ -10,10 +10,19 @@ import { DataSource } from 'typeorm';
 import { createApplication } from '../../src/app.factory';
 import { ReadCache } from '../../src/database/read-cache.service';
 
+/** The admin every test app starts with (ADMIN_USERNAME / ADMIN_PASSWORD). */
+export const TEST_ADMIN = { username: 'admin', password: 'admin-test-password' };
+
 export interface TestApp {
   app: NestExpressApplication;
-  /** A supertest agent bound to the application's HTTP server. */
+  /** A supertest agent bound to the application's HTTP server, sending the admin's token (when auth is on). */
   http: TestAgent;
+  /** A supertest agent with no credentials. */
+  anonymous: TestAgent;
+  /** The first admin's login token, or '' with AUTH_ENABLED=false. */
+  adminToken: string;
+  /** Signs in and returns the access token (expects success). */
+  login(username: string, password: string): Promise<string>;
   /** The temp DATA_DIR (SQLite file and uploads). */
   dataDir: string;
   /** Raw SQL for arranging rows of tables whose modules do not exist yet, and for checking the schema did its job. */
@@ -35,15 +44,35 @@ export async function startTestApp(
   const saved = { ...process.env };
   // The periodic service sync and the task scheduler are off unless a suite asks for them, so tests control
   // when agents are queried and when commands run.
-  Object.assign(process.env, { DATA_DIR: dataDir, LOG_LEVEL: 'error', SERVICE_SYNC_INTERVAL_MS: '0', SCHEDULER_ENABLED: 'false', ...env });
+  Object.assign(process.env, {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+    SERVICE_SYNC_INTERVAL_MS: '0',
+    SCHEDULER_ENABLED: 'false',
+    ADMIN_USERNAME: TEST_ADMIN.username,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...env,
+  });
   if (process.env.DATABASE_URL && !sharing) await resetPostgres(process.env.DATABASE_URL);
   const app = await createApplication(logger);
   await app.init();
   const dataSource = app.get(DataSource);
   const cache = app.get(ReadCache);
+  const anonymous = request(app.getHttpServer());
+  const login = async (username: string, password: string): Promise<string> => {
+    const response = await anonymous.post('/api/auth/login').send({ username, password });
+    if (response.status !== 200) throw new Error(`Login of ${username} failed: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body.access_token as string;
+  };
+  const adminToken = process.env.AUTH_ENABLED === 'false' ? '' : await login(TEST_ADMIN.username, TEST_ADMIN.password);
+  const http = request.agent(app.getHttpServer());
+  if (adminToken) http.set('Authorization', `Bearer ${adminToken}`);
   return {
     app,
-    http: request(app.getHttpServer()),
+    http,
+    anonymous,
+    adminToken,
+    login,
     dataDir,
     async sql(query, parameters) {
       const rows = await dataSource.query(query, parameters);

@@ -1,6 +1,7 @@
 import { InitialSchema1795536000000 } from './1795536000000-initial-schema';
 import { SshCredentialsAndTaskRuns1795537900000 } from './1795537900000-ssh-credentials-and-task-runs';
 import { TaskScheduling1795540300000 } from './1795540300000-task-scheduling';
+import { AuthAndAudit1795557400000 } from './1795557400000-auth-and-audit';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
-export const MIGRATIONS = [InitialSchema1795536000000, SshCredentialsAndTaskRuns1795537900000, TaskScheduling1795540300000];
+export const MIGRATIONS = [InitialSchema1795536000000, SshCredentialsAndTaskRuns1795537900000, TaskScheduling1795540300000, AuthAndAudit1795557400000];

@@ -4,6 +4,7 @@ import { ServicesService } from '../services/services.service';
 import { ChatMessage } from './chat-message.entity';
 import { ChatRepository } from './chat.repository';
 import { CreateChatMessageDto } from './dto/chat.dto';
+import { AuditService } from '../audit/audit.service';
 
 /** A service's stored conversation. */
 @Injectable()
@@ -11,6 +12,7 @@ export class ChatService {
   constructor(
     private readonly messages: ChatRepository,
     private readonly services: ServicesService,
+    private readonly audit: AuditService,
     @Inject(chatConfig.KEY) private readonly config: ChatConfig,
   ) {}
 
@@ -31,5 +33,6 @@ export class ChatService {
   async clear(serviceId: number): Promise<void> {
     await this.services.get(serviceId);
     await this.messages.clear(serviceId);
+    await this.audit.record({ action: 'chat_history.delete', target: `service:${serviceId}` });
   }
 }

@@ -4,12 +4,14 @@ import { AcceleratorFields, AcceleratorsRepository } from './accelerators.reposi
 import { BrandsService } from './brands.service';
 import { CreateAcceleratorDto, UpdateAcceleratorDto } from './dto/accelerator.dto';
 import { AcceleratorCard } from './entities/accelerator-card.entity';
+import { AuditService } from '../audit/audit.service';
 
 @Injectable()
 export class AcceleratorsService {
   constructor(
     private readonly accelerators: AcceleratorsRepository,
     private readonly brands: BrandsService,
+    private readonly audit: AuditService,
   ) {}
 
   async listByBrand(brandId: number): Promise<AcceleratorCard[]> {
@@ -28,8 +30,9 @@ export class AcceleratorsService {
   }
 
   async delete(id: number): Promise<void> {
-    await this.requireAccelerator(id);
+    const card = await this.requireAccelerator(id);
     await this.accelerators.delete(id);
+    await this.audit.record({ action: 'accelerator.delete', target: `accelerator:${id}`, detail: { name: card.name } });
   }
 
   private async requireAccelerator(id: number): Promise<AcceleratorCard> {

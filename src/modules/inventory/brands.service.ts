@@ -4,12 +4,14 @@ import { BrandsRepository } from './brands.repository';
 import { CreateBrandDto, ReorderBrandsDto, UpdateBrandDto } from './dto/brand.dto';
 import { Brand } from './entities/brand.entity';
 import { UploadsService } from './uploads.service';
+import { AuditService } from '../audit/audit.service';
 
 @Injectable()
 export class BrandsService {
   constructor(
     private readonly brands: BrandsRepository,
     private readonly uploads: UploadsService,
+    private readonly audit: AuditService,
   ) {}
 
   listJson(): Promise<string> {
@@ -28,8 +30,9 @@ export class BrandsService {
   }
 
   async delete(id: number): Promise<void> {
-    await this.requireBrand(id);
+    const brand = await this.requireBrand(id);
     await this.brands.delete(id);
+    await this.audit.record({ action: 'brand.delete', target: `brand:${id}`, detail: { name: brand.name } });
   }
 
   async reorder({ orders }: ReorderBrandsDto): Promise<void> {

@@ -4,12 +4,14 @@ import { CreateModelDto, UpdateModelDto } from './dto/model.dto';
 import { Model } from './entities/model.entity';
 import { ModelsRepository } from './models.repository';
 import { UploadsService } from './uploads.service';
+import { AuditService } from '../audit/audit.service';
 
 @Injectable()
 export class ModelsService {
   constructor(
     private readonly models: ModelsRepository,
     private readonly uploads: UploadsService,
+    private readonly audit: AuditService,
   ) {}
 
   listJson(): Promise<string> {
@@ -28,13 +30,14 @@ export class ModelsService {
   }
 
   async delete(id: number): Promise<void> {
-    await this.requireModel(id);
+    const model = await this.requireModel(id);
     const users = await this.models.servicesUsing(id);
     if (users.length > 0) {
       const names = users.map((service) => `${service.name} (id ${service.id})`).join(', ');
       throw new ConflictException(`Model ${id} is used by services: ${names}`);
     }
     await this.models.delete(id);
+    await this.audit.record({ action: 'model.delete', target: `model:${id}`, detail: { name: model.name } });
   }
 
   private async requireModel(id: number): Promise<Model> {

@@ -19,6 +19,7 @@ import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
 import { Server } from './server.entity';
 import { ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
 import { probeSshBanner } from './ssh-banner.probe';
+import { AuditService } from '../audit/audit.service';
 
 type SecretField = 'password' | 'private_key' | 'passphrase';
 const SECRET_FIELDS: SecretField[] = ['password', 'private_key', 'passphrase'];
@@ -30,6 +31,7 @@ export class ServersService {
     private readonly vault: CredentialVault,
     private readonly executor: SshExecutor,
     private readonly pool: SshPool,
+    private readonly audit: AuditService,
     @Inject(serversConfig.KEY) private readonly config: ServersConfig,
   ) {}
 
@@ -47,11 +49,13 @@ export class ServersService {
     await this.checkReferences(dto);
     const authType = dto.auth_type ?? 'password';
     this.checkCredentials(authType, dto.private_key, dto.passphrase);
-    return this.servers.create({
+    const server = await this.servers.create({
       ...this.profileFields(dto),
       auth_type: authType,
       ...this.sealedSecrets(dto),
     });
+    await this.audit.record({ action: 'server.create', target: `server:${server.id}`, detail: { name: server.name, host_ip: server.host_ip, auth_type: authType } });
+    return server;
   }
 
   async update(id: number, dto: UpdateServerDto): Promise<void> {
@@ -72,10 +76,15 @@ export class ServersService {
     await this.servers.update(id, fields);
     // Connections opened with the old credentials are retired (the pool also notices on next use).
     this.pool.disconnect(id);
+    const credentials = SECRET_FIELDS.filter((field) => nonEmpty(dto[field]) !== undefined);
+    if (credentials.length > 0 || dto.auth_type !== undefined || moved || (fields.username !== undefined && fields.username !== stored.username)) {
+      // Which credentials changed, never their values.
+      await this.audit.record({ action: 'server.credentials_change', target: `server:${id}`, detail: { changed: credentials, auth_type: authType, moved } });
+    }
   }
 
   async delete(id: number): Promise<void> {
-    await this.get(id);
+    const server = await this.get(id);
     const [services, tasks] = await Promise.all([this.servers.servicesUsing(id), this.servers.tasksUsing(id)]);
     if (services.length > 0 || tasks.length > 0) {
       const users = [
@@ -86,12 +95,14 @@ export class ServersService {
     }
     await this.servers.delete(id);
     this.pool.disconnect(id);
+    await this.audit.record({ action: 'server.delete', target: `server:${id}`, detail: { name: server.name, host_ip: server.host_ip } });
   }
 
   async resetHostKey(id: number): Promise<void> {
     await this.get(id);
     await this.servers.update(id, { host_key_fingerprint: null });
     this.pool.disconnect(id);
+    await this.audit.record({ action: 'server.host_key_reset', target: `server:${id}` });
   }
 
   async check(id: number): Promise<string> {

@@ -15,6 +15,7 @@ import { CreateServiceDto, DeployResultEntry, UpdateServiceDto } from './dto/ser
 import { Service } from './service.entity';
 import { ServiceStatusGateway } from './service-status.gateway';
 import { ServiceHost, ServiceRow, ServicesRepository } from './services.repository';
+import { AuditService } from '../audit/audit.service';
 
 type Operation = 'deploy' | 'restart' | 'stop';
 type HostState = 'running' | 'stopped' | 'unreachable';
@@ -41,6 +42,7 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
     private readonly services: ServicesRepository,
     private readonly agents: AgentClient,
     private readonly events: ServiceStatusGateway,
+    private readonly audit: AuditService,
     @Inject(servicesConfig.KEY) private readonly config: ServicesConfig,
   ) {}
 
@@ -103,9 +105,10 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async delete(id: number): Promise<void> {
-    await this.requireService(id);
+    const service = await this.requireService(id);
     if (this.operations.has(id)) throw new ConflictException(`Service ${id} has a deploy, restart or stop in progress`);
     await this.services.delete(id);
+    await this.audit.record({ action: 'service.delete', target: `service:${id}`, detail: { name: service.name } });
   }
 
   async restart(id: number): Promise<void> {
@@ -181,6 +184,7 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
       throw error;
     }
     this.events.publish(service.id, 'deploying');
+    await this.audit.record({ action: `service.${operation}`, target: `service:${service.id}`, detail: { name: service.name, server_ids: service.server_ids } });
     const running = this.perform(service, operation)
       .catch((error: unknown) => this.logger.error(`${operation} of service ${service.id} failed: ${String(error)}`))
       .finally(() => this.operations.delete(service.id));

@@ -16,6 +16,7 @@ import { cronExpressionError } from './schedule';
 import { TaskRunner } from './task-runner.service';
 import { TaskScheduler } from './task-scheduler.service';
 import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
+import { AuditService } from '../audit/audit.service';
 
 const DEFAULT_RUNS_LIMIT = 20;
 
@@ -30,6 +31,7 @@ export class TasksService implements OnApplicationBootstrap {
     private readonly tasks: TasksRepository,
     private readonly runner: TaskRunner,
     private readonly scheduler: TaskScheduler,
+    private readonly audit: AuditService,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {}
 
@@ -58,7 +60,7 @@ export class TasksService implements OnApplicationBootstrap {
       enabled: dto.enabled ?? true,
     };
     const now = new Date();
-    return this.tasks.create({
+    const task = await this.tasks.create({
       name: dto.name,
       command: dto.command,
       server_id: dto.server_id,
@@ -66,6 +68,9 @@ export class TasksService implements OnApplicationBootstrap {
       timeout_seconds: dto.timeout_seconds ?? this.config.timeoutSeconds,
       next_run: this.scheduler.nextRun({ ...schedule, created_at: now }, now),
     });
+    // A scheduled task is a command run later on the creator's behalf.
+    await this.audit.record({ action: 'task.create', target: `task:${task.id}`, detail: { command: task.command, server_id: task.server_id, schedule_type: task.schedule_type } });
+    return task;
   }
 
   async update(id: number, dto: UpdateTaskDto): Promise<void> {
@@ -97,14 +102,17 @@ export class TasksService implements OnApplicationBootstrap {
   }
 
   async delete(id: number): Promise<void> {
-    await this.requireTask(id);
+    const task = await this.requireTask(id);
     if (this.runner.isRunning(id)) throw new ConflictException(`Task ${id} is running; delete it when the run has finished`);
     await this.tasks.delete(id);
+    await this.audit.record({ action: 'task.delete', target: `task:${id}`, detail: { name: task.name } });
   }
 
   /** Runs the task's command now and waits for it; the run is recorded whatever its outcome. */
   async execute(id: number): Promise<ExecuteTaskResponse> {
-    const { run, result } = await this.runner.runNow(await this.requireTask(id));
+    const task = await this.requireTask(id);
+    await this.audit.record({ action: 'task.execute', target: `task:${id}`, detail: { command: task.command, server_id: task.server_id } });
+    const { run, result } = await this.runner.runNow(task);
     return { output: result.output, error: result.error, success: result.success, exit_status: result.exit_status, run_id: run.id };
   }
 

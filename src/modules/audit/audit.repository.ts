@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { SINGLE_ROW } from '../../database/save-options';
+import { AuditEvent } from './audit-event.entity';
+
+export interface AuditFilter {
+  username?: string;
+  action?: string;
+  from?: Date;
+  to?: Date;
+}
+
+@Injectable()
+export class AuditRepository {
+  constructor(@InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>) {}
+
+  async insert(event: Omit<AuditEvent, 'id'>): Promise<void> {
+    await this.events.save(this.events.create(event), SINGLE_ROW);
+  }
+
+  /** Newest first; `action` matches exactly, or as a prefix when it ends with `.` (e.g. `auth.`). */
+  async page(filter: AuditFilter, offset: number, limit: number): Promise<{ events: AuditEvent[]; total: number }> {
+    const query = this.events.createQueryBuilder('event');
+    if (filter.username !== undefined) query.andWhere('event.username = :username', { username: filter.username });
+    if (filter.action?.endsWith('.')) query.andWhere('event.action LIKE :prefix', { prefix: `${filter.action}%` });
+    else if (filter.action !== undefined) query.andWhere('event.action = :action', { action: filter.action });
+    if (filter.from) query.andWhere('event.at >= :from', { from: filter.from });
+    if (filter.to) query.andWhere('event.at <= :to', { to: filter.to });
+    const [events, total] = await query.orderBy('event.at', 'DESC').addOrderBy('event.id', 'DESC').skip(offset).take(limit).getManyAndCount();
+    return { events, total };
+  }
+}

@@ -1,0 +1,50 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import { loadOrCreateSecretFile } from '../../common/secret-file';
+import { authConfig, AuthConfig } from '../../config/configuration';
+import { ApiToken } from './api-token.entity';
+import { ApiTokensService } from './api-tokens.service';
+import { AuthController } from './auth.controller';
+import { AuthGuard } from './auth.guard';
+import { AuthService } from './auth.service';
+import { RevokedSession } from './revoked-session.entity';
+import { TokensRepository } from './tokens.repository';
+import { User } from './user.entity';
+import { UsersController } from './users.controller';
+import { UsersRepository } from './users.repository';
+import { UsersService } from './users.service';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([User, ApiToken, RevokedSession]),
+    JwtModule.registerAsync({
+      inject: [authConfig.KEY],
+      useFactory: (config: AuthConfig) => ({
+        secret: config.jwtSecret ?? loadOrCreateSecretFile(config.jwtSecretFile, () => randomBytes(48).toString('base64url')),
+        signOptions: { algorithm: 'HS256', expiresIn: config.tokenTtlSeconds },
+        verifyOptions: { algorithms: ['HS256'] },
+      }),
+    }),
+    // Used by LoginThrottlerGuard on the login route only: per client IP, and per username whatever the IP.
+    ThrottlerModule.forRootAsync({
+      inject: [authConfig.KEY],
+      useFactory: (config: AuthConfig) => [
+        { name: 'default', ttl: config.loginWindowMs, limit: config.loginLimitPerIp },
+        {
+          name: 'username',
+          ttl: config.loginWindowMs,
+          limit: config.loginLimitPerUser,
+          getTracker: (request: Record<string, any>) => String((request.body as { username?: unknown } | undefined)?.username ?? '').trim().toLowerCase(),
+        },
+      ],
+    }),
+  ],
+  controllers: [AuthController, UsersController],
+  providers: [UsersRepository, TokensRepository, AuthService, ApiTokensService, UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [AuthService],
+})
+export class AuthModule {}

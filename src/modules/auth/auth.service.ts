@@ -1,0 +1,181 @@
+import { ForbiddenException, Inject, Injectable, Logger, OnApplicationBootstrap, UnauthorizedException, BadRequestException } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { parse as parseCookies } from 'cookie';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { authConfig, AuthConfig } from '../../config/configuration';
+import { Principal, RequestContext } from '../../common/request-context';
+import { AuditService } from '../audit/audit.service';
+import { PasswordHasher } from './password-hasher';
+import { ROLES, Role } from './roles';
+import { TokensRepository } from './tokens.repository';
+import { User } from './user.entity';
+import { UsersRepository } from './users.repository';
+
+export const SESSION_COOKIE = 'infini_token';
+/** API tokens carry a prefix so they are told from login tokens at a glance (and by secret scanners). */
+export const API_TOKEN_PREFIX = 'ist_';
+/** Last use of an API token is written at most this often. */
+const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+
+/** The caller when AUTH_ENABLED=false: everyone is an admin. */
+export const STAND_IN_ADMIN: Principal = Object.freeze({ userId: null, username: 'anonymous', role: 'admin' });
+
+interface LoginTokenClaims {
+  sub: string;
+  jti: string;
+  exp: number;
+  /** The user's password_changed_at (ms) when issued: a password change ends every earlier session. */
+  pwd: number;
+}
+
+export interface Session {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  user: { id: number; username: string; role: Role };
+}
+
+/** Requests and socket handshakes present a token as `Authorization: Bearer`, or as the login cookie. */
+export function presentedToken(headers: { authorization?: string; cookie?: string }): string | undefined {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  return headers.cookie ? parseCookies(headers.cookie)[SESSION_COOKIE] : undefined;
+}
+
+export function hashApiToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Sign-in, sessions and the checks of every presented token. */
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(AuthService.name);
+  /** Verified against when the username is unknown, so a miss costs as long as a wrong password. */
+  private readonly decoyHash = PasswordHasher.hash(randomBytes(16).toString('hex'));
+  private readonly lastTouched = new Map<number, number>();
+
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly tokens: TokensRepository,
+    private readonly jwt: JwtService,
+    private readonly audit: AuditService,
+    @Inject(authConfig.KEY) private readonly config: AuthConfig,
+  ) {}
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.enabled) {
+      this.logger.warn(
+        '!!! AUTH_ENABLED=false: authentication is OFF. Anyone who can reach this port is an admin and can run ' +
+          'commands on every registered server. Use this only on a trusted single-user machine. !!!',
+      );
+      return;
+    }
+    await this.createFirstAdmin();
+  }
+
+  /** Verifies a username and password and opens a session; every attempt is audited. */
+  async login(username: string, password: string): Promise<Session> {
+    const user = await this.users.findByUsername(username);
+    const matches = await PasswordHasher.verify(password, user?.password_hash ?? (await this.decoyHash));
+    const ip = RequestContext.current()?.ip ?? null;
+    if (!user || !matches || user.disabled) {
+      const reason = !user ? 'unknown user' : !matches ? 'wrong password' : 'account disabled';
+      await this.audit.record({ action: 'auth.login_failed', actor: { username: user?.username ?? username, ip }, detail: { reason } });
+      // A disabled account is only named to someone who knows its password.
+      throw new UnauthorizedException(user && matches ? 'This account is disabled' : 'Invalid username or password');
+    }
+    await this.audit.record({ action: 'auth.login', target: `user:${user.id}`, actor: { username: user.username, ip } });
+    return this.openSession(user);
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (principal.session) await this.tokens.revokeSession(principal.session.id, new Date(principal.session.expiresAt * 1000));
+    await this.audit.record({ action: 'auth.logout', target: principal.userId === null ? undefined : `user:${principal.userId}` });
+  }
+
+  /** Changes the caller's own password; every other session of theirs ends, and a fresh one is returned. */
+  async changePassword(principal: Principal, currentPassword: string, newPassword: string): Promise<Session> {
+    const user = principal.userId === null ? null : await this.users.findById(principal.userId);
+    if (!user) throw new BadRequestException('Passwords belong to users: authentication is disabled');
+    if (!(await PasswordHasher.verify(currentPassword, user.password_hash))) {
+      throw new ForbiddenException('current_password is wrong');
+    }
+    await this.users.update(user.id, { password_hash: await PasswordHasher.hash(newPassword), password_changed_at: new Date() });
+    await this.audit.record({ action: 'auth.password_change', target: `user:${user.id}` });
+    return this.openSession((await this.users.findById(user.id))!);
+  }
+
+  /** The caller behind a login or API token, or null when the token is not (or no longer) valid. */
+  async authenticate(token: string | undefined): Promise<Principal | null> {
+    if (!this.config.enabled) return STAND_IN_ADMIN;
+    if (!token) return null;
+    return token.startsWith(API_TOKEN_PREFIX) ? this.authenticateApiToken(token) : this.authenticateLoginToken(token);
+  }
+
+  private async authenticateLoginToken(token: string): Promise<Principal | null> {
+    let claims: LoginTokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<LoginTokenClaims>(token);
+    } catch {
+      return null;
+    }
+    const user = await this.users.findById(Number(claims.sub));
+    if (!user || user.disabled || (user.password_changed_at?.getTime() ?? 0) !== claims.pwd) return null;
+    if ((await this.tokens.revokedSessionIds()).has(claims.jti)) return null;
+    return { userId: user.id, username: user.username, role: user.role, session: { id: claims.jti, expiresAt: claims.exp } };
+  }
+
+  private async authenticateApiToken(token: string): Promise<Principal | null> {
+    const stored = await this.tokens.findByHash(hashApiToken(token));
+    if (!stored || (stored.expires_at && stored.expires_at.getTime() <= Date.now())) return null;
+    const user = await this.users.findById(stored.user_id);
+    if (!user || user.disabled) return null;
+    this.touch(stored.id);
+    // A token never outranks its owner, even after the owner is demoted.
+    const role = ROLES[Math.min(ROLES.indexOf(stored.role), ROLES.indexOf(user.role))];
+    return { userId: user.id, username: user.username, role, tokenId: stored.id };
+  }
+
+  private touch(tokenId: number): void {
+    const now = Date.now();
+    if (now - (this.lastTouched.get(tokenId) ?? 0) < TOKEN_TOUCH_INTERVAL_MS) return;
+    this.lastTouched.set(tokenId, now);
+    this.tokens.touch(tokenId, new Date(now)).catch((error: Error) => this.logger.warn(`Could not record API token use: ${error.message}`));
+  }
+
+  private async openSession(user: User): Promise<Session> {
+    const claims = { sub: String(user.id), pwd: user.password_changed_at?.getTime() ?? 0 };
+    const accessToken = await this.jwt.signAsync(claims, { jwtid: randomUUID() });
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: this.config.tokenTtlSeconds,
+      user: { id: user.id, username: user.username, role: user.role },
+    };
+  }
+
+  /** First start: an admin from ADMIN_USERNAME / ADMIN_PASSWORD, or with a generated password printed once. */
+  private async createFirstAdmin(): Promise<void> {
+    if ((await this.users.count()) > 0) return;
+    const password = this.config.adminPassword ?? randomBytes(18).toString('base64url');
+    try {
+      await this.users.create({ username: this.config.adminUsername, password_hash: await PasswordHasher.hash(password), role: 'admin', disabled: false });
+    } catch (error) {
+      // Another instance on the same database created it first.
+      if ((await this.users.count()) > 0) return;
+      throw error;
+    }
+    if (this.config.adminPassword) {
+      this.logger.log(`Created the admin user "${this.config.adminUsername}" with the password from ADMIN_PASSWORD`);
+    } else {
+      this.logger.warn(
+        `Created the admin user "${this.config.adminUsername}" with the generated password ${password} ` +
+          '(shown this once: sign in and change it with PUT /api/auth/password)',
+      );
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { LessThan, Repository } from 'typeorm';
+import { ReadCache } from '../../database/read-cache.service';
+import { SINGLE_ROW } from '../../database/save-options';
+import { ApiToken } from './api-token.entity';
+import { RevokedSession } from './revoked-session.entity';
+
+export interface ApiTokenRow extends Omit<ApiToken, 'user' | 'token_hash'> {
+  username: string;
+}
+
+/** API tokens and the login tokens revoked by logout. */
+@Injectable()
+export class TokensRepository {
+  constructor(
+    @InjectRepository(ApiToken) private readonly tokens: Repository<ApiToken>,
+    @InjectRepository(RevokedSession) private readonly revoked: Repository<RevokedSession>,
+    private readonly cache: ReadCache,
+  ) {}
+
+  async create(fields: Pick<ApiToken, 'name' | 'token_hash' | 'role' | 'user_id' | 'expires_at'>): Promise<ApiToken> {
+    const token = await this.tokens.save(this.tokens.create({ ...fields, last_used_at: null }), SINGLE_ROW);
+    this.cache.invalidate('api_tokens');
+    return token;
+  }
+
+  /** Read on every request that presents an API token, so cached; revocation clears it. */
+  findByHash(tokenHash: string): Promise<ApiToken | null> {
+    return this.cache.get(`api_tokens:${tokenHash}`, ['api_tokens'], () => this.tokens.findOneBy({ token_hash: tokenHash }));
+  }
+
+  findById(id: number): Promise<ApiToken | null> {
+    return this.tokens.findOneBy({ id });
+  }
+
+  /** A user's tokens, or everyone's when `userId` is undefined; newest first, never the hashes. */
+  async list(userId?: number): Promise<ApiTokenRow[]> {
+    const query = this.tokens
+      .createQueryBuilder('token')
+      .innerJoin('token.user', 'user')
+      .select(['token.id', 'token.name', 'token.role', 'token.user_id', 'token.expires_at', 'token.last_used_at', 'token.created_at'])
+      .addSelect('user.username', 'username')
+      .orderBy('token.id', 'DESC');
+    if (userId !== undefined) query.where('token.user_id = :userId', { userId });
+    const { entities, raw } = await query.getRawAndEntities<{ username: string }>();
+    return entities.map((token, index) => ({ ...token, username: raw[index].username }));
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.tokens.delete({ id });
+    this.cache.invalidate('api_tokens');
+  }
+
+  /** Not cached-invalidating: last use is informational and written at most once a minute per token. */
+  async touch(id: number, at: Date): Promise<void> {
+    await this.tokens.update({ id }, { last_used_at: at });
+  }
+
+  async revokeSession(id: string, expiresAt: Date): Promise<void> {
+    await this.revoked.delete({ expires_at: LessThan(new Date()) });
+    await this.revoked.upsert({ id, expires_at: expiresAt }, ['id']);
+    this.cache.invalidate('revoked_sessions');
+  }
+
+  /** The ids of login tokens ended by logout (expired ones are purged as new ones come). */
+  async revokedSessionIds(): Promise<ReadonlySet<string>> {
+    return this.cache.get('revoked_sessions', ['revoked_sessions'], async () => new Set((await this.revoked.find({ select: { id: true } })).map(({ id }) => id)));
+  }
+}
