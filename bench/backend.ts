@@ -16,6 +16,8 @@ export interface Backend {
   baseUrl: string;
   /** The backend process's pid, e.g. to read its memory from /proc. */
   pid: number;
+  /** `{authorization: 'Bearer …'}` of the first admin when started with AUTH_ENABLED=true, else `{}`. */
+  authHeaders: Record<string, string>;
   /** Kills the process and removes its data directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -32,9 +34,13 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+const BENCH_ADMIN = { username: 'admin', password: 'bench-admin-password' };
+
 /**
  * Starts the built backend (`dist/main.js`, so run `nest build` first) on a free port with a fresh
  * data directory, and resolves once `GET /api/health` answers 200. `extraEnv` adds or overrides variables.
+ * Authentication is off unless `extraEnv.AUTH_ENABLED` is 'true' (then the admin is signed in): the
+ * scenarios measure SSH, agents and streams, where a token check per request is noise; `rest` measures it.
  */
 export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Backend> {
   const dataDir = await mkdtemp(join(tmpdir(), 'infini-bench-'));
@@ -50,6 +56,9 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      AUTH_ENABLED: 'false',
+      ADMIN_USERNAME: BENCH_ADMIN.username,
+      ADMIN_PASSWORD: BENCH_ADMIN.password,
       ...extraEnv,
     },
     // Warnings and a startup failure's message go straight to the terminal.
@@ -60,13 +69,15 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
   const stop = (): Promise<void> =>
     (stopped ??= killChild(child).then(() => rm(dataDir, { recursive: true, force: true })));
 
+  let authHeaders: Record<string, string> = {};
   try {
     await waitForHealth(baseUrl, child);
+    if (extraEnv.AUTH_ENABLED === 'true') authHeaders = { authorization: `Bearer ${await signIn(baseUrl)}` };
   } catch (error) {
     await stop();
     throw error;
   }
-  return { baseUrl, pid: child.pid!, stop };
+  return { baseUrl, pid: child.pid!, authHeaders, stop };
 }
 
 async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void> {
@@ -88,4 +99,15 @@ async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void
     await sleep(POLL_INTERVAL_MS);
   }
   throw new Error(`Backend not healthy after ${STARTUP_TIMEOUT_MS / 1000} s at ${baseUrl}/api/health (${lastProblem})`);
+}
+
+async function signIn(baseUrl: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(BENCH_ADMIN),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (response.status !== 200 || !body.access_token) throw new Error(`Bench sign-in answered ${response.status}`);
+  return body.access_token;
 }

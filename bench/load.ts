@@ -36,8 +36,8 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 export class UsageError extends Error {}
 
 /** Loads `url` with GET requests from `settings.connections` keep-alive connections. */
-export async function measureGet(url: string, settings: LoadSettings): Promise<LoadResult> {
-  const options = { url, method: 'GET' as const, connections: settings.connections };
+export async function measureGet(url: string, settings: LoadSettings, headers: Record<string, string> = {}): Promise<LoadResult> {
+  const options = { url, method: 'GET' as const, connections: settings.connections, headers };
   await autocannon({ ...options, duration: settings.warmupSec });
   const result = await autocannon({ ...options, duration: settings.durationSec });
   return {

@@ -10,6 +10,7 @@ const TARGET_MIN_RATIO = 0.25;
 const TARGET_MAX_P50_MS = 5;
 
 interface Comparison {
+  /** e.g. `GET /api/brands (token)`. */
   endpoint: string;
   bodyBytes: number;
   backend: LoadResult;
@@ -19,27 +20,29 @@ interface Comparison {
 export const rest: Scenario = {
   name: 'rest',
   description:
-    `GET /api/brands (${BRAND_COUNT} brands) and GET /api/stats ` +
-    'against a bare node:http server serving the same bytes',
+    `GET /api/brands (${BRAND_COUNT} brands) and GET /api/stats, signed in with a login token and with ` +
+    'AUTH_ENABLED=false, against a bare node:http server serving the same bytes',
   async run(settings) {
-    const backend = await startBackend();
-    try {
-      await createBrands(backend.baseUrl, BRAND_COUNT);
-      const comparisons: Comparison[] = [];
-      for (const endpoint of ENDPOINTS) comparisons.push(await compare(backend.baseUrl, endpoint, settings));
-      return report(comparisons, settings);
-    } finally {
-      await backend.stop();
+    const comparisons: Comparison[] = [];
+    for (const auth of ['token', 'auth off'] as const) {
+      const backend = await startBackend({ AUTH_ENABLED: auth === 'token' ? 'true' : 'false' });
+      try {
+        await createBrands(backend.baseUrl, BRAND_COUNT, backend.authHeaders);
+        for (const endpoint of ENDPOINTS) comparisons.push(await compare(backend.baseUrl, endpoint, settings, backend.authHeaders, auth));
+      } finally {
+        await backend.stop();
+      }
     }
+    return report(comparisons, settings);
   },
 };
 
-async function createBrands(baseUrl: string, count: number): Promise<void> {
+async function createBrands(baseUrl: string, count: number, authHeaders: Record<string, string>): Promise<void> {
   // One at a time so that ids and order are the same on every run.
   for (let n = 1; n <= count; n++) {
     const response = await fetch(`${baseUrl}/api/brands`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeaders },
       body: JSON.stringify({ name: `Brand ${n}`, logo: '/api/uploads/x.png' }),
     });
     const text = await response.text();
@@ -48,15 +51,15 @@ async function createBrands(baseUrl: string, count: number): Promise<void> {
 }
 
 /** Measures the endpoint, then a reference server answering with the very bytes the endpoint returned. */
-async function compare(baseUrl: string, endpoint: string, settings: LoadSettings): Promise<Comparison> {
+async function compare(baseUrl: string, endpoint: string, settings: LoadSettings, authHeaders: Record<string, string>, auth: string): Promise<Comparison> {
   const url = baseUrl + endpoint;
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: authHeaders });
   if (response.status !== 200) throw new Error(`GET ${endpoint} answered ${response.status}`);
   const body = Buffer.from(await response.arrayBuffer());
-  const backend = await measureGet(url, settings);
+  const backend = await measureGet(url, settings, authHeaders);
   const reference = await startReferenceServer(body);
   try {
-    return { endpoint, bodyBytes: body.length, backend, reference: await measureGet(reference.url, settings) };
+    return { endpoint: `GET ${endpoint} (${auth})`, bodyBytes: body.length, backend, reference: await measureGet(reference.url, settings) };
   } finally {
     await reference.stop();
   }
@@ -70,7 +73,7 @@ function report(comparisons: Comparison[], settings: LoadSettings): string {
       backend.p50Ms >= TARGET_MAX_P50_MS ? `p50 >= ${TARGET_MAX_P50_MS} ms` : '',
     ].filter(Boolean);
     return [
-      `GET ${endpoint}`,
+      endpoint,
       rate(backend.requestsPerSec),
       ms(backend.p50Ms),
       ms(backend.p99Ms),
@@ -86,10 +89,11 @@ function report(comparisons: Comparison[], settings: LoadSettings): string {
     rows,
   );
   const failures = comparisons.flatMap(({ endpoint, backend, reference }) => [
-    ...failuresOf(`backend GET ${endpoint}`, backend),
+    ...failuresOf(`backend ${endpoint}`, backend),
     ...failuresOf(`reference for ${endpoint}`, reference),
   ]);
-  const bodies = comparisons.map(({ endpoint, bodyBytes }) => `${endpoint} ${bodyBytes} B`).join(', ');
+  // Both backends serve the same bytes.
+  const bodies = comparisons.slice(0, ENDPOINTS.length).map(({ endpoint, bodyBytes }) => `${endpoint} ${bodyBytes} B`).join(', ');
   return [
     `load: ${settings.connections} connections, ` +
       `${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up`,
