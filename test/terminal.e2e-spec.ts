@@ -294,6 +294,21 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await client.run('echo "term=$TERM"; stty size')).toEqual(['term=xterm-256color', '24 80']);
     });
 
+    it('checks the socket\'s token again at ssh_connect: once it is revoked, no terminal opens on the old socket', async () => {
+      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as { token: string; id: number };
+      const client = await TerminalClient.open({ url: url.url, token });
+      clients.push(client);
+      await client.openShell({ server_id: serverId });
+      client.emit('ssh_disconnect');
+      await client.waitForEvent('ssh_disconnected');
+      await t.http.delete(`/api/auth/tokens/${id}`).expect(200);
+
+      const from = client.events.length;
+      client.emit('ssh_connect', { server_id: serverId });
+      expect(await client.nextError(from)).toMatch(/not signed in/);
+      expect(client.events.slice(from).map((event) => event.name)).toEqual(['ssh_error']);
+    });
+
     it('echoes input and runs it', async () => {
       const client = await open();
       await client.openShell({ server_id: serverId });

@@ -1,12 +1,14 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { Server, ServerOptions, Socket } from 'socket.io';
+import { Principal } from '../common/request-context';
 import { AuthService, presentedToken } from '../modules/auth/auth.service';
 
 /**
  * Socket.IO on the HTTP port, open to the same browser origins as the REST API (the admin UI). Every
  * connection authenticates in its handshake (`auth.token`, `Authorization` header or the login cookie);
- * the caller is kept in `socket.data.principal`.
+ * the caller is kept in `socket.data.principal` and the token in `socket.data.token`, so that long-lived sockets
+ * can be checked again before privileged actions (see `socketPrincipal`).
  */
 export class ConfiguredIoAdapter extends IoAdapter {
   constructor(
@@ -36,8 +38,20 @@ export class ConfiguredIoAdapter extends IoAdapter {
   private async authenticate(socket: Socket): Promise<boolean> {
     const { auth, headers } = socket.handshake;
     const fromAuth = typeof auth?.token === 'string' ? auth.token.replace(/^Bearer\s+/i, '') : undefined;
-    const principal = await this.auth.authenticate(fromAuth ?? presentedToken(headers));
+    const token = fromAuth ?? presentedToken(headers);
+    const principal = await this.auth.authenticate(token);
     socket.data.principal = principal ?? undefined;
+    socket.data.token = token;
     return principal !== null;
   }
+}
+
+/**
+ * The socket's caller as of now: its handshake token checked again, so a token revoked (or a user disabled or
+ * demoted) since the socket connected no longer counts. Null when it is no longer valid.
+ */
+export async function socketPrincipal(auth: AuthService, socket: Socket): Promise<Principal | null> {
+  const principal = await auth.authenticate(socket.data.token as string | undefined);
+  socket.data.principal = principal ?? undefined;
+  return principal;
 }

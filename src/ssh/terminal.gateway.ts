@@ -12,7 +12,9 @@ import type { Socket } from 'socket.io';
 import { Principal } from '../common/request-context';
 import { terminalConfig, TerminalConfig } from '../config/configuration';
 import { AuditService } from '../modules/audit/audit.service';
+import { AuthService } from '../modules/auth/auth.service';
 import { roleAllows } from '../modules/auth/roles';
+import { socketPrincipal } from '../realtime/configured-io.adapter';
 import { ServersService } from '../modules/servers/servers.service';
 import { definedOnly } from '../common/objects';
 import { SshPool } from './ssh-pool.service';
@@ -62,12 +64,13 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
     private readonly servers: ServersService,
     private readonly pool: SshPool,
     private readonly audit: AuditService,
+    private readonly auth: AuthService,
     @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
   ) {}
 
   @SubscribeMessage('ssh_connect')
   async connect(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
-    const principal = socket.data.principal as Principal | undefined;
+    const principal = await socketPrincipal(this.auth, socket);
     if (!principal || !roleAllows(principal.role, 'operator')) {
       return this.fail(socket, `Forbidden: terminals need the operator role; ${principal?.username ?? 'you'} ${principal ? `is a ${principal.role}` : 'are not signed in'}`);
     }

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../modules/auth/auth.module';
 import { ServersModule } from '../modules/servers/servers.module';
 import { SshModule } from './ssh.module';
 import { TerminalGateway } from './terminal.gateway';
 
 /** The browser terminal; apart from SshModule because it needs the servers' credentials. */
 @Module({
-  imports: [SshModule, ServersModule],
+  imports: [SshModule, ServersModule, AuthModule],
   providers: [TerminalGateway],
 })
 export class TerminalModule {}
