@@ -5,6 +5,7 @@ import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { io, Socket } from 'socket.io-client';
 import type { Response } from 'supertest';
+import { ServicesService } from '../src/modules/services/services.service';
 import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
 
@@ -252,6 +253,71 @@ describe('authentication', () => {
       await t.http.delete(`/api/users/${id}`).expect(200);
       await t.anonymous.get('/api/auth/me').set(bearer(body.token)).expect(401);
       expect(await t.sql(`SELECT id FROM api_tokens WHERE user_id = ${id}`)).toEqual([]);
+    });
+  });
+
+  describe('the audit log', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({ AGENT_OPERATION_TIMEOUT_MS: '500' });
+    });
+    afterAll(() => t.close());
+
+    it('records each audited action once, with who did it and on what', async () => {
+      const { id: userId, token } = await addUser(t, 'ada', 'operator');
+      await t.anonymous.put('/api/auth/password').set(bearer(token)).send({ current_password: 'ada-password', new_password: 'ada-password-2' }).expect(200);
+      const created = (await t.http.post('/api/auth/tokens').send({ name: 'cron' }).expect(201)).body;
+      await t.http.delete(`/api/auth/tokens/${created.id}`).expect(200);
+      await t.http.put(`/api/users/${userId}`).send({ role: 'viewer', password: 'ada-password-3' }).expect(200);
+      await t.http.delete(`/api/users/${userId}`).expect(200);
+
+      const server = (await t.http.post('/api/servers').send({ name: 'gpu-x', host_ip: '127.0.0.1', port: 1, username: 'root', password: 'pw-123456' }).expect(201)).body.id;
+      await t.http.post(`/api/servers/${server}/host-key/reset`).expect(200);
+      const model = (await t.http.post('/api/models').send({ name: 'm' }).expect(201)).body.id;
+      const service = (await t.http.post('/api/services').send({ name: 's', model_id: model, server_ids: [server], deploy_command: 'run' }).expect(201)).body.id;
+      await t.app.get(ServicesService).settled(service);
+      await t.http.post(`/api/services/${service}/restart`).expect(200);
+      await t.app.get(ServicesService).settled(service);
+      await t.http.post(`/api/services/${service}/stop`).expect(200);
+      await t.app.get(ServicesService).settled(service);
+      await t.http.delete(`/api/services/${service}/chat`).expect(200);
+      await t.http.delete(`/api/services/${service}`).expect(200);
+      await t.http.delete(`/api/models/${model}`).expect(200);
+      const task = (await t.http.post('/api/tasks').send({ name: 'n', command: 'uptime', server_id: server, schedule_type: 'daily' }).expect(201)).body.id;
+      await t.http.delete(`/api/tasks/${task}`).expect(200);
+      await t.http.delete(`/api/servers/${server}`).expect(200);
+      const brand = (await t.http.post('/api/brands').send({ name: 'b' }).expect(201)).body.id;
+      const card = (await t.http.post(`/api/brands/${brand}/accelerators`).send({ name: 'c', model: 'X1' }).expect(201)).body.id;
+      await t.http.delete(`/api/accelerators/${card}`).expect(200);
+      await t.http.post('/api/auth/logout').expect(200);
+
+      const rows = await t.sql<{ username: string; action: string; target: string; detail: string | null }>('SELECT username, action, target, detail FROM audit_events ORDER BY id');
+      const events = rows.map(({ username, action, target }) => `${username} ${action} ${target}`);
+      expect(events).toEqual([
+        'admin auth.login user:1',
+        'admin user.create user:2',
+        'ada auth.login user:2',
+        'ada auth.password_change user:2',
+        'admin token.create token:1',
+        'admin token.revoke token:1',
+        'admin user.update user:2',
+        'admin user.delete user:2',
+        `admin server.create server:${server}`,
+        `admin server.host_key_reset server:${server}`,
+        `admin service.deploy service:${service}`,
+        `admin service.restart service:${service}`,
+        `admin service.stop service:${service}`,
+        `admin chat_history.delete service:${service}`,
+        `admin service.delete service:${service}`,
+        `admin model.delete model:${model}`,
+        `admin task.create task:${task}`,
+        `admin task.delete task:${task}`,
+        `admin server.delete server:${server}`,
+        `admin accelerator.delete accelerator:${card}`,
+        'admin auth.logout user:1',
+      ]);
+      // Which fields changed and the new role; never the password (the admin's session is over: read the table).
+      expect(JSON.parse(rows.find(({ action }) => action === 'user.update')!.detail!)).toEqual({ changed: ['role', 'password'], role: 'viewer' });
     });
   });
 
