@@ -40,7 +40,11 @@ export function configureApp(app: NestExpressApplication): void {
     credentials: !http.corsOrigins.includes('*'),
   });
   app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http.corsOrigins, app.get(AuthService)));
-  SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json' });
+  SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), {
+    jsonDocumentUrl: 'api/docs-json',
+    // The token pasted into "Authorize" survives a page reload.
+    swaggerOptions: { persistAuthorization: true },
+  });
   app.enableShutdownHooks();
 }
 
