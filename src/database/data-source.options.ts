@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataSourceOptions, LogLevel } from 'typeorm';
+import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/configuration';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { QueryLogger } from './query-logger';
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
@@ -14,7 +15,7 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
     migrations: MIGRATIONS,
     migrationsRun: true,
     synchronize: false,
-    logging: ['error', 'warn'] as LogLevel[],
+    logger: new QueryLogger(),
   };
   if (config.kind === 'postgres') {
     return { ...common, type: 'postgres', url: config.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
