@@ -231,6 +231,24 @@ describe('authentication', () => {
       expect(JSON.stringify(res.body)).not.toMatch(/scrypt|password/);
     });
 
+    it('gives a name to one account in any letter case, even when both spellings are created at once', async () => {
+      const attempts = await Promise.all(
+        ['Twin', 'twin'].map((username) => t.http.post('/api/users').send({ username, password: 'twin-password', role: 'viewer' })),
+      );
+      expect(attempts.map((res) => res.status).sort()).toEqual([201, 409]);
+      expect(attempts.find((res) => res.status === 409)!.body.error).toMatch(/username "[Tt]win" is taken/);
+      const twins = ((await t.http.get('/api/users').expect(200)).body as { username: string }[]).filter((user) => user.username.toLowerCase() === 'twin');
+      expect(twins).toHaveLength(1);
+      const { id } = await addUser(t, 'other-twin', 'viewer');
+      await t.http.put(`/api/users/${id}`).send({ username: 'TWIN' }).expect(409);
+    });
+
+    it('names the caller\'s role with its article in a refusal', async () => {
+      const { token } = await addUser(t, 'olga', 'operator');
+      const refused = await t.anonymous.get('/api/users').set(bearer(token)).expect(403);
+      expect(refused.body).toEqual({ statusCode: 403, error: 'This needs the admin role; olga is an operator' });
+    });
+
     it('protects the last enabled admin from deletion, demotion and disabling', async () => {
       for (const change of [{ role: 'operator' }, { disabled: true }]) {
         expect((await t.http.put('/api/users/1').send(change).expect(409)).body.error).toMatch(/last admin/);

@@ -13,7 +13,7 @@ import { Principal } from '../common/request-context';
 import { terminalConfig, TerminalConfig } from '../config/configuration';
 import { AuditService } from '../modules/audit/audit.service';
 import { AuthService } from '../modules/auth/auth.service';
-import { roleAllows } from '../modules/auth/roles';
+import { roleAllows, roleWithArticle } from '../modules/auth/roles';
 import { socketPrincipal } from '../realtime/configured-io.adapter';
 import { ServersService } from '../modules/servers/servers.service';
 import { definedOnly } from '../common/objects';
@@ -72,7 +72,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
   async connect(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
     const principal = await socketPrincipal(this.auth, socket);
     if (!principal || !roleAllows(principal.role, 'operator')) {
-      return this.fail(socket, `Forbidden: terminals need the operator role; ${principal?.username ?? 'you'} ${principal ? `is a ${principal.role}` : 'are not signed in'}`);
+      return this.fail(socket, `Forbidden: terminals need the operator role; ${principal?.username ?? 'you'} ${principal ? `is ${roleWithArticle(principal.role)}` : 'are not signed in'}`);
     }
     const { server_id: serverId, auto_command: autoCommand, service_id: serviceId } = (payload ?? {}) as Record<string, unknown>;
     if (!isPositiveInt(serverId)) return this.fail(socket, 'server_id must be a positive integer');

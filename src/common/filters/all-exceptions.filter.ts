@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { HttpAdapterHost } from '@nestjs/core';
 import { QueryFailedError } from 'typeorm';
 import { ErrorResponse } from '../dto/responses.dto';
+import { isConstraintViolation } from '../../database/constraint-violation';
 
 /** Body-parser and other Express errors carry an HTTP status of their own. */
 interface ErrorWithStatus {
@@ -72,10 +73,4 @@ function fromHttpException(exception: HttpException): ErrorResponse {
   const { message, details } = payload as { message?: unknown; details?: ErrorResponse['details'] };
   const error = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
   return details ? { statusCode, error, details } : { statusCode, error };
-}
-
-function isConstraintViolation(error: QueryFailedError): boolean {
-  const code = String((error.driverError as { code?: unknown })?.code ?? '');
-  // PostgreSQL class 23 (integrity constraint violation); SQLite SQLITE_CONSTRAINT.
-  return code.startsWith('23') || code === 'SQLITE_CONSTRAINT';
 }

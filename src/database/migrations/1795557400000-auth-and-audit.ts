@@ -17,7 +17,9 @@ export class AuthAndAudit1795557400000 implements MigrationInterface {
       `CREATE INDEX "IDX_3648e11676f1929b9875ee272b" ON "audit_events" ("at") `,
       `CREATE INDEX "IDX_dfbeecd862a14e6bb73208be3b" ON "audit_events" ("username") `,
       `CREATE INDEX "IDX_68d908019304f757740bc47a0a" ON "audit_events" ("action") `,
-      `CREATE TABLE "users" (${serialKey}, "username" ${varchar(64)} NOT NULL, "password_hash" ${varchar(255)} NOT NULL, "role" ${varchar(16)} NOT NULL, "disabled" boolean NOT NULL DEFAULT ${postgres ? 'false' : '(0)'}, "password_changed_at" ${timestamp}, "created_at" ${timestamp} NOT NULL DEFAULT ${now}, CONSTRAINT "UQ_fe0bb3f6520ee0469504521e710" UNIQUE ("username")${primaryKey('PK_a3ffb1c0c8416b9fc6f907b7433')})`,
+      `CREATE TABLE "users" (${serialKey}, "username" ${varchar(64)} NOT NULL, "password_hash" ${varchar(255)} NOT NULL, "role" ${varchar(16)} NOT NULL, "disabled" boolean NOT NULL DEFAULT ${postgres ? 'false' : '(0)'}, "password_changed_at" ${timestamp}, "created_at" ${timestamp} NOT NULL DEFAULT ${now}${primaryKey('PK_a3ffb1c0c8416b9fc6f907b7433')})`,
+      // One account per name in any letter case, enforced by the database so concurrent creations cannot both win.
+      `CREATE UNIQUE INDEX "IDX_users_username_lower" ON "users" (lower("username"))`,
       `CREATE TABLE "api_tokens" (${serialKey}, "name" ${varchar(128)} NOT NULL, "token_hash" ${varchar(64)} NOT NULL, "role" ${varchar(16)} NOT NULL, "user_id" integer NOT NULL, "expires_at" ${timestamp}, "last_used_at" ${timestamp}, "created_at" ${timestamp} NOT NULL DEFAULT ${now}${primaryKey('PK_c587455266b5fa8dace7194caac')}, ${userForeignKey})`,
       `CREATE UNIQUE INDEX "IDX_bbd687a104e1921e6702c6e3aa" ON "api_tokens" ("token_hash") `,
       `CREATE INDEX "IDX_b74883f5884a42fd8496d389b2" ON "api_tokens" ("user_id") `,

@@ -4,7 +4,7 @@ import { Principal } from '../../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { API_TOKEN_PREFIX, hashApiToken } from './auth.service';
 import { ApiTokenResponse, CreatedTokenResponse, CreateTokenDto } from './dto/auth.dto';
-import { roleAllows } from './roles';
+import { roleAllows, roleWithArticle } from './roles';
 import { ApiTokenRow, TokensRepository } from './tokens.repository';
 
 /** API tokens: each user manages their own; admins see and revoke everyone's. */
@@ -18,7 +18,7 @@ export class ApiTokensService {
   async create(principal: Principal, dto: CreateTokenDto): Promise<CreatedTokenResponse> {
     if (principal.userId === null) throw new ConflictException('API tokens belong to users: enable authentication (AUTH_ENABLED=true) first');
     const role = dto.role ?? principal.role;
-    if (!roleAllows(principal.role, role)) throw new ForbiddenException(`A token cannot outrank its owner: you are ${principal.role}`);
+    if (!roleAllows(principal.role, role)) throw new ForbiddenException(`A token cannot outrank its owner: you are ${roleWithArticle(principal.role)}`);
     if (dto.expires_at && dto.expires_at.getTime() <= Date.now()) throw new BadRequestException('expires_at must be in the future');
     const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const stored = await this.tokens.create({ name: dto.name, token_hash: hashApiToken(token), role, user_id: principal.userId, expires_at: dto.expires_at ?? null });

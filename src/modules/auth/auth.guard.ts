@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { Principal, RequestContext } from '../../common/request-context';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './access.decorators';
 import { AuthService, presentedToken } from './auth.service';
-import { Role, roleAllows } from './roles';
+import { Role, roleAllows, roleWithArticle } from './roles';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -43,7 +43,7 @@ export class AuthGuard implements CanActivate {
     }
     const required = requiredRole(request.method, this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets));
     if (!roleAllows(principal.role, required)) {
-      throw new ForbiddenException(`This needs the ${required} role; ${principal.username} is ${principal.role === 'admin' ? 'an' : 'a'} ${principal.role}`);
+      throw new ForbiddenException(`This needs the ${required} role; ${principal.username} is ${roleWithArticle(principal.role)}`);
     }
     return true;
   }

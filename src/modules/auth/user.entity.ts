@@ -1,14 +1,18 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { TIMESTAMP_COLUMN } from '../../database/column-types';
 import type { Role } from './roles';
 
+/** Unique on lower(username); an expression index TypeORM cannot describe, so the migration creates it. */
+export const USERNAME_INDEX = 'IDX_users_username_lower';
+
 /** Someone who signs in to the backend. */
 @Entity('users')
+@Index(USERNAME_INDEX, { synchronize: false })
 export class User {
   @PrimaryGeneratedColumn()
   id: number;
 
-  @Column({ type: 'varchar', length: 64, unique: true })
+  @Column({ type: 'varchar', length: 64 })
   username: string;
 
   /** `scrypt$N$r$p$salt$hash` (see PasswordHasher); never leaves the repository layer in a response. */

@@ -1,6 +1,7 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
+import { isConstraintViolation } from '../../database/constraint-violation';
 import { ReadCache } from '../../database/read-cache.service';
 import { SINGLE_ROW } from '../../database/save-options';
 import { Transactions } from '../../database/transactions.service';
@@ -35,13 +36,13 @@ export class UsersRepository {
   }
 
   async create(fields: UserFields): Promise<User> {
-    const user = await this.users.save(this.users.create(fields), SINGLE_ROW);
+    const user = await this.users.save(this.users.create(fields), SINGLE_ROW).catch(usernameConflict(fields));
     this.cache.invalidate('users');
     return user;
   }
 
   async update(id: number, fields: UserFields): Promise<void> {
-    await this.guardLastAdmin(id, fields, (manager) => manager.update(User, { id }, fields));
+    await this.guardLastAdmin(id, fields, (manager) => manager.update(User, { id }, fields)).catch(usernameConflict(fields));
   }
 
   async delete(id: number): Promise<void> {
@@ -67,6 +68,7 @@ export class UsersRepository {
     this.cache.invalidate('users', 'api_tokens');
   }
 
+  /** A quick check for a clear message; the unique index on lower(username) settles races. */
   usernameTaken(username: string, exceptId?: number): Promise<boolean> {
     return this.users
       .createQueryBuilder('user')
@@ -74,4 +76,14 @@ export class UsersRepository {
       .andWhere(exceptId === undefined ? '1 = 1' : 'user.id != :exceptId', { exceptId })
       .getExists();
   }
+}
+
+/** The unique index on lower(username) refused a name another request took in the meantime. */
+function usernameConflict(fields: UserFields): (error: unknown) => never {
+  return (error) => {
+    if (fields.username !== undefined && error instanceof QueryFailedError && isConstraintViolation(error)) {
+      throw new ConflictException(`The username "${fields.username}" is taken`);
+    }
+    throw error;
+  };
 }
