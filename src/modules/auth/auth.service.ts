@@ -2,7 +2,8 @@ import { ForbiddenException, Inject, Injectable, Logger, OnApplicationBootstrap,
 import { JwtService } from '@nestjs/jwt';
 import { parse as parseCookies } from 'cookie';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { authConfig, AuthConfig } from '../../config/configuration';
+import { authConfig, AuthConfig, httpConfig, HttpConfig } from '../../config/configuration';
+import { logLevelsUpTo } from '../../config/environment';
 import { Principal, RequestContext } from '../../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from './password-hasher';
@@ -60,6 +61,7 @@ export class AuthService implements OnApplicationBootstrap {
     private readonly jwt: JwtService,
     private readonly audit: AuditService,
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
+    @Inject(httpConfig.KEY) private readonly http: HttpConfig,
   ) {}
 
   get enabled(): boolean {
@@ -172,10 +174,12 @@ export class AuthService implements OnApplicationBootstrap {
     if (this.config.adminPassword) {
       this.logger.log(`Created the admin user "${this.config.adminUsername}" with the password from ADMIN_PASSWORD`);
     } else {
-      this.logger.warn(
+      const announcement =
         `Created the admin user "${this.config.adminUsername}" with the generated password ${password} ` +
-          '(shown this once: sign in and change it with PUT /api/auth/password)',
-      );
+        '(shown this once: sign in and change it with PUT /api/auth/password)';
+      // LOG_LEVEL=error or fatal would drop a warning, and with it the only copy of the password.
+      if (logLevelsUpTo(this.http.logLevel).includes('warn')) this.logger.warn(announcement);
+      else process.stderr.write(`${announcement}\n`);
     }
   }
 }
