@@ -6,9 +6,10 @@ import { resources } from './scenarios/resources';
 import { rest } from './scenarios/rest';
 import { scheduler } from './scenarios/scheduler';
 import { taskExec } from './scenarios/task-exec';
+import { terminal } from './scenarios/terminal';
 
 /** In the order `npm run bench` without an argument runs them. */
-const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler];
+const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler, terminal];
 
 function selectScenarios(args: string[]): Scenario[] {
   if (args.length > 1) throw new UsageError(`Expected at most one scenario, got: ${args.join(' ')}`);

@@ -1,0 +1,257 @@
+import { readFileSync } from 'node:fs';
+import { io, Socket } from 'socket.io-client';
+import { Client, ClientChannel } from 'ssh2';
+import { startSshd, TestSshd } from '../../test/helpers/sshd';
+import { createSshServer, percentile } from '../api';
+import { startBackend } from '../backend';
+import { Scenario } from '../scenario';
+import { renderTable } from '../table';
+
+const KEYSTROKES = 300;
+/** Unmeasured keystrokes first: both paths warm up (JIT, TCP windows) before timing starts. */
+const WARMUP_KEYSTROKES = 20;
+const FLOOD_BYTES = 20_000_000;
+const IDLE_TERMINALS = 200;
+/** Opened this many at a time, as a room full of operators would, not all in one burst. */
+const OPEN_CONCURRENCY = 10;
+/** Every wait in this scenario ends: a stalled path fails the scenario with the phase's name. */
+const STEP_TIMEOUT_MS = 30_000;
+const FLOOD_TIMEOUT_MS = 180_000;
+
+/** Keystrokes in, output out: the gateway's socket or a direct ssh2 shell, read the same way. */
+interface Terminal {
+  send(text: string): void;
+  /** Everything received since the last call. */
+  take(): string;
+  /** Resolves once the output received since the last `take()` satisfies `done`. */
+  until(what: string, done: (received: string) => boolean, timeoutMs?: number): Promise<void>;
+  /** Bytes (UTF-8 characters here: base64 and ASCII) received in total. */
+  received(): number;
+}
+
+export const terminal: Scenario = {
+  name: 'terminal',
+  description:
+    `keystroke echo latency and output throughput through the Socket.IO gateway vs a direct ssh2 shell on an open ` +
+    `connection; ${IDLE_TERMINALS} idle terminals`,
+  async run() {
+    const sshd = await startSshd();
+    const limit = String(IDLE_TERMINALS + 10);
+    const backend = await startBackend({ TERMINAL_MAX_PER_SERVER: limit, TERMINAL_MAX_TOTAL: limit });
+    const sockets: Socket[] = [];
+    const client = new Client();
+    try {
+      const serverId = await createSshServer(backend.baseUrl, sshd, 'gpu-1');
+      const openGateway = async (): Promise<Terminal> => {
+        const socket = io(backend.baseUrl, { transports: ['websocket'], forceNew: true, reconnection: false });
+        sockets.push(socket);
+        const terminal = new OutputBuffer((text) => socket.emit('ssh_input', { input: text }));
+        socket.on('ssh_output', (event: { data: string }) => terminal.push(event.data));
+        await withTimeout(
+          'the gateway to open a terminal',
+          new Promise<void>((resolve, reject) => {
+            socket.once('ssh_connected', () => resolve());
+            socket.once('ssh_error', (event: { error: string }) => reject(new Error(event.error)));
+            socket.once('connect_error', reject);
+            socket.emit('ssh_connect', { server_id: serverId });
+          }),
+        );
+        return terminal;
+      };
+
+      const direct = await openDirectShell(client, sshd);
+      const gateway = await openGateway();
+      const directEcho = await echoLatencies(direct);
+      const gatewayEcho = await echoLatencies(gateway);
+      const directRate = await floodThroughput(direct);
+      const gatewayRate = await floodThroughput(gateway);
+
+      const rssBefore = rssMb(backend.pid);
+      const openMs = await openIdleTerminals(openGateway);
+      const rssAfter = rssMb(backend.pid);
+      // The idle terminals still answer: the last one opened echoes a key.
+      await echoLatencies(await openGateway(), 1);
+
+      return report({ directEcho, gatewayEcho, directRate, gatewayRate, rssBefore, rssAfter, openMs });
+    } finally {
+      for (const socket of sockets) socket.close();
+      client.end();
+      await backend.stop();
+      await sshd.stop();
+    }
+  },
+};
+
+/** Output as it arrives, with waits that end: resolves a waiter when its condition holds, rejects on timeout. */
+class OutputBuffer implements Terminal {
+  private pending = '';
+  private total = 0;
+  private waiter?: () => void;
+
+  constructor(readonly send: (text: string) => void) {}
+
+  push(text: string): void {
+    this.pending += text;
+    this.total += text.length;
+    this.waiter?.();
+  }
+
+  take(): string {
+    const taken = this.pending;
+    this.pending = '';
+    return taken;
+  }
+
+  received(): number {
+    return this.total;
+  }
+
+  until(what: string, done: (received: string) => boolean, timeoutMs = STEP_TIMEOUT_MS): Promise<void> {
+    return withTimeout(
+      what,
+      new Promise<void>((resolve) => {
+        this.waiter = () => {
+          if (!done(this.pending)) return;
+          this.waiter = undefined;
+          resolve();
+        };
+        this.waiter();
+      }),
+      timeoutMs,
+    ).finally(() => (this.waiter = undefined));
+  }
+}
+
+function openDirectShell(client: Client, sshd: TestSshd): Promise<Terminal> {
+  const opening = new Promise<Terminal>((resolve, reject) => {
+    client.on('error', reject);
+    client.once('ready', () => {
+      // As the backend's pool does for its connections.
+      client.setNoDelay(true);
+      client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, (error, channel: ClientChannel) => {
+        if (error) return reject(error);
+        const terminal = new OutputBuffer((text) => channel.write(text));
+        channel.setEncoding('utf8');
+        channel.on('data', (text: string) => terminal.push(text));
+        resolve(terminal);
+      });
+    });
+    client.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
+  });
+  return withTimeout('a direct ssh2 shell to open', opening);
+}
+
+/**
+ * Types letters at the shell's prompt and times each one until readline echoes it, then erases it (backspace)
+ * so the line stays short. Letters only: the erase sequences and the prompt's colours never contain one.
+ */
+async function echoLatencies(terminal: Terminal, keystrokes = KEYSTROKES): Promise<number[]> {
+  await waitForPrompt(terminal);
+  const latencies: number[] = [];
+  for (let n = 0; n < WARMUP_KEYSTROKES + keystrokes; n++) {
+    const key = String.fromCharCode(97 + (n % 26));
+    terminal.take();
+    const started = performance.now();
+    terminal.send(key);
+    await terminal.until(`the echo of "${key}"`, (received) => received.includes(key));
+    if (n >= WARMUP_KEYSTROKES) latencies.push(performance.now() - started);
+    terminal.take();
+    terminal.send('\x7f');
+    await terminal.until('the erase of a key', (received) => received.includes('\b'));
+  }
+  return latencies;
+}
+
+/** Runs a command whose marker (built by printf, so the echoed command line never matches) shows the prompt is next. */
+async function waitForPrompt(terminal: Terminal): Promise<void> {
+  terminal.take();
+  terminal.send("printf 'PROMPT-%s\\n' NEXT\r");
+  await terminal.until('the shell to run a command', (received) => received.includes('PROMPT-NEXT\r\n'));
+  // The prompt ends in "$ " or "# " (then bash may switch on bracketed paste); keys typed before readline reads
+  // them would be echoed by the pty instead.
+  await terminal.until('the prompt', (received) => /[$#] (\x1b\[\?2004h)?$/.test(received.split('PROMPT-NEXT\r\n').pop()!));
+}
+
+/** MB/s of `head -c FLOOD_BYTES /dev/zero | base64` arriving at the reader, which reads as fast as it can. */
+async function floodThroughput(terminal: Terminal): Promise<number> {
+  await waitForPrompt(terminal);
+  terminal.take();
+  const before = terminal.received();
+  const started = performance.now();
+  terminal.send(`head -c ${FLOOD_BYTES} /dev/zero | base64; printf 'FLOOD-%s\\n' END\r`);
+  // Only the tail is searched: the marker may straddle two chunks, and searching 27 MB on every chunk would cost more than the flood.
+  let tail = '';
+  await terminal.until(
+    'the flood to finish',
+    () => {
+      tail = (tail + terminal.take()).slice(-64);
+      return tail.includes('FLOOD-END');
+    },
+    FLOOD_TIMEOUT_MS,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return (terminal.received() - before) / 1e6 / seconds;
+}
+
+/** Opens IDLE_TERMINALS gateway terminals, OPEN_CONCURRENCY at a time; returns how long each batch took to open. */
+async function openIdleTerminals(openGateway: () => Promise<Terminal>): Promise<number[]> {
+  const batchMs: number[] = [];
+  for (let opened = 0; opened < IDLE_TERMINALS; opened += OPEN_CONCURRENCY) {
+    const started = performance.now();
+    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, IDLE_TERMINALS - opened) }, openGateway));
+    batchMs.push(performance.now() - started);
+  }
+  return batchMs;
+}
+
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) / 1024;
+}
+
+async function withTimeout<T>(what: string, promise: Promise<T>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Figures {
+  directEcho: number[];
+  gatewayEcho: number[];
+  directRate: number;
+  gatewayRate: number;
+  rssBefore: number;
+  rssAfter: number;
+  openMs: number[];
+}
+
+function report(f: Figures): string {
+  const ms = (value: number) => value.toFixed(2);
+  const p50 = (values: number[]) => percentile(values, 50);
+  const echoGap = p50(f.gatewayEcho) - p50(f.directEcho);
+  const rateRatio = f.gatewayRate / f.directRate;
+  const perTerminalKb = ((f.rssAfter - f.rssBefore) * 1024) / IDLE_TERMINALS;
+  return [
+    `${KEYSTROKES} keystrokes per path after ${WARMUP_KEYSTROKES} warm-up ones, each echoed by bash's readline; ` +
+      `flood: head -c ${FLOOD_BYTES} /dev/zero | base64 to a reader as fast as it can; sshd on loopback`,
+    '',
+    renderTable(
+      ['path', 'echo p50 ms', 'echo p95 ms', 'echo p99 ms', 'throughput MB/s'],
+      [
+        ['direct ssh2 shell (open connection)', ...[50, 95, 99].map((p) => ms(percentile(f.directEcho, p))), f.directRate.toFixed(1)],
+        ['gateway (Socket.IO websocket)', ...[50, 95, 99].map((p) => ms(percentile(f.gatewayEcho, p))), f.gatewayRate.toFixed(1)],
+      ],
+    ),
+    '',
+    `echo p50 gateway - direct: ${ms(echoGap)} ms (target <= 1 ms: ${echoGap <= 1 ? 'met' : 'MISSED'})`,
+    `throughput gateway / direct: ${rateRatio.toFixed(2)}x (target >= 0.8x: ${rateRatio >= 0.8 ? 'met' : 'MISSED'})`,
+    `${IDLE_TERMINALS} idle terminals (${OPEN_CONCURRENCY} opened at a time, batch p50 ${ms(percentile(f.openMs, 50))} ms): ` +
+      `backend RSS ${f.rssBefore.toFixed(1)} MB -> ${f.rssAfter.toFixed(1)} MB (${perTerminalKb.toFixed(0)} KB per terminal)`,
+  ].join('\n');
+}
