@@ -507,6 +507,10 @@ describeSsh('authentication of sockets, roles on the terminal, and the audit log
     const logins = await auditEvents(t, '&action=auth.&user=admin');
     expect(logins.length).toBeGreaterThan(0);
     expect(logins.every((event) => event.action.startsWith('auth.') && event.user === 'admin')).toBe(true);
+    // Usernames in any letter case; LIKE wildcards in a prefix are literal ("aut_." is not "auth.").
+    expect(await auditEvents(t, '&action=auth.&user=ADMIN')).toEqual(logins);
+    expect(await auditEvents(t, '&action=aut_.')).toEqual([]);
+    expect(await auditEvents(t, '&action=%25.')).toEqual([]);
     const page = (await t.http.get('/api/audit?per_page=2&page=2').expect(200)).body;
     const all = await auditEvents(t);
     expect(page).toEqual({ events: all.slice(2, 4), total: all.length, page: 2, per_page: 2 });

@@ -22,9 +22,12 @@ export class AuditRepository {
   /** Newest first; `action` matches exactly, or as a prefix when it ends with `.` (e.g. `auth.`). */
   async page(filter: AuditFilter, offset: number, limit: number): Promise<{ events: AuditEvent[]; total: number }> {
     const query = this.events.createQueryBuilder('event');
-    if (filter.username !== undefined) query.andWhere('event.username = :username', { username: filter.username });
-    if (filter.action?.endsWith('.')) query.andWhere('event.action LIKE :prefix', { prefix: `${filter.action}%` });
-    else if (filter.action !== undefined) query.andWhere('event.action = :action', { action: filter.action });
+    // Usernames sign in in any letter case, and failed sign-ins are recorded as typed.
+    if (filter.username !== undefined) query.andWhere('LOWER(event.username) = LOWER(:username)', { username: filter.username });
+    if (filter.action?.endsWith('.')) {
+      // "chat_history." must not match "chatXhistory.": LIKE's wildcards in the prefix are taken literally.
+      query.andWhere(`event.action LIKE :prefix ESCAPE '\\'`, { prefix: `${filter.action.replace(/[\\%_]/g, '\\$&')}%` });
+    } else if (filter.action !== undefined) query.andWhere('event.action = :action', { action: filter.action });
     if (filter.from) query.andWhere('event.at >= :from', { from: filter.from });
     if (filter.to) query.andWhere('event.at <= :to', { to: filter.to });
     const [events, total] = await query.orderBy('event.at', 'DESC').addOrderBy('event.id', 'DESC').skip(offset).take(limit).getManyAndCount();
