@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Terminal } from '@xterm/headless';
 import { io, Socket } from 'socket.io-client';
+import { MAX_OUTPUT_EVENT_CHARS } from '../src/ssh/terminal.gateway';
 import { closedPort, sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
 
@@ -13,6 +14,8 @@ const describeSsh = sshdAvailable ? describe : describe.skip;
 const UNKNOWN_SERVER_ID = 987654;
 /** The test user's bash prompt (Debian skel, coloured for xterm-256color), e.g. `infinitest@host:~$ `. */
 const PROMPT = /infinitest@[^\s:]+:~\$ $/;
+/** The most an SSH channel delivers in one chunk (OpenSSH's packet size). */
+const SSH_PACKET_BYTES = 32 * 1024;
 
 interface ServerEvent {
   name: string;
@@ -38,6 +41,7 @@ class TerminalClient {
   tail = '';
   outputChars = 0;
   outputEvents = 0;
+  largestOutputEvent = 0;
   private readonly listeners = new Set<() => void>();
   private static markers = 0;
 
@@ -51,6 +55,7 @@ class TerminalClient {
         const data = (payload as { data: string }).data;
         this.outputEvents++;
         this.outputChars += data.length;
+        this.largestOutputEvent = Math.max(this.largestOutputEvent, data.length);
         if (this.keepOutput) this.output += data;
         this.tail = (this.tail + data).slice(-400);
       } else {
@@ -803,6 +808,8 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
           // the unread output held in memory grows by about 10 MB/s here, passing these bounds within seconds.
           expect(rssGrowth).toBeLessThan(150 * MB);
           expect(heldGrowth).toBeLessThan(64 * MB);
+          // However much a resumed stream delivers at once, xterm.js gets it in bounded writes.
+          expect(client.largestOutputEvent).toBeLessThanOrEqual(MAX_OUTPUT_EVENT_CHARS + SSH_PACKET_BYTES);
 
           const from = client.events.length;
           client.emit('ssh_disconnect');

@@ -22,6 +22,9 @@ import { SshError } from './ssh-target';
 
 const MAX_INPUT_CHARS = 64 * 1024;
 const MAX_AUTO_COMMAND_CHARS = 4096;
+/** Output is sent once it reaches this size rather than at the end of the tick: a resumed stream can deliver
+ * megabytes in one tick, and xterm.js renders large writes in one blocking pass. */
+export const MAX_OUTPUT_EVENT_CHARS = 64 * 1024;
 const INITIAL_WINDOW = { term: 'xterm-256color', cols: 80, rows: 24 };
 
 interface TerminalSession {
@@ -190,9 +193,14 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
       if (/[$#>%] ?$/.test(plain)) this.typeAutoCommand(session);
       else session.autoTimer = setTimeout(() => this.typeAutoCommand(session), 300);
     }
-    if (!session.flushScheduled) {
+    if (session.pending.length >= MAX_OUTPUT_EVENT_CHARS) {
+      this.flush(session);
+    } else if (!session.flushScheduled) {
       session.flushScheduled = true;
-      setImmediate(() => this.flush(session));
+      setImmediate(() => {
+        session.flushScheduled = false;
+        this.flush(session);
+      });
     }
   }
 
@@ -204,7 +212,6 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
   }
 
   private flush(session: TerminalSession): void {
-    session.flushScheduled = false;
     if (!session.pending || session.closed) return;
     const data = session.pending;
     session.pending = '';
