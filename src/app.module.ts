@@ -6,6 +6,7 @@ import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { LoggingInterceptor } from './common/interceptors/logging.interceptor';
 import { createValidationPipe } from './common/validation';
 import {
+  auditConfig,
   authConfig,
   databaseConfig,
   httpConfig,
@@ -37,7 +38,7 @@ import { TerminalModule } from './ssh/terminal.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [authConfig, httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
+      load: [authConfig, auditConfig, httpConfig, storageConfig, databaseConfig, readCacheConfig, sshConfig, terminalConfig, serversConfig, servicesConfig, chatConfig, tasksConfig, secretsConfig],
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     ScheduleModule.forRoot(),

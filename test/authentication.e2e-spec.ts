@@ -7,7 +7,7 @@ import { io, Socket } from 'socket.io-client';
 import type { Response } from 'supertest';
 import { ServicesService } from '../src/modules/services/services.service';
 import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
-import { startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
+import { placeholder, startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
 
 const describeSsh = sshdAvailable ? describe : describe.skip;
 
@@ -365,6 +365,33 @@ describe('authentication', () => {
       }
       expect(last!.status).toBe(429);
       expect(last!.headers['retry-after']).toMatch(/^\d+$/);
+    });
+  });
+
+  describe('audit retention', () => {
+    const DAY_MS = 24 * 3600 * 1000;
+    /** An instant `days` ago as the database stores it. */
+    const daysAgo = (days: number) => {
+      const iso = new Date(Date.now() - days * DAY_MS).toISOString();
+      return process.env.DATABASE_URL ? iso : iso.replace('T', ' ').replace('Z', '');
+    };
+
+    it('deletes events older than AUDIT_RETENTION_DAYS when an instance starts, keeps newer ones, and keeps all with 0', async () => {
+      const t = await startTestApp({ AUDIT_RETENTION_DAYS: '0' });
+      try {
+        for (const [action, days] of [['ancient.event', 4000], ['recent.event', 20]] as const) {
+          await t.sql(`INSERT INTO audit_events (at, action) VALUES (${placeholder(1)}, ${placeholder(2)})`, [daysAgo(days), action]);
+        }
+        const actions = async () => (await auditEvents(t)).map((event) => event.action);
+        await (await startTestApp({ AUDIT_RETENTION_DAYS: '0' }, false, t)).close();
+        expect(await actions()).toEqual(expect.arrayContaining(['ancient.event', 'recent.event', 'auth.login']));
+
+        await (await startTestApp({ AUDIT_RETENTION_DAYS: '30' }, false, t)).close();
+        expect(await actions()).toEqual(expect.arrayContaining(['recent.event', 'auth.login']));
+        expect(await actions()).not.toContain('ancient.event');
+      } finally {
+        await t.close();
+      }
     });
   });
 

@@ -115,6 +115,8 @@ export const authConfig = registerAs('auth', () => {
   };
 });
 
+export const auditConfig = registerAs('audit', () => ({ retentionDays: environment().AUDIT_RETENTION_DAYS }));
+
 export type HttpConfig = ConfigType<typeof httpConfig>;
 export type StorageConfig = ConfigType<typeof storageConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
@@ -127,3 +129,4 @@ export type ChatConfig = ConfigType<typeof chatConfig>;
 export type TasksConfig = ConfigType<typeof tasksConfig>;
 export type SecretsConfig = ConfigType<typeof secretsConfig>;
 export type AuthConfig = ConfigType<typeof authConfig>;
+export type AuditConfig = ConfigType<typeof auditConfig>;

@@ -261,6 +261,12 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   LOGIN_RATE_WINDOW_SECONDS = 60;
+
+  /** Audit events older than this many days are deleted (at start-up, then daily); 0 keeps them forever. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  AUDIT_RETENTION_DAYS = 365;
 }
 
 /** Parses and validates `env`; throws one error naming every bad variable. */

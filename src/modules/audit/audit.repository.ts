@@ -19,6 +19,12 @@ export class AuditRepository {
     await this.events.save(this.events.create(event), SINGLE_ROW);
   }
 
+  /** Deletes the events recorded before `cutoff`; returns how many. */
+  async deleteBefore(cutoff: Date): Promise<number> {
+    const result = await this.events.createQueryBuilder().delete().where('at < :cutoff', { cutoff }).execute();
+    return result.affected ?? 0;
+  }
+
   /** Newest first; `action` matches exactly, or as a prefix when it ends with `.` (e.g. `auth.`). */
   async page(filter: AuditFilter, offset: number, limit: number): Promise<{ events: AuditEvent[]; total: number }> {
     const query = this.events.createQueryBuilder('event');

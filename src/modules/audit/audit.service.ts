@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { auditConfig, AuditConfig } from '../../config/configuration';
 import { RequestContext } from '../../common/request-context';
 import { maskSecrets } from '../../common/secrets';
 import { AuditEvent } from './audit-event.entity';
@@ -15,12 +16,38 @@ export interface AuditEntry {
   actor?: { username: string | null; ip: string | null };
 }
 
-/** Records security-relevant actions (see docs of each call site) into `audit_events`. */
-@Injectable()
-export class AuditService {
-  private readonly logger = new Logger(AuditService.name);
+const DAY_MS = 24 * 3600 * 1000;
 
-  constructor(private readonly repository: AuditRepository) {}
+/** Records security-relevant actions (see docs of each call site) into `audit_events`, kept AUDIT_RETENTION_DAYS. */
+@Injectable()
+export class AuditService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AuditService.name);
+  private pruneTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly repository: AuditRepository,
+    @Inject(auditConfig.KEY) private readonly config: AuditConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.retentionDays === 0) return;
+    await this.prune();
+    this.pruneTimer = setInterval(() => void this.prune(), DAY_MS).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.pruneTimer);
+  }
+
+  /** Deletes events past the retention period; a failure is logged and retried at the next run. */
+  async prune(): Promise<void> {
+    try {
+      const deleted = await this.repository.deleteBefore(new Date(Date.now() - this.config.retentionDays * DAY_MS));
+      if (deleted > 0) this.logger.log(`Deleted ${deleted} audit events older than ${this.config.retentionDays} days`);
+    } catch (error) {
+      this.logger.error(`Could not delete old audit events: ${(error as Error).message}`);
+    }
+  }
 
   /** Awaited by callers so the row exists when their answer goes out; a failing insert is logged, never thrown. */
   async record(entry: AuditEntry): Promise<void> {
