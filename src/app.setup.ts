@@ -5,6 +5,8 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
 import { RequestContext } from './common/request-context';
+import { logRequests } from './common/request-logger';
+import { logLevelsUpTo } from './config/environment';
 import { requiredRole } from './modules/auth/auth.guard';
 import { AuthService, SESSION_COOKIE } from './modules/auth/auth.service';
 import type { Role } from './modules/auth/roles';
@@ -26,6 +28,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
   app.use(explainBodyParseErrors);
   app.use(RequestContext.middleware);
+  if (logLevelsUpTo(http.logLevel).includes('debug')) app.use(logRequests);
   app.use(
     helmet({
       // Logos are embedded by the admin UI from another origin.
