@@ -22,6 +22,7 @@ export function configureApp(app: NestExpressApplication): void {
   const http = app.get<HttpConfig>(httpConfig.KEY);
   app.setGlobalPrefix('api');
   app.disable('x-powered-by');
+  app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
   app.set('etag', false);
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
@@ -42,7 +43,7 @@ export function configureApp(app: NestExpressApplication): void {
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
   });
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http.corsOrigins, app.get(AuthService)));
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, app.get(AuthService)));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     // The token pasted into "Authorize" survives a page reload.

@@ -368,6 +368,38 @@ describe('authentication', () => {
     });
   });
 
+  describe('behind a reverse proxy', () => {
+    const signInFrom = (t: TestApp, forwardedFor: string) =>
+      t.anonymous.post('/api/auth/login').set('X-Forwarded-For', forwardedFor).send({ username: 'nobody', password: 'wrong-password' });
+
+    it('with TRUST_PROXY, throttles and audits sign-ins by the client address the proxy forwards', async () => {
+      const t = await startTestApp({ TRUST_PROXY: 'loopback', LOGIN_RATE_LIMIT_PER_IP: '2', LOGIN_RATE_LIMIT_PER_USER: '50' });
+      try {
+        const statuses = [];
+        for (const ip of ['203.0.113.7', '203.0.113.7', '203.0.113.7', '198.51.100.9']) statuses.push((await signInFrom(t, ip)).status);
+        // Two attempts per client; another client behind the same proxy is not locked out with the first.
+        expect(statuses).toEqual([401, 401, 429, 401]);
+        const failures = await auditEvents(t, '&action=auth.login_failed');
+        expect(failures.map((event) => event.ip)).toEqual(['198.51.100.9', '203.0.113.7', '203.0.113.7']);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('without TRUST_PROXY, ignores X-Forwarded-For: a client cannot dodge throttling or forge its audited address', async () => {
+      const t = await startTestApp({ LOGIN_RATE_LIMIT_PER_IP: '2', LOGIN_RATE_LIMIT_PER_USER: '50' });
+      try {
+        // The test app's own sign-in was the first attempt from this address.
+        expect((await signInFrom(t, '203.0.113.7')).status).toBe(401);
+        expect((await signInFrom(t, '198.51.100.9')).status).toBe(429);
+        const failures = await auditEvents(t, '&action=auth.login_failed');
+        expect(failures.map((event) => event.ip)).toEqual([expect.stringMatching(/127\.0\.0\.1$/)]);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
   describe('audit retention', () => {
     const DAY_MS = 24 * 3600 * 1000;
     /** An instant `days` ago as the database stores it. */

@@ -1,5 +1,6 @@
 import { ConfigType, registerAs } from '@nestjs/config';
 import { resolve } from 'node:path';
+import { parseTrustProxy } from '../common/trust-proxy';
 import { environment } from './environment';
 
 export const httpConfig = registerAs('http', () => {
@@ -8,6 +9,7 @@ export const httpConfig = registerAs('http', () => {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: env.CORS_ORIGINS.split(',')
       .map((origin) => origin.trim())
       .filter(Boolean),

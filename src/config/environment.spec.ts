@@ -37,4 +37,9 @@ describe('validateEnvironment', () => {
   it('names every bad variable at once', () => {
     expect(() => validateEnvironment({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT=.*LOG_LEVEL=|LOG_LEVEL=.*PORT=/);
   });
+
+  it('refuses a TRUST_PROXY it cannot read, and takes one it can', () => {
+    expect(() => validateEnvironment({ TRUST_PROXY: 'my-nginx' })).toThrow(/TRUST_PROXY/);
+    expect(validateEnvironment({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+  });
 });

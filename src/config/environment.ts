@@ -2,6 +2,7 @@ import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
 import { PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../common/credentials-policy';
 import { isTimeZone } from '../common/time-zone';
+import { parseTrustProxy } from '../common/trust-proxy';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -15,6 +16,14 @@ const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
 const toBoolean = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^(true|false|1|0)$/i.test(value.trim()) ? /^(true|1)$/i.test(value.trim()) : value;
+const isTrustProxy = (value: string): boolean => {
+  try {
+    parseTrustProxy(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const blankToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -49,6 +58,19 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1024)
   UPLOAD_MAX_BYTES = 5 * 1024 * 1024;
+
+  /**
+   * Proxies in front of the backend whose X-Forwarded-For / -Proto are believed (for client IPs in the audit log and
+   * sign-in throttling, and for Secure cookies): empty (none), `true`, a hop count, or addresses and subnets.
+   */
+  @ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isTrustProxy(value),
+      defaultMessage: () => 'TRUST_PROXY must be true, false, a number of hops, or comma-separated addresses, subnets or loopback/linklocal/uniquelocal',
+    },
+  })
+  TRUST_PROXY = '';
 
   /** Comma-separated origins allowed by CORS, or `*` for any. */
   @IsString()

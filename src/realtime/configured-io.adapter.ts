@@ -2,28 +2,31 @@ import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { Server, ServerOptions, Socket } from 'socket.io';
 import { Principal } from '../common/request-context';
+import { clientAddress } from '../common/trust-proxy';
+import { HttpConfig } from '../config/configuration';
 import { AuthService, presentedToken } from '../modules/auth/auth.service';
 
 /**
  * Socket.IO on the HTTP port, open to the same browser origins as the REST API (the admin UI). Every
  * connection authenticates in its handshake (`auth.token`, `Authorization` header or the login cookie);
  * the caller is kept in `socket.data.principal` and the token in `socket.data.token`, so that long-lived sockets
- * can be checked again before privileged actions (see `socketPrincipal`).
+ * can be checked again before privileged actions (see `socketPrincipal`); `socket.data.ip` is the client's address
+ * (behind TRUST_PROXY).
  */
 export class ConfiguredIoAdapter extends IoAdapter {
   constructor(
     app: INestApplicationContext,
-    private readonly corsOrigins: string[],
+    private readonly http: HttpConfig,
     private readonly auth: AuthService,
   ) {
     super(app);
   }
 
   override createIOServer(port: number, options?: ServerOptions): unknown {
-    const anyOrigin = this.corsOrigins.includes('*');
+    const anyOrigin = this.http.corsOrigins.includes('*');
     const server = super.createIOServer(port, {
       ...options,
-      cors: { origin: anyOrigin ? true : this.corsOrigins, credentials: !anyOrigin },
+      cors: { origin: anyOrigin ? true : this.http.corsOrigins, credentials: !anyOrigin },
       transports: ['websocket', 'polling'],
     }) as Server;
     server.use((socket, next) => {
@@ -42,6 +45,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
     const principal = await this.auth.authenticate(token);
     socket.data.principal = principal ?? undefined;
     socket.data.token = token;
+    socket.data.ip = clientAddress(socket.request, this.http.trustProxy);
     return principal !== null;
   }
 }

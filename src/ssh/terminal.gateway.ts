@@ -266,7 +266,7 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
   }
 
   private actor(socket: Socket): { username: string | null; ip: string | null } {
-    return { username: (socket.data.principal as Principal | undefined)?.username ?? null, ip: socket.handshake.address || null };
+    return { username: (socket.data.principal as Principal | undefined)?.username ?? null, ip: (socket.data.ip as string | undefined) ?? null };
   }
 
   private fail(socket: Socket, error: string): void {
