@@ -278,7 +278,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
     };
 
     beforeAll(async () => {
-      t = await startTestApp({ SSH_CONNECT_TIMEOUT_MS: '2500' });
+      t = await startTestApp({ SSH_CONNECT_TIMEOUT_MS: '2500', TERMINAL_REAUTH_INTERVAL_MS: '200' });
       url = await listen(t);
       serverId = await createServer(t, serverFields('gpu-1'));
     });
@@ -312,6 +312,30 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       client.emit('ssh_connect', { server_id: serverId });
       expect(await client.nextError(from)).toMatch(/not signed in/);
       expect(client.events.slice(from).map((event) => event.name)).toEqual(['ssh_error']);
+    });
+
+    it('ends an open terminal once its token is revoked, or its user is demoted to viewer', async () => {
+      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as { token: string; id: number };
+      const scripted = await TerminalClient.open({ url: url.url, token });
+      clients.push(scripted);
+      await scripted.openShell({ server_id: serverId });
+      const scriptedFrom = scripted.events.length;
+      await t.http.delete(`/api/auth/tokens/${id}`).expect(200);
+      expect(await scripted.nextError(scriptedFrom, 5000)).toMatch(/revoked or no longer allows terminals/);
+      await scripted.waitForEvent('ssh_disconnected', scriptedFrom, 5000);
+
+      const user = (await t.http.post('/api/users').send({ username: 'olive', password: 'olive-password', role: 'operator' }).expect(201)).body as { id: number };
+      const operator = await TerminalClient.open({ url: url.url, token: await t.login('olive', 'olive-password') });
+      clients.push(operator);
+      await operator.openShell({ server_id: serverId });
+      const from = operator.events.length;
+      // Still an operator: the terminal outlives re-checks (a window of three intervals, not a synchronisation).
+      await delay(600);
+      expect(await operator.run('echo still-$((1+1))')).toEqual(['still-2']);
+      expect(operator.events.slice(from).map((event) => event.name)).toEqual([]);
+      await t.http.put(`/api/users/${user.id}`).send({ role: 'viewer' }).expect(200);
+      expect(await operator.nextError(from, 5000)).toMatch(/no longer allows terminals/);
+      await operator.waitForEvent('ssh_disconnected', from, 5000);
     });
 
     it('echoes input and runs it', async () => {

@@ -53,6 +53,7 @@ export const terminalConfig = registerAs('terminal', () => {
     maxPerServer: env.TERMINAL_MAX_PER_SERVER,
     maxTotal: env.TERMINAL_MAX_TOTAL,
     highWaterBytes: env.TERMINAL_HIGH_WATER_BYTES,
+    reauthIntervalMs: env.TERMINAL_REAUTH_INTERVAL_MS,
   };
 });
 

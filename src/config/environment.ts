@@ -231,6 +231,12 @@ export class EnvironmentVariables {
   @Min(1024)
   TERMINAL_HIGH_WATER_BYTES = 1024 * 1024;
 
+  /** How often open terminals check their caller again: a revoked token or a disabled or demoted user ends them. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  TERMINAL_REAUTH_INTERVAL_MS = 15_000;
+
   /** Output kept per command run; the rest is dropped and the result marked truncated. */
   @Transform(toInt)
   @IsInt()

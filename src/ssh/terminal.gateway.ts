@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, NotFoundException, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, NotFoundException, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -57,11 +57,13 @@ const isPositiveInt = (value: unknown): value is number => Number.isInteger(valu
  */
 @Injectable()
 @WebSocketGateway()
-export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdown {
+export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApplicationShutdown {
   private readonly logger = new Logger(TerminalGateway.name);
   private readonly sessions = new Map<string, TerminalSession>();
   /** Sockets whose `ssh_connect` is still opening a shell; counted against the limits. */
   private readonly opening = new Map<string, number>();
+  private reauthTimer?: NodeJS.Timeout;
+  private reauthRunning = false;
 
   constructor(
     private readonly servers: ServersService,
@@ -70,6 +72,10 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
     private readonly auth: AuthService,
     @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
   ) {}
+
+  onModuleInit(): void {
+    this.reauthTimer = setInterval(() => void this.closeUnauthorised(), this.config.reauthIntervalMs).unref();
+  }
 
   @SubscribeMessage('ssh_connect')
   async connect(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
@@ -137,7 +143,28 @@ export class TerminalGateway implements OnGatewayDisconnect, OnApplicationShutdo
   }
 
   onApplicationShutdown(): void {
+    clearInterval(this.reauthTimer);
     for (const id of [...this.sessions.keys()]) this.close(id, true);
+  }
+
+  /**
+   * Ends the terminals whose caller may no longer have one: the socket's token revoked or expired, its user
+   * disabled, deleted or demoted below operator. A shell stays open as long as its socket does, so checking
+   * only at ssh_connect would leave a removed operator's root shell running.
+   */
+  private async closeUnauthorised(): Promise<void> {
+    if (this.reauthRunning) return;
+    this.reauthRunning = true;
+    try {
+      for (const session of [...this.sessions.values()]) {
+        const principal = await socketPrincipal(this.auth, session.socket).catch(() => null);
+        if (session.closed || (principal && roleAllows(principal.role, 'operator'))) continue;
+        this.fail(session.socket, 'Terminal closed: your sign-in was revoked or no longer allows terminals');
+        this.close(session.socket.id, true);
+      }
+    } finally {
+      this.reauthRunning = false;
+    }
   }
 
   /** Open terminals (for tests and diagnostics). */
