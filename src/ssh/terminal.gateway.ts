@@ -157,7 +157,12 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     this.reauthRunning = true;
     try {
       for (const session of [...this.sessions.values()]) {
-        const principal = await socketPrincipal(this.auth, session.socket).catch(() => null);
+        let principal: Principal | null;
+        try {
+          principal = await socketPrincipal(this.auth, session.socket);
+        } catch {
+          continue; // a database hiccup is not a revocation: check again next time
+        }
         if (session.closed || (principal && roleAllows(principal.role, 'operator'))) continue;
         this.fail(session.socket, 'Terminal closed: your sign-in was revoked or no longer allows terminals');
         this.close(session.socket.id, true);
