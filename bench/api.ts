@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { TestSshd } from '../test/helpers/sshd';
 
 /** Sends a request (a JSON body if given) and returns the parsed JSON answer; any other status than `expected` throws. */
@@ -43,3 +44,20 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const median = (values: number[]): number => percentile(values, 50);
+
+export interface Memory {
+  rssMb: number;
+  /** Peak RSS (VmHWM) since the last reset. */
+  peakMb: number;
+}
+
+/** A process's resident memory, from /proc/<pid>/status. */
+export async function memoryOf(pid: number): Promise<Memory> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const megabytes = (field: string): number => {
+    const kb = new RegExp(`^${field}:\\s*(\\d+) kB$`, 'm').exec(status)?.[1];
+    if (kb === undefined) throw new Error(`No ${field} in /proc/${pid}/status`);
+    return Number(kb) / 1024;
+  };
+  return { rssMb: megabytes('VmRSS'), peakMb: megabytes('VmHWM') };
+}

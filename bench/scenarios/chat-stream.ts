@@ -4,7 +4,7 @@ import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Agent, Dispatcher, request } from 'undici';
 import { chunkText } from '../../test/helpers/model-server';
-import { median, requestJson, timed } from '../api';
+import { median, Memory, memoryOf, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario } from '../scenario';
 import { renderTable } from '../table';
@@ -39,12 +39,6 @@ interface ConcurrentRun {
   wallMs: number;
   streams: StreamTiming[];
   backendCpuMs: number;
-}
-
-interface Memory {
-  rssMb: number;
-  /** Peak RSS (VmHWM) since the last reset. */
-  peakMb: number;
 }
 
 interface Results {
@@ -202,16 +196,6 @@ async function cpuMsOf(pid: number): Promise<number> {
   // Fields after the parenthesised command name (which may hold spaces); utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
-}
-
-async function memoryOf(pid: number): Promise<Memory> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const megabytes = (field: string): number => {
-    const kb = new RegExp(`^${field}:\\s*(\\d+) kB$`, 'm').exec(status)?.[1];
-    if (kb === undefined) throw new Error(`No ${field} in /proc/${pid}/status`);
-    return Number(kb) / 1024;
-  };
-  return { rssMb: megabytes('VmRSS'), peakMb: megabytes('VmHWM') };
 }
 
 function report(results: Results): string {

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { io, Socket } from 'socket.io-client';
 import { Client, ClientChannel } from 'ssh2';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
-import { createSshServer, median, percentile } from '../api';
+import { createSshServer, median, memoryOf, percentile } from '../api';
 import { startBackend } from '../backend';
 import { Scenario } from '../scenario';
 import { renderTable } from '../table';
@@ -75,9 +74,9 @@ export const terminal: Scenario = {
       }
       const [directRate, gatewayRate] = [median(directRates), median(gatewayRates)];
 
-      const rssBefore = rssMb(backend.pid);
+      const rssBefore = (await memoryOf(backend.pid)).rssMb;
       const openMs = await openIdleTerminals(openGateway);
-      const rssAfter = rssMb(backend.pid);
+      const rssAfter = (await memoryOf(backend.pid)).rssMb;
       // The idle terminals still answer: the last one opened echoes a key.
       await echoLatencies(await openGateway(), 1);
 
@@ -212,11 +211,6 @@ async function openIdleTerminals(openGateway: () => Promise<Terminal>): Promise<
     batchMs.push(performance.now() - started);
   }
   return batchMs;
-}
-
-function rssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) / 1024;
 }
 
 async function withTimeout<T>(what: string, promise: Promise<T>, timeoutMs = STEP_TIMEOUT_MS): Promise<T> {
