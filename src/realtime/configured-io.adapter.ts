@@ -1,8 +1,8 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import proxyaddr from 'proxy-addr';
 import { Server, ServerOptions, Socket } from 'socket.io';
 import { Principal } from '../common/request-context';
-import { clientAddress } from '../common/trust-proxy';
 import { HttpConfig } from '../config/configuration';
 import { AuthService, presentedToken } from '../modules/auth/auth.service';
 
@@ -45,7 +45,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
     const principal = await this.auth.authenticate(token);
     socket.data.principal = principal ?? undefined;
     socket.data.token = token;
-    socket.data.ip = clientAddress(socket.request, this.http.trustProxy);
+    socket.data.ip = proxyaddr(socket.request, this.http.trustProxy);
     return principal !== null;
   }
 }
