@@ -47,8 +47,8 @@ export const terminal: Scenario = {
       const openGateway = async (): Promise<Terminal> => {
         const socket = io(backend.baseUrl, { transports: ['websocket'], forceNew: true, reconnection: false });
         sockets.push(socket);
-        const terminal = new OutputBuffer((text) => socket.emit('ssh_input', { input: text }));
-        socket.on('ssh_output', (event: { data: string }) => terminal.push(event.data));
+        const output = new OutputBuffer((text) => socket.emit('ssh_input', { input: text }));
+        socket.on('ssh_output', (event: { data: string }) => output.push(event.data));
         await withTimeout(
           'the gateway to open a terminal',
           new Promise<void>((resolve, reject) => {
@@ -58,7 +58,7 @@ export const terminal: Scenario = {
             socket.emit('ssh_connect', { server_id: serverId });
           }),
         );
-        return terminal;
+        return output;
       };
 
       const direct = await openDirectShell(client, sshd);
@@ -138,10 +138,10 @@ function openDirectShell(client: Client, sshd: TestSshd): Promise<Terminal> {
       client.setNoDelay(true);
       client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, (error, channel: ClientChannel) => {
         if (error) return reject(error);
-        const terminal = new OutputBuffer((text) => channel.write(text));
+        const output = new OutputBuffer((text) => channel.write(text));
         channel.setEncoding('utf8');
-        channel.on('data', (text: string) => terminal.push(text));
-        resolve(terminal);
+        channel.on('data', (text: string) => output.push(text));
+        resolve(output);
       });
     });
     client.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
