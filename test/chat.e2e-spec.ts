@@ -1,7 +1,17 @@
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import OpenAI from 'openai';
-import { chunkText, completionText, ModelServerOptions, startModelServer, TestModelServer } from './helpers/model-server';
+import type { Response as SupertestResponse } from 'supertest';
+import {
+  BAD_TEMPERATURE,
+  chunkText,
+  completionText,
+  INVALID_JSON,
+  ModelMode,
+  ModelServerOptions,
+  startModelServer,
+  TestModelServer,
+} from './helpers/model-server';
 import { placeholder, startTestApp, TestApp } from './helpers/test-app';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -295,16 +305,6 @@ describe('chat', () => {
       });
     });
 
-    it('passes an upstream error status on with {error: "API request failed: …"}', async () => {
-      model.setMode('error');
-      for (const stream of [false, true]) {
-        const res = await t.http.post(`/api/services/${serviceId}/chat/completions`).send({ messages: HELLO, stream }).expect(500);
-        expect(res.headers['content-type']).toMatch(/^application\/json/);
-        expect(res.body.error).toMatch(/^API request failed: /);
-        expect(res.body.error).toContain('model exploded');
-      }
-    });
-
     it('answers 502 "Connection failed" when no model server accepts the connection', async () => {
       const [first, second] = [await closedPort(), await closedPort()];
       const id = await createService([await createServer(first), await createServer(second)], 'all-down');
@@ -361,6 +361,102 @@ describe('chat', () => {
       const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
       expect(Date.now() - started).toBeLessThan(IDLE_MS + 2500);
       expect({ status: res.status, error: res.body.error }).toEqual({ status: 504, error: expect.stringContaining(`127.0.0.1:${stalling.port}`) });
+    });
+  });
+
+  describe('completions: upstream answers', () => {
+    const address = () => `127.0.0.1:${model.port}`;
+    const ask = (stream: boolean) => t.http.post(`/api/services/${serviceId}/chat/completions`).send({ messages: HELLO, stream });
+    /** The plain JSON answer an upstream error gets, streamed or not: OpenAI-shaped, its message free of markup and control characters. */
+    const expectUpstreamError = (res: SupertestResponse, status: number, code: string, message: string) => {
+      expect({ status: res.status, body: res.body }).toEqual({ status, body: { error: { message, type: 'upstream_error', code } } });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(message).not.toMatch(/[\u0000-\u001f\u007f<>]/);
+    };
+
+    it('passes a 4xx with an OpenAI error body on with its status and that body as it is', async () => {
+      model.setMode('bad-request');
+      for (const stream of [false, true]) {
+        const res = await ask(stream);
+        expect({ stream, status: res.status, body: res.body }).toEqual({ stream, status: 400, body: BAD_TEMPERATURE });
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+      }
+    });
+
+    it('wraps a 4xx without an OpenAI error body in one of the same status, quoting a sanitised excerpt', async () => {
+      model.setMode('unprocessable');
+      for (const stream of [false, true]) {
+        const res = await ask(stream);
+        // UNPROCESSABLE_TEXT with its CR, LF, tab and BEL collapsed to single spaces.
+        const message = `Model server ${address()} answered 422 Unprocessable Entity: invalid request: temperature=7 is out of range [0, 2]`;
+        expectUpstreamError(res, 422, 'upstream_status_422', message);
+      }
+    });
+
+    it('answers 502 to a 401, 403 or 404 of the model server, which are not the caller\'s credentials or route failing', async () => {
+      const cases: Array<[ModelMode, number, string]> = [
+        ['unauthorized', 401, 'Unauthorized: Invalid API key'],
+        ['forbidden', 403, 'Forbidden: 403 Forbidden 403 Forbidden nginx'],
+        ['not-found', 404, 'Not Found: {"detail":"Not Found"}'],
+      ];
+      for (const [mode, status, answer] of cases) {
+        model.setMode(mode);
+        for (const stream of [false, true]) {
+          expectUpstreamError(await ask(stream), 502, `upstream_status_${status}`, `Model server ${address()} answered ${status} ${answer}`);
+        }
+      }
+    });
+
+    it('answers 502 to a redirect, without its Location', async () => {
+      model.setMode('redirect');
+      for (const stream of [false, true]) {
+        const res = await ask(stream);
+        const message = `Model server ${address()} answered 302 Found (redirecting to http://${address()}/login): Found. Redirecting to /login`;
+        expectUpstreamError(res, 502, 'upstream_status_302', message);
+        expect(res.headers.location).toBeUndefined();
+      }
+    });
+
+    it('answers 502 to a 5xx, quoting the message of its OpenAI error', async () => {
+      model.setMode('error');
+      for (const stream of [false, true]) {
+        expectUpstreamError(await ask(stream), 502, 'upstream_status_500', `Model server ${address()} answered 500 Internal Server Error: model exploded`);
+      }
+    });
+
+    it('answers 502 to a 204 and to a 200 whose body is empty or not JSON', async () => {
+      model.setMode('no-content');
+      for (const stream of [false, true]) {
+        expectUpstreamError(await ask(stream), 502, 'upstream_invalid_body', `Model server ${address()} answered 204 No Content with an empty body`);
+      }
+      model.setMode('html');
+      // HTML_PAGE without its markup, style, script and comment.
+      const page = 'Sign in Please sign in Your session has expired.';
+      expectUpstreamError(await ask(false), 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with a body that is not JSON: ${page}`);
+      const streamed = await ask(true);
+      expectUpstreamError(streamed, 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with text/html instead of an event stream: ${page}`);
+
+      model.setMode('invalid-json');
+      expectUpstreamError(await ask(false), 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with a body that is not JSON: ${INVALID_JSON}`);
+      // Streamed, a JSON answer is relayed line by line as it arrives: the relay does not hold a stream back to validate it.
+      const relayed = await complete(serviceId, { messages: HELLO, stream: true });
+      expect(relayed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(dataEvents((await readBody(relayed.body!)).text)).toEqual([INVALID_JSON, '[DONE]']);
+    });
+
+    it('quotes at most 200 characters of a huge error body, and does not relay it', async () => {
+      model.setMode('huge-error');
+      for (const stream of [false, true]) {
+        const res = await ask(stream);
+        expect(res.status).toBe(400);
+        expect(res.body.error).toEqual({ message: expect.any(String), type: 'upstream_error', code: 'upstream_status_400' });
+        const prefix = `Model server ${address()} answered 400 Bad Request: `;
+        const { message } = res.body.error as { message: string };
+        expect(message.startsWith(`${prefix}{"error":{"message":"Traceback: frame; Traceback: frame;`)).toBe(true);
+        expect(message.endsWith('…')).toBe(true);
+        expect(Array.from(message.slice(prefix.length))).toHaveLength(200);
+        expect(Number(res.headers['content-length'])).toBeLessThan(1000);
+      }
     });
   });
 
@@ -528,14 +624,27 @@ describe('chat', () => {
       expect(upstream.requests).toEqual([{ model: 'jiuge', messages: HELLO, stream: true }]);
     });
 
-    it('sees an upstream failure as an APIError with its status and message', async () => {
-      model.setMode('error');
+    it('sees an upstream 400 with an OpenAI error as a BadRequestError keeping its code and type, streamed or not', async () => {
+      model.setMode('bad-request');
+      for (const stream of [false, true]) {
+        const failure = await client(serviceId)
+          .chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }], stream })
+          .catch((error: unknown) => error);
+        expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
+        const { status, code, type, message } = failure as InstanceType<typeof OpenAI.BadRequestError>;
+        expect({ stream, status, code, type, message }).toEqual({ stream, status: 400, code: 'invalid_temperature', type: 'invalid_request_error', message: '400 bad temperature' });
+      }
+    });
+
+    it('sees an upstream 401 as a 502 APIError naming the model server, not as its own key being refused', async () => {
+      model.setMode('unauthorized');
       const failure = await client(serviceId)
         .chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }] })
         .catch((error: unknown) => error);
-      expect(failure).toBeInstanceOf(OpenAI.APIError);
-      expect((failure as InstanceType<typeof OpenAI.APIError>).status).toBe(500);
-      expect(String((failure as Error).message)).toContain('API request failed');
+      expect(failure).toBeInstanceOf(OpenAI.InternalServerError);
+      const { status, code, type, message } = failure as InstanceType<typeof OpenAI.InternalServerError>;
+      expect({ status, code, type }).toEqual({ status: 502, code: 'upstream_status_401', type: 'upstream_error' });
+      expect(message).toBe(`502 Model server 127.0.0.1:${model.port} answered 401 Unauthorized: Invalid API key`);
     });
   });
 });

@@ -2,11 +2,76 @@ import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } fr
 import { AddressInfo, Socket } from 'node:net';
 
 /**
- * ok: answer normally. error: 500 `{error:{message:'model exploded'}}`. hang: accept and never answer.
+ * ok: answer normally. hang: accept and never answer.
  * fail-mid-stream: send half the chunks (half the JSON body when not streaming), then destroy the socket.
  * hang-mid-stream: send that half, then stall until the client or stop() closes the socket.
+ * The others give the same fixed answer to streamed and non-streamed requests alike (see CANNED_ANSWERS):
+ * error: 500 `{error:{message:'model exploded'}}`. redirect: 302 to `/login`. no-content: 204.
+ * unauthorized: 401 with an OpenAI error. forbidden: 403 with nginx's HTML page. not-found: 404 `{detail:'Not Found'}`.
+ * bad-request: 400 with BAD_TEMPERATURE. unprocessable: 422 with UNPROCESSABLE_TEXT. html: 200 with HTML_PAGE.
+ * invalid-json: 200 `application/json` with INVALID_JSON. huge-error: 400 with a 1 MB OpenAI error (HUGE_ERROR_BYTES).
  */
-export type ModelMode = 'ok' | 'fail-mid-stream' | 'hang' | 'error' | 'hang-mid-stream';
+export type ModelMode = 'ok' | 'fail-mid-stream' | 'hang' | 'hang-mid-stream' | CannedMode;
+
+type CannedMode =
+  | 'error'
+  | 'redirect'
+  | 'no-content'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'bad-request'
+  | 'unprocessable'
+  | 'html'
+  | 'invalid-json'
+  | 'huge-error';
+
+/** The 400 body of bad-request mode: an OpenAI error whose `type` and `code` a proxy should keep. */
+export const BAD_TEMPERATURE = { error: { message: 'bad temperature', type: 'invalid_request_error', code: 'invalid_temperature' } };
+/** The 422 body of unprocessable mode: plain text with control characters. */
+export const UNPROCESSABLE_TEXT = 'invalid request:\r\n\ttemperature=7\u0007 is out of range [0, 2]\n';
+/** The 200 body of html mode: a gateway's sign-in page, with markup, a style, a script and a comment. */
+export const HTML_PAGE =
+  '<!DOCTYPE html><html><head><title>Sign in</title><style>body { color: red }</style><script>window.location = "/login"</script></head>' +
+  '<body><!-- gateway --><h1>Please sign in</h1>\n<p>Your session has expired.</p></body></html>';
+/** The 200 body of invalid-json mode. */
+export const INVALID_JSON = '{"choices": [oops]}';
+/** The size of huge-error mode's body. */
+export const HUGE_ERROR_BYTES = 1024 * 1024;
+
+interface CannedAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+const NGINX_403 =
+  '<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+/** The answer of each canned mode; `host` is the request's Host header. Built on use: huge-error's body is 1 MB. */
+const CANNED_ANSWERS: Record<CannedMode, (host: string) => CannedAnswer> = {
+  error: () => ({ status: 500, headers: JSON_TYPE, body: JSON.stringify({ error: { message: 'model exploded' } }) }),
+  redirect: (host) => ({ status: 302, headers: { location: `http://${host}/login`, 'content-type': 'text/plain' }, body: 'Found. Redirecting to /login' }),
+  'no-content': () => ({ status: 204, headers: {}, body: '' }),
+  unauthorized: () => ({
+    status: 401,
+    headers: JSON_TYPE,
+    body: JSON.stringify({ error: { message: 'Invalid API key', type: 'invalid_request_error', code: 'invalid_api_key' } }),
+  }),
+  forbidden: () => ({ status: 403, headers: { 'content-type': 'text/html' }, body: NGINX_403 }),
+  'not-found': () => ({ status: 404, headers: JSON_TYPE, body: JSON.stringify({ detail: 'Not Found' }) }),
+  'bad-request': () => ({ status: 400, headers: JSON_TYPE, body: JSON.stringify(BAD_TEMPERATURE) }),
+  unprocessable: () => ({ status: 422, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: UNPROCESSABLE_TEXT }),
+  html: () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: HTML_PAGE }),
+  'invalid-json': () => ({ status: 200, headers: JSON_TYPE, body: INVALID_JSON }),
+  'huge-error': () => {
+    const frame = 'Traceback: frame; ';
+    const room = HUGE_ERROR_BYTES - JSON.stringify({ error: { message: '', type: 'server_error', code: 'huge' } }).length;
+    const message = frame.repeat(Math.ceil(room / frame.length)).slice(0, room);
+    return { status: 400, headers: JSON_TYPE, body: JSON.stringify({ error: { message, type: 'server_error', code: 'huge' } }) };
+  },
+};
 
 export interface ModelServerOptions {
   /** Chunks per completion; default 5. */
@@ -90,7 +155,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
     const current = mode;
     if (current === 'hang') return;
-    if (current === 'error') return sendJson(res, 500, { error: { message: 'model exploded' } });
+    if (Object.hasOwn(CANNED_ANSWERS, current)) {
+      const { status, headers: answerHeaders, body: answer } = CANNED_ANSWERS[current as CannedMode](req.headers.host ?? '');
+      // A 204 must not carry a Content-Length.
+      const length = status === 204 ? {} : { 'content-length': Buffer.byteLength(answer) };
+      res.writeHead(status, { ...answerHeaders, ...length }).end(answer);
+      return;
+    }
     const model = typeof request.model === 'string' ? request.model : '';
     const id = `chatcmpl-${++completionId}`;
     const created = Math.floor(Date.now() / 1000);

@@ -2,7 +2,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { ClientRequest, request as httpRequest } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startAgentServer, TestAgent } from './agent-server';
-import { chunkText, completionText, startModelServer, TestModelServer } from './model-server';
+import {
+  BAD_TEMPERATURE,
+  chunkText,
+  completionText,
+  HTML_PAGE,
+  HUGE_ERROR_BYTES,
+  INVALID_JSON,
+  ModelMode,
+  startModelServer,
+  TestModelServer,
+  UNPROCESSABLE_TEXT,
+} from './model-server';
 
 async function eventually(condition: () => boolean, what: string): Promise<void> {
   for (const deadline = Date.now() + 5000; !condition(); await delay(20)) {
@@ -228,12 +239,14 @@ describe('test model server', () => {
   afterAll(() => model.stop());
   afterEach(() => model.setMode('ok'));
 
+  // A redirect is an answer under test, not one to follow.
   const complete = (server: TestModelServer, body: Record<string, unknown>, signal?: AbortSignal) =>
     fetch(`${server.url}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' },
       body: JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }], ...body }),
       signal,
+      redirect: 'manual',
     });
 
   /** The JSON payloads of `data: ` events, `[DONE]` kept as the string. */
@@ -334,6 +347,42 @@ describe('test model server', () => {
     const response = await complete(model, { stream: true });
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: { message: 'model exploded' } });
+  });
+
+  it('gives the fixed answer of each canned mode, streamed or not', async () => {
+    const json = 'application/json';
+    const cases: Array<[ModelMode, number, string | null, string | ((body: string) => void)]> = [
+      ['redirect', 302, 'text/plain', 'Found. Redirecting to /login'],
+      ['no-content', 204, null, ''],
+      ['unauthorized', 401, json, '{"error":{"message":"Invalid API key","type":"invalid_request_error","code":"invalid_api_key"}}'],
+      ['forbidden', 403, 'text/html', (body) => expect(body).toContain('<title>403 Forbidden</title>')],
+      ['not-found', 404, json, '{"detail":"Not Found"}'],
+      ['bad-request', 400, json, JSON.stringify(BAD_TEMPERATURE)],
+      ['unprocessable', 422, 'text/plain; charset=utf-8', UNPROCESSABLE_TEXT],
+      ['html', 200, 'text/html; charset=utf-8', HTML_PAGE],
+      ['invalid-json', 200, json, INVALID_JSON],
+      [
+        'huge-error',
+        400,
+        json,
+        (body) => {
+          expect(Buffer.byteLength(body)).toBe(HUGE_ERROR_BYTES);
+          expect(JSON.parse(body).error).toMatchObject({ type: 'server_error', code: 'huge' });
+        },
+      ],
+    ];
+    for (const [mode, status, contentType, expected] of cases) {
+      model.setMode(mode);
+      for (const stream of [false, true]) {
+        const response = await complete(model, { stream });
+        expect({ mode, stream, status: response.status, contentType: response.headers.get('content-type') }).toEqual({ mode, stream, status, contentType });
+        const body = await response.text();
+        if (typeof expected === 'string') expect(body).toBe(expected);
+        else expected(body);
+      }
+    }
+    model.setMode('redirect');
+    expect((await complete(model, {})).headers.get('location')).toBe(`${model.url}/login`);
   });
 
   it('breaks the connection after half the chunks in fail-mid-stream mode', async () => {

@@ -2,7 +2,6 @@ import {
   BadGatewayException,
   BadRequestException,
   GatewayTimeoutException,
-  HttpException,
   Inject,
   Injectable,
   Logger,
@@ -10,6 +9,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { once } from 'node:events';
+import { STATUS_CODES } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent, Dispatcher, errors, request } from 'undici';
 import { chatConfig, ChatConfig } from '../../config/configuration';
@@ -22,6 +22,22 @@ const SSE_HEADERS = {
   Connection: 'keep-alive',
   'X-Accel-Buffering': 'no',
 };
+
+/** Content types relayed as a stream: server-sent events, or JSON lines (some servers send those instead). */
+const STREAMABLE_TYPES = /^(text\/event-stream|application\/(json|x-ndjson|ndjson|jsonl))$/;
+/** The most of an upstream error body that is read, and relayed when OpenAI-shaped; the rest is never read. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+/** The most characters of an upstream body quoted in an error message. */
+const EXCERPT_CHARS = 200;
+/** Upstream 4xx that say the proxy is misconfigured (its model server wants credentials, or is not one), not that the caller erred. */
+const PROXY_FAULTS = new Set([401, 403, 404]);
+
+/** The OpenAI-shaped error of an upstream answer that cannot be passed on; `openai` clients read it as an APIError. */
+interface UpstreamError {
+  status: number;
+  code: string;
+  message: string;
+}
 
 /**
  * The OpenAI-compatible completions proxy: forwards a chat request to the model server of the service's
@@ -54,11 +70,26 @@ export class ChatProxy implements OnApplicationShutdown {
       if (!response.writableFinished) clientGone.abort();
     });
     const { upstream, address } = await this.connect(hosts, payload, clientGone.signal);
-    if (upstream.statusCode !== 200) {
-      const text = await upstream.body.text().catch(() => '');
-      throw new HttpException(`API request failed: ${upstream.statusCode} ${text.slice(0, 500)}`.trim(), upstream.statusCode);
+    if (body.stream === true && upstream.statusCode === 200) {
+      const contentType = mediaType(upstream.headers['content-type']);
+      if (STREAMABLE_TYPES.test(contentType)) return this.relayStream(upstream, response, clientGone.signal);
+      const { text } = await readPrefix(upstream.body);
+      return this.answerUpstreamError(response, {
+        status: 502,
+        code: 'upstream_invalid_body',
+        message: `${answered(address, 200)} with ${contentType || 'no content type'} instead of an event stream${quote(text)}`,
+      });
     }
-    if (body.stream === true) return this.relayStream(upstream, response, clientGone.signal);
+    if (upstream.statusCode >= 200 && upstream.statusCode < 300) return this.relayCompletion(upstream, address, response);
+    return this.answerUpstreamFailure(upstream, address, response);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.dispatcher.destroy();
+  }
+
+  /** A successful upstream answer passes as a 200 when its body is JSON; an empty or non-JSON one is the model server's failure. */
+  private async relayCompletion(upstream: Dispatcher.ResponseData, address: string, response: Response): Promise<void> {
     let answer: string;
     try {
       answer = await upstream.body.text();
@@ -66,11 +97,43 @@ export class ChatProxy implements OnApplicationShutdown {
       if (error instanceof errors.BodyTimeoutError) throw new GatewayTimeoutException(`Model server ${address} stopped sending`);
       throw new BadGatewayException(`Connection failed: ${address}: ${describe(error)}`);
     }
-    response.status(200).type('application/json').send(answer);
+    if (isJson(answer)) {
+      response.status(200).type('application/json').send(answer);
+      return;
+    }
+    const problem = answer.trim() === '' ? 'with an empty body' : 'with a body that is not JSON';
+    this.answerUpstreamError(response, {
+      status: 502,
+      code: 'upstream_invalid_body',
+      message: `${answered(address, upstream.statusCode)} ${problem}${quote(answer)}`,
+    });
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.dispatcher.destroy();
+  /**
+   * A 4xx about the caller's request keeps its status, with the model server's own body when it is an OpenAI error
+   * (clients keep its `code` and `type`). Anything else — 401/403/404, redirects, 5xx, odd statuses — is a 502:
+   * passed on, it would read as the caller's credentials failing or as a redirect to follow.
+   */
+  private async answerUpstreamFailure(upstream: Dispatcher.ResponseData, address: string, response: Response): Promise<void> {
+    const status = upstream.statusCode;
+    const { text, whole } = await readPrefix(upstream.body);
+    const openAiMessage = whole ? openAiErrorMessage(text) : undefined;
+    const callersFault = status >= 400 && status < 500 && !PROXY_FAULTS.has(status);
+    if (callersFault && openAiMessage !== undefined) {
+      response.status(status).type('application/json').send(text);
+      return;
+    }
+    const location = status >= 300 && status < 400 ? redirectTarget(upstream.headers.location) : '';
+    this.answerUpstreamError(response, {
+      status: callersFault ? status : 502,
+      code: `upstream_status_${status}`,
+      message: `${answered(address, status)}${location}${quote(openAiMessage ?? text)}`,
+    });
+  }
+
+  private answerUpstreamError(response: Response, { status, code, message }: UpstreamError): void {
+    this.logger.warn(message);
+    response.status(status).json({ error: { message, type: 'upstream_error', code } });
   }
 
   /** The first server whose model server accepts the connection; the next one is tried only on a refusal. */
@@ -153,6 +216,83 @@ function toEvent(rawLine: string): string | undefined {
   if (line.startsWith('data:')) return line.slice(5).trimStart();
   if (/^(:|event:|id:|retry:)/.test(line)) return undefined;
   return line;
+}
+
+/** `Model server <address> answered 401 Unauthorized`. */
+function answered(address: string, status: number): string {
+  return `Model server ${address} answered ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+}
+
+/** `: <excerpt>` of an upstream body, or nothing when there is nothing readable to quote. */
+function quote(text: string): string {
+  const quoted = excerpt(text);
+  return quoted ? `: ${quoted}` : '';
+}
+
+/** Where a redirect pointed, quoted like a body: a hint that chat_port reaches a login page or a gateway. */
+function redirectTarget(location: string | string[] | undefined): string {
+  const target = excerpt(String(location ?? ''));
+  return target ? ` (redirecting to ${target})` : '';
+}
+
+/**
+ * A short single-line quote of an upstream text, safe to show to a caller: script and style blocks and markup
+ * removed, control and format characters (bidi overrides, zero-width) blanked, at most EXCERPT_CHARS characters.
+ * Each pattern matches to the end of the text when unterminated, so a hostile body costs linear time.
+ */
+function excerpt(text: string): string {
+  const plain = text
+    .slice(0, ERROR_BODY_LIMIT)
+    .replace(/<(script|style)\b[\s\S]*?(<\/\1\s*>|$)/gi, ' ')
+    .replace(/<[a-z!?/][^>]*(>|$)/gi, ' ')
+    .replace(/[\p{Cc}\p{Cf}\s]+/gu, ' ')
+    .trim();
+  const characters = Array.from(plain);
+  return characters.length <= EXCERPT_CHARS ? plain : `${characters.slice(0, EXCERPT_CHARS - 1).join('')}…`;
+}
+
+/** At most ERROR_BODY_LIMIT bytes of a body; reading stops (closing the upstream) beyond that or on a failure, keeping what arrived. */
+async function readPrefix(body: Dispatcher.ResponseData['body']): Promise<{ text: string; whole: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let whole = true;
+  try {
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > ERROR_BODY_LIMIT) {
+        whole = false;
+        break;
+      }
+    }
+  } catch {
+    whole = false;
+  }
+  return { text: Buffer.concat(chunks).subarray(0, ERROR_BODY_LIMIT).toString('utf8'), whole };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The message of an OpenAI-shaped error body `{"error": {"message": …}}`; undefined for any other body. */
+function openAiErrorMessage(text: string): string | undefined {
+  try {
+    const error = (JSON.parse(text) as { error?: unknown } | null)?.error as { message?: unknown } | null | undefined;
+    return typeof error === 'object' && error !== null && !Array.isArray(error) && typeof error.message === 'string' ? error.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `text/event-stream` of `text/event-stream; charset=utf-8`; '' when absent. */
+function mediaType(contentType: string | string[] | undefined): string {
+  return String(contentType ?? '').split(';')[0].trim().toLowerCase();
 }
 
 function errorCode(error: unknown): string | undefined {

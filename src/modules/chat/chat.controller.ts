@@ -46,8 +46,18 @@ export class ChatController {
   /**
    * OpenAI-compatible chat completions, proxied to `http://<host_ip>:<chat_port>/chat/completions` of the
    * service's first server that accepts the connection. With `stream: true` the answer is server-sent events
-   * (`data: <chunk>` … `data: [DONE]`) relayed as they arrive. Upstream errors keep their status with
-   * `{error: "API request failed: …"}`; unreachable → 502, no answer in time → 504.
+   * (`data: <chunk>` … `data: [DONE]`) relayed as they arrive, when the model server answers 200 with an event stream
+   * or JSON lines. Its other answers, streamed or not, get a plain JSON answer:
+   * - a 2xx with a JSON body → 200 with that body;
+   * - a 4xx other than 401/403/404 → the same status, with the model server's body when it is an OpenAI error
+   *   `{error: {message, …}}` of at most 64 KiB (clients keep its `code` and `type`), else the error below;
+   * - 401/403/404 (the model server's own credentials or path, not the caller's), 3xx, 5xx, any other status → 502;
+   * - a 204 or another 2xx whose body is empty or not JSON, or (streamed) a 200 that is neither an event stream
+   *   nor JSON → 502.
+   * The error for the model server's answer is OpenAI-shaped, `{error: {message, type: "upstream_error", code}}`, with
+   * code `upstream_status_<status>` (`upstream_invalid_body` for the 2xx cases) and a message naming the model server,
+   * its status and at most 200 characters of its body, without markup or control characters. Not reaching the model
+   * server gives the usual `{statusCode, error}`: unreachable → 502, no answer in time → 504.
    */
   @Post('completions')
   @ApiBody({ type: ChatCompletionRequest })
