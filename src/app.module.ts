@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { MultipartRoutesGuard } from './common/multipart-routes.guard';
 import { createValidationPipe } from './common/validation';
 import {
   auditConfig,
@@ -56,6 +57,7 @@ import { TerminalModule } from './ssh/terminal.module';
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },
     { provide: APP_FILTER, useClass: AllExceptionsFilter },
+    { provide: APP_GUARD, useClass: MultipartRoutesGuard },
   ],
 })
 export class AppModule {}

@@ -1,9 +1,10 @@
-import { BadRequestException, INestApplication } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
+import { explainBodyParseErrors, refuseDeeplyNestedBodies, refuseUnreadableBodies } from './common/body-rules';
+import { OriginPolicy, refuseCrossSiteRequests } from './common/origin-policy';
 import { RequestContext } from './common/request-context';
 import { logRequests } from './common/request-logger';
 import { logLevelsUpTo } from './config/environment';
@@ -25,11 +26,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
   app.set('etag', false);
-  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
-  app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
-  app.use(explainBodyParseErrors);
-  app.use(RequestContext.middleware);
-  if (logLevelsUpTo(http.logLevel).includes('debug')) app.use(logRequests);
+  // First, so that every answer carries its headers, errors of the checks and parsers below included.
   app.use(
     helmet({
       // Logos are embedded by the admin UI from another origin.
@@ -43,22 +40,23 @@ export function configureApp(app: NestExpressApplication): void {
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
   });
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, app.get(AuthService)));
+  app.use(RequestContext.middleware);
+  if (logLevelsUpTo(http.logLevel).includes('debug')) app.use(logRequests);
+  const auth = app.get(AuthService);
+  const origins = new OriginPolicy(http.corsOrigins, http.trustProxy);
+  app.use(refuseCrossSiteRequests(origins, SESSION_COOKIE, auth.enabled));
+  // JSON, and multipart for uploads (parsed by the upload routes themselves); nothing else is read.
+  app.use(refuseUnreadableBodies);
+  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  app.use(refuseDeeplyNestedBodies);
+  app.use(explainBodyParseErrors);
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, auth, origins));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     // The token pasted into "Authorize" survives a page reload.
     swaggerOptions: { persistAuthorization: true },
   });
   app.enableShutdownHooks();
-}
-
-/** Body-parser's parse errors carry JSON.parse's bare message; say what was wrong with the request. */
-function explainBodyParseErrors(error: unknown, _request: Request, _response: Response, next: NextFunction): void {
-  if ((error as { type?: string })?.type === 'entity.parse.failed') {
-    next(new BadRequestException(`Malformed JSON in request body: ${(error as Error).message}`));
-    return;
-  }
-  next(error);
 }
 
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -69,7 +67,11 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         'chat through an OpenAI-compatible proxy, shell tasks and a browser SSH terminal. ' +
         'Errors are `{statusCode, error, details?}`. Every route but sign-in and health needs a token: ' +
         '`POST /api/auth/login`, then **Authorize** with the `access_token` (or an API token). ' +
-        'Each operation names the least role it needs in `x-required-role` (viewer < operator < admin).',
+        'Each operation names the least role it needs in `x-required-role` (viewer < operator < admin). ' +
+        'Browsers may use the HttpOnly `infini_token` cookie instead, but a POST, PUT, PATCH or DELETE that relies on the ' +
+        'cookie must carry an `Origin` (or, without one, a `Referer`) that is this backend or one of `CORS_ORIGINS`; ' +
+        'otherwise it is refused with 403. With authentication off, every such request naming a foreign `Origin` is refused. ' +
+        'Request bodies are JSON (`multipart/form-data` for uploads); anything else gets 415.',
     )
     .setVersion('1.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A login token (JWT) or an API token (`ist_…`)' }, 'bearer')

@@ -1,19 +1,19 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { maskSecrets } from './secrets';
+import { maskForLog, maskUrlForLog } from './secrets';
 
 const logger = new Logger('HTTP');
 
 /**
- * One debug line per request, with the body's secrets masked. Installed only at LOG_LEVEL=debug: as an
+ * One debug line per request, with whatever looks secret in the body and the query string masked. Installed only at LOG_LEVEL=debug: as an
  * always-on Nest interceptor it cost every request an RxJS pipeline and async-hook bindings (~15% of a cached GET).
  */
 export function logRequests(request: Request, response: Response, next: NextFunction): void {
   const startedAt = performance.now();
   response.once('finish', () => {
-    const body = request.body && Object.keys(request.body).length ? ` ${JSON.stringify(maskSecrets(request.body))}` : '';
+    const body = request.body && Object.keys(request.body).length ? ` ${JSON.stringify(maskForLog(request.body))}` : '';
     const elapsed = (performance.now() - startedAt).toFixed(1);
-    logger.debug(`${request.method} ${request.originalUrl} ${response.statusCode} ${elapsed}ms${body}`);
+    logger.debug(`${request.method} ${maskUrlForLog(request.originalUrl)} ${response.statusCode} ${elapsed}ms${body}`);
   });
   next();
 }

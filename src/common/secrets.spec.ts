@@ -1,4 +1,4 @@
-import { maskSecrets } from './secrets';
+import { maskForLog, maskSecrets, maskUrlForLog } from './secrets';
 
 describe('maskSecrets', () => {
   it('masks secret fields at any depth and leaves the rest alone', () => {
@@ -21,5 +21,18 @@ describe('maskSecrets', () => {
       token_type: 'Bearer',
     });
     expect(JSON.stringify(masked)).not.toMatch(/hunter2|BEGIN|old-one|new-one|eyJhbGci/);
+  });
+});
+
+describe('what reaches the log', () => {
+  it('masks fields whose names only look secret, as refused bodies carry them', () => {
+    const masked = maskForLog({ name: 'gpu-1', pass_word: 'c1', pwd: 'c2', key: 'c3', private_key_pem: 'c4', nested: { api_key: 'c5', port: 22 } });
+    expect(masked).toEqual({ name: 'gpu-1', pass_word: '***', pwd: '***', key: '***', private_key_pem: '***', nested: { api_key: '***', port: 22 } });
+  });
+
+  it('masks query values named like secrets or shaped like tokens, and leaves other URLs as they are', () => {
+    expect(maskUrlForLog('/api/servers?token=c1&page=2&API_KEY=c2&t=ist_c3')).toBe('/api/servers?token=***&page=2&API_KEY=***&t=***');
+    expect(maskUrlForLog('/api/audit?user=admin&page=2')).toBe('/api/audit?user=admin&page=2');
+    expect(maskUrlForLog('/api/brands')).toBe('/api/brands');
   });
 });

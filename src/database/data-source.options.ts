@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
+import { ensureOwnerOnlyFile, ensurePrivateDirectory } from '../common/secret-file';
 import { DatabaseConfig } from '../config/configuration';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
@@ -20,8 +20,9 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
   if (config.kind === 'postgres') {
     return { ...common, type: 'postgres', url: config.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
   }
-  // SQLite cannot create the folder that holds its file.
-  mkdirSync(dirname(config.file), { recursive: true });
+  // SQLite cannot create the folder that holds its file, and would create the file readable by everyone.
+  ensurePrivateDirectory(dirname(config.file));
+  ensureOwnerOnlyFile(config.file, [`${config.file}-wal`, `${config.file}-shm`]);
   // TypeORM's SQLite driver turns foreign keys on for every connection; WAL and the busy timeout are ours.
   return { ...common, type: 'sqlite', database: config.file, enableWAL: true, busyTimeout: SQLITE_BUSY_TIMEOUT_MS };
 }

@@ -4,7 +4,8 @@ import proxyaddr from 'proxy-addr';
 import { Server, ServerOptions, Socket } from 'socket.io';
 import { Principal } from '../common/request-context';
 import { HttpConfig } from '../config/configuration';
-import { AuthService, presentedToken } from '../modules/auth/auth.service';
+import { OriginPolicy, usesAmbientCredentials } from '../common/origin-policy';
+import { AuthService, presentedToken, SESSION_COOKIE } from '../modules/auth/auth.service';
 
 /**
  * Socket.IO on the HTTP port, open to the same browser origins as the REST API (the admin UI). Every
@@ -18,6 +19,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
     app: INestApplicationContext,
     private readonly http: HttpConfig,
     private readonly auth: AuthService,
+    private readonly origins: OriginPolicy,
   ) {
     super(app);
   }
@@ -30,6 +32,10 @@ export class ConfiguredIoAdapter extends IoAdapter {
       transports: ['websocket', 'polling'],
     }) as Server;
     server.use((socket, next) => {
+      // A WebSocket handshake is not subject to CORS: a foreign page riding on the cookie (or on no
+      // authentication at all) is refused here, on either transport.
+      const refusal = this.crossSiteRefusal(socket);
+      if (refusal) return next(new Error(refusal));
       this.authenticate(socket).then(
         (authenticated) => next(authenticated ? undefined : new Error('Unauthorized: sign in and pass the token as auth.token')),
         (error: Error) => next(new Error(`Unauthorized: ${error.message}`)),
@@ -38,16 +44,26 @@ export class ConfiguredIoAdapter extends IoAdapter {
     return server;
   }
 
+  private crossSiteRefusal(socket: Socket): string | undefined {
+    const explicitToken = this.auth.enabled && handshakeToken(socket) !== undefined;
+    if (explicitToken || !usesAmbientCredentials(socket.handshake.headers, SESSION_COOKIE, this.auth.enabled)) return undefined;
+    return this.origins.refusal(socket.request, this.auth.enabled);
+  }
+
   private async authenticate(socket: Socket): Promise<boolean> {
-    const { auth, headers } = socket.handshake;
-    const fromAuth = typeof auth?.token === 'string' ? auth.token.replace(/^Bearer\s+/i, '') : undefined;
-    const token = fromAuth ?? presentedToken(headers);
+    const token = handshakeToken(socket) ?? presentedToken(socket.handshake.headers);
     const principal = await this.auth.authenticate(token);
     socket.data.principal = principal ?? undefined;
     socket.data.token = token;
     socket.data.ip = proxyaddr(socket.request, this.http.trustProxy);
     return principal !== null;
   }
+}
+
+/** A token the client handed over explicitly (`auth.token`), which a foreign page cannot borrow from the browser. */
+function handshakeToken(socket: Socket): string | undefined {
+  const token = socket.handshake.auth?.token;
+  return typeof token === 'string' ? token.replace(/^Bearer\s+/i, '') : undefined;
 }
 
 /**

@@ -1,10 +1,52 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Exclude, Transform } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDate, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf } from 'class-validator';
 
 const NO_NUL = /^[^\u0000]*$/;
+/**
+ * What has no place in a name: control and format characters (bidi overrides, zero-width marks, which make two
+ * names look alike or reorder what an operator reads), line separators and lone surrogates.
+ */
+const NOT_A_NAME_CHARACTER = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u;
 const MAX_INT32 = 2_147_483_647;
+
+/** Whether `value` is free of control, bidi and zero-width characters and lone surrogates. */
+export function isPrintableName(value: unknown): boolean {
+  return typeof value === 'string' && !NOT_A_NAME_CHARACTER.test(value);
+}
+
+/**
+ * The field may be left out, but not sent as `null` (its column has no "nothing" to store). `@IsOptional()`
+ * would let `null` through to a NOT NULL column.
+ */
+export function NotNullIfPresent(): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined);
+}
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * An ISO 8601 date or date-time (`2026-12-01`, `2026-12-01T08:00:00Z`, with an offset or local), checked field by
+ * field: `Date.parse` also takes `"1"` or `-1` and rolls `2026-02-30` over into March.
+ */
+export function parseIsoDateTime(text: string): Date | undefined {
+  const parts = ISO_DATE_TIME.exec(text.trim());
+  if (!parts) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = parts.slice(1, 7).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  const date = new Date(text.trim().replace(' ', 'T'));
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** An ISO 8601 date-time string made a Date; anything else stays as sent and fails `@IsDate()` with a clear message. */
+export function IsoDateTime(): PropertyDecorator {
+  return applyDecorators(
+    Transform(({ value }) => (typeof value === 'string' ? (parseIsoDateTime(value) ?? value) : value)),
+    IsDate({ message: '$property must be an ISO 8601 date-time, e.g. 2026-12-01T08:00:00Z' }),
+  );
+}
 
 /**
  * Fields that a resource's GET returns but that clients cannot change. Clients may send the resource
@@ -26,7 +68,10 @@ export function RequiredText(maxLength = 255, description?: string): PropertyDec
     Transform(({ value }) => (typeof value === 'string' ? value.trim() : value)),
     IsNotEmpty(),
     MaxLength(maxLength),
-    Matches(NO_NUL, { message: '$property must not contain NUL characters' }),
+    ValidateBy({
+      name: 'isPrintableName',
+      validator: { validate: isPrintableName, defaultMessage: () => '$property must not contain control, bidi or zero-width characters' },
+    }),
   );
 }
 

@@ -18,6 +18,11 @@ describe('isHost', () => {
     'a'.repeat(254),
     '256.1.1.1.1.1',
     'under_score',
+    'gpu\u200b01',
+    'gpu\u202e10',
+    'gpu\u0007',
+    'gpu\ud800',
+    'gрu01',
     42,
     null,
   ])('refuses %p', (host) => expect(isHost(host)).toBe(false));

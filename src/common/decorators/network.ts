@@ -1,11 +1,16 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { isFQDN, isIP, IsInt, IsOptional, Max, Min, ValidateBy } from 'class-validator';
+import { isFQDN, isIP, IsInt, Max, Min, ValidateBy } from 'class-validator';
+import { NotNullIfPresent } from './fields';
 
-/** A hostname, an IPv4 or an IPv6 address — nothing else (no URL, no port, no spaces or shell characters). */
+/** Host names as DNS carries them: internationalised names in their `xn--` form, so no look-alike or invisible characters. */
+const ASCII_HOST_NAME = /^[A-Za-z0-9.-]+$/;
+
+/** A hostname, an IPv4 or an IPv6 address — nothing else (no URL, no port, no spaces, shell or non-ASCII characters). */
 export function isHost(value: unknown): boolean {
   if (typeof value !== 'string' || value.length > 253) return false;
-  return isIP(value) || isFQDN(value, { require_tld: false, allow_underscores: false, allow_trailing_dot: false });
+  if (isIP(value)) return true;
+  return ASCII_HOST_NAME.test(value) && isFQDN(value, { require_tld: false, allow_underscores: false, allow_trailing_dot: false });
 }
 
 export function IsHost(): PropertyDecorator {
@@ -25,7 +30,7 @@ export function IsHost(): PropertyDecorator {
 export function IsPort(defaultPort: number, description?: string): PropertyDecorator {
   return applyDecorators(
     ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 65535, default: defaultPort, description }),
-    IsOptional(),
+    NotNullIfPresent(),
     IsInt(),
     Min(1),
     Max(65535),

@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { QueryFailedError } from 'typeorm';
 import { ErrorResponse } from '../dto/responses.dto';
 import { isConstraintViolation } from '../../database/constraint-violation';
+import { maskUrlForLog } from '../secrets';
 
 /** Body-parser and other Express errors carry an HTTP status of their own. */
 interface ErrorWithStatus {
@@ -44,7 +45,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode >= 500) {
       const request = host.switchToHttp().getRequest();
       this.logger.error(
-        `${request.method} ${request.originalUrl ?? request.url} failed`,
+        `${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`,
         exception instanceof Error ? exception.stack : String(exception),
       );
     }

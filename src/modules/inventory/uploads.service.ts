@@ -54,6 +54,8 @@ export class UploadsService {
       throw new UnsupportedMediaTypeException(`Invalid file type: allowed are ${Object.keys(IMAGE_TYPES).join(', ')} images`);
     }
     const filename = `${randomUUID()}.${extension}`;
+    // DATA_DIR itself stays owner-only when this is what creates it (PostgreSQL with keys from the environment).
+    await mkdir(this.storage.dataDir, { recursive: true, mode: 0o700 });
     await mkdir(this.storage.uploadDir, { recursive: true });
     await writeFile(join(this.storage.uploadDir, filename), file.buffer, { flag: 'wx', mode: 0o644 });
     return { filename, url: `/api/uploads/${filename}` };

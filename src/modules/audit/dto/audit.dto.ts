@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsoDateTime } from '../../../common/decorators/fields';
 
 export const AUDIT_PAGE_MAX = 500;
 
@@ -20,15 +21,13 @@ export class AuditQuery {
   /** Events at or after this instant (ISO 8601). */
   @ApiPropertyOptional({ type: String, format: 'date-time' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate()
+  @IsoDateTime()
   from?: Date;
 
   /** Events at or before this instant (ISO 8601). */
   @ApiPropertyOptional({ type: String, format: 'date-time' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate()
+  @IsoDateTime()
   to?: Date;
 
   @ApiPropertyOptional({ minimum: 1, default: 1 })

@@ -1,8 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { RequiredText } from '../../../common/decorators/fields';
+import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsoDateTime, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../../../common/credentials-policy';
 import { ROLES, Role } from '../roles';
 
@@ -74,15 +73,14 @@ export class CreateTokenDto {
 
   /** At most your own role; default: your role. */
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsIn(ROLES)
   role?: Role;
 
   /** When the token stops working (ISO 8601, in the future); default: never. */
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate()
+  @IsoDateTime()
   expires_at?: Date | null;
 }
 
@@ -129,7 +127,7 @@ export class CreateUserDto {
   @IsIn(ROLES)
   role: Role;
 
-  @IsOptional()
+  @NotNullIfPresent()
   @IsBoolean()
   disabled?: boolean;
 }
@@ -137,24 +135,24 @@ export class CreateUserDto {
 /** Fields left out keep their values. A new password ends the user's sessions. */
 export class UpdateUserDto {
   @ApiPropertyOptional({ pattern: USERNAME_PATTERN.source })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsString()
   @Matches(USERNAME_PATTERN, { message: USERNAME_RULE })
   username?: string;
 
   @ApiPropertyOptional({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, format: 'password' })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsString()
   @MinLength(PASSWORD_MIN_LENGTH)
   @MaxLength(PASSWORD_MAX_LENGTH)
   password?: string;
 
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsIn(ROLES)
   role?: Role;
 
-  @IsOptional()
+  @NotNullIfPresent()
   @IsBoolean()
   disabled?: boolean;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { IsHost, IsPort } from '../../../common/decorators/network';
 import { GpuMetrics } from '../resource-probe';
 
@@ -56,7 +56,7 @@ export class CreateServerDto {
   port?: number;
 
   @ApiPropertyOptional({ enum: AUTH_TYPES, default: 'password' })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsIn(AUTH_TYPES)
   auth_type?: (typeof AUTH_TYPES)[number];
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
-import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, IsoDateTime, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { isTimeZone } from '../../../common/time-zone';
 import { SCHEDULE_TYPES } from '../schedule';
 
@@ -82,18 +82,18 @@ export class CreateTaskDto {
   /** For `once`: when to run (ISO 8601); left out, the task runs right after it is created. */
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
   @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && value !== '' ? new Date(value) : value === '' ? null : value))
-  @IsDate({ message: 'run_at must be an ISO 8601 date-time' })
+  @Transform(({ value }) => (value === '' ? null : value))
+  @IsoDateTime()
   run_at?: Date | null;
 
   @ApiPropertyOptional({ default: true })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsBoolean()
   enabled?: boolean;
 
   /** How long a run may take before it is ended; default TASK_TIMEOUT_SECONDS. */
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 604800 })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsInt()
   @Min(1)
   @Max(604_800)
