@@ -342,17 +342,19 @@ describe('authentication', () => {
   describe('sign-in throttling', () => {
     let t: TestApp;
     beforeAll(async () => {
+      // LOGIN_RATE_LIMIT_PER_USER, the older name of LOGIN_RATE_LIMIT_PER_USER_IP, still sets the per-address failures.
       t = await startTestApp({ LOGIN_RATE_LIMIT_PER_USER: '3', LOGIN_RATE_LIMIT_PER_IP: '8', LOGIN_RATE_WINDOW_SECONDS: '60' });
     });
     afterAll(() => t.close());
 
-    it('answers 429 with Retry-After once a username has had its attempts, even with the right password; other names still sign in', async () => {
+    it('answers 429 with Retry-After once a username has had its failures from an address, even with the right password; other names still sign in', async () => {
       await addUser(t, 'tim', 'viewer');
-      // The test app's own sign-in as admin was one attempt from this IP; addUser's was another.
-      for (let attempt = 0; attempt < 2; attempt++) await t.anonymous.post('/api/auth/login').send({ username: 'tim', password: 'wrong-password' }).expect(401);
+      // Successful sign-ins are no failures: tim's own (in addUser) left all three.
+      for (let attempt = 0; attempt < 3; attempt++) await t.anonymous.post('/api/auth/login').send({ username: 'tim', password: 'wrong-password' }).expect(401);
       const blocked = await t.anonymous.post('/api/auth/login').send({ username: 'TIM', password: 'tim-password' }).expect(429);
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(blocked.headers['x-ratelimit-limit']).toBe('3');
       expect(blocked.body).toEqual({ statusCode: 429, error: expect.stringMatching(/too many sign-in attempts/i) });
       await t.login(TEST_ADMIN.username, TEST_ADMIN.password);
     });
@@ -365,6 +367,7 @@ describe('authentication', () => {
       }
       expect(last!.status).toBe(429);
       expect(last!.headers['retry-after']).toMatch(/^\d+$/);
+      expect(last!.headers['x-ratelimit-limit']).toBe('8');
     });
   });
 
@@ -379,8 +382,12 @@ describe('authentication', () => {
         for (const ip of ['203.0.113.7', '203.0.113.7', '203.0.113.7', '198.51.100.9']) statuses.push((await signInFrom(t, ip)).status);
         // Two attempts per client; another client behind the same proxy is not locked out with the first.
         expect(statuses).toEqual([401, 401, 429, 401]);
+        // A row per client address (and username) with the count of its failures.
         const failures = await auditEvents(t, '&action=auth.login_failed');
-        expect(failures.map((event) => event.ip)).toEqual(['198.51.100.9', '203.0.113.7', '203.0.113.7']);
+        expect(failures.map((event) => [event.ip, event.detail?.count])).toEqual([
+          ['198.51.100.9', 1],
+          ['203.0.113.7', 2],
+        ]);
       } finally {
         await t.close();
       }
@@ -527,7 +534,8 @@ describeSsh('authentication of sockets, roles on the terminal, and the audit log
     await expect(connect({ auth: { token: 'forged' } })).rejects.toThrow(/Unauthorized/);
     await connect({ auth: { token: t.adminToken } });
     await connect({ extraHeaders: { Authorization: `Bearer ${t.adminToken}` } });
-    await connect({ extraHeaders: { Cookie: `infini_token=${t.adminToken}` } });
+    // The cookie counts only from an allowed origin (a browser sends one; see security-web for the refusals).
+    await connect({ extraHeaders: { Cookie: `infini_token=${t.adminToken}`, Origin: 'http://localhost:8080' } });
   });
 
   it('refuses a viewer a terminal with ssh_error naming the role, and opens one for an admin', async () => {

@@ -42,6 +42,8 @@ export const sshConfig = registerAs('ssh', () => {
     idleTimeoutMs: env.SSH_IDLE_TIMEOUT_MS,
     keepaliveIntervalMs: env.SSH_KEEPALIVE_INTERVAL_MS,
     maxChannelsPerConnection: env.SSH_MAX_CHANNELS,
+    channelOpenTimeoutMs: env.SSH_CHANNEL_OPEN_TIMEOUT_MS,
+    maxConnectionsPerServer: env.SSH_MAX_CONNECTIONS_PER_SERVER,
     maxOutputBytes: env.EXEC_MAX_OUTPUT_BYTES,
   };
 });
@@ -113,8 +115,10 @@ export const authConfig = registerAs('auth', () => {
     jwtSecretFile: resolve(env.DATA_DIR, 'jwt.secret'),
     tokenTtlSeconds: env.JWT_EXPIRES_IN_SECONDS,
     loginLimitPerIp: env.LOGIN_RATE_LIMIT_PER_IP,
-    loginLimitPerUser: env.LOGIN_RATE_LIMIT_PER_USER,
+    loginFailuresPerUserIp: env.LOGIN_RATE_LIMIT_PER_USER_IP ?? env.LOGIN_RATE_LIMIT_PER_USER,
     loginWindowMs: env.LOGIN_RATE_WINDOW_SECONDS * 1000,
+    loginFailureCeiling: env.LOGIN_FAILURE_CEILING_PER_USER,
+    loginFailureCeilingWindowMs: env.LOGIN_FAILURE_CEILING_WINDOW_SECONDS * 1000,
   };
 });
 

@@ -1,3 +1,4 @@
+import { authConfig } from './configuration';
 import { validateEnvironment } from './environment';
 
 describe('validateEnvironment', () => {
@@ -41,5 +42,32 @@ describe('validateEnvironment', () => {
   it('refuses a TRUST_PROXY it cannot read, and takes one it can', () => {
     expect(() => validateEnvironment({ TRUST_PROXY: 'my-nginx' })).toThrow(/TRUST_PROXY/);
     expect(validateEnvironment({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+  });
+
+  describe('sign-in limits', () => {
+    const saved = process.env;
+    afterEach(() => {
+      process.env = saved;
+    });
+    /** authConfig() with `env` and no other LOGIN_ variable. */
+    const limits = (env: Record<string, string>) => {
+      process.env = { ...Object.fromEntries(Object.entries(saved).filter(([name]) => !name.startsWith('LOGIN_'))), ...env };
+      const { loginLimitPerIp, loginFailuresPerUserIp, loginWindowMs, loginFailureCeiling, loginFailureCeilingWindowMs } = authConfig();
+      return { loginLimitPerIp, loginFailuresPerUserIp, loginWindowMs, loginFailureCeiling, loginFailureCeilingWindowMs };
+    };
+
+    it('default to 20 attempts per address and 5 failures per username and address a minute, and 100 failures per username in 15 minutes', () => {
+      expect(limits({})).toEqual({ loginLimitPerIp: 20, loginFailuresPerUserIp: 5, loginWindowMs: 60_000, loginFailureCeiling: 100, loginFailureCeilingWindowMs: 900_000 });
+    });
+
+    it('take LOGIN_RATE_LIMIT_PER_USER, the older name, when LOGIN_RATE_LIMIT_PER_USER_IP is unset', () => {
+      expect(limits({ LOGIN_RATE_LIMIT_PER_USER: '3' }).loginFailuresPerUserIp).toBe(3);
+      expect(limits({ LOGIN_RATE_LIMIT_PER_USER: '3', LOGIN_RATE_LIMIT_PER_USER_IP: '7' }).loginFailuresPerUserIp).toBe(7);
+      expect(limits({ LOGIN_RATE_LIMIT_PER_USER: '3', LOGIN_RATE_LIMIT_PER_USER_IP: ' ' }).loginFailuresPerUserIp).toBe(3);
+    });
+
+    it.each(['LOGIN_RATE_LIMIT_PER_USER_IP', 'LOGIN_FAILURE_CEILING_PER_USER', 'LOGIN_FAILURE_CEILING_WINDOW_SECONDS'])('refuses %s=0', (name) => {
+      expect(() => validateEnvironment({ [name]: '0' })).toThrow(new RegExp(`${name}=`));
+    });
   });
 });

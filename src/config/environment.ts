@@ -108,6 +108,18 @@ export class EnvironmentVariables {
   @Min(1000)
   SSH_KEEPALIVE_INTERVAL_MS = 15_000;
 
+  /** Opening a shell or exec channel on a connected server; past it the connection takes no new channels. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  SSH_CHANNEL_OPEN_TIMEOUT_MS = 10_000;
+
+  /** Connections the pool keeps to one server at most: a server that holds channels cannot make it open more forever. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  SSH_MAX_CONNECTIONS_PER_SERVER = 8;
+
   /** Channels per connection before the pool opens another (OpenSSH `MaxSessions`). */
   @Transform(toInt)
   @IsInt()
@@ -273,13 +285,23 @@ export class EnvironmentVariables {
   @Min(60)
   JWT_EXPIRES_IN_SECONDS = 12 * 3600;
 
-  /** Login attempts allowed per client IP per LOGIN_RATE_WINDOW_SECONDS. */
+  /** Sign-in attempts, successful or not, allowed per client address per LOGIN_RATE_WINDOW_SECONDS. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
   LOGIN_RATE_LIMIT_PER_IP = 20;
 
-  /** Login attempts allowed per username per LOGIN_RATE_WINDOW_SECONDS, whatever the IP. */
+  /**
+   * Failed sign-ins allowed per username from one client address per LOGIN_RATE_WINDOW_SECONDS; then that address
+   * is refused for that username for the window. Unset or empty: LOGIN_RATE_LIMIT_PER_USER.
+   */
+  @Transform((params) => toInt({ value: blankToUndefined(params) }))
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  LOGIN_RATE_LIMIT_PER_USER_IP?: number;
+
+  /** The older name of LOGIN_RATE_LIMIT_PER_USER_IP, read when that is unset (it once counted every address together). */
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -289,6 +311,21 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(1)
   LOGIN_RATE_WINDOW_SECONDS = 60;
+
+  /**
+   * Failed sign-ins per username from all addresses together per LOGIN_FAILURE_CEILING_WINDOW_SECONDS; once they are
+   * reached the username is refused everywhere, even with the right password, for that window.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LOGIN_FAILURE_CEILING_PER_USER = 100;
+
+  /** The window of LOGIN_FAILURE_CEILING_PER_USER; failed and throttled sign-ins are audited as one row per username, address and window. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  LOGIN_FAILURE_CEILING_WINDOW_SECONDS = 900;
 
   /** Audit events older than this many days are deleted (at start-up, then daily); 0 keeps them forever. */
   @Transform(toInt)
@@ -301,7 +338,7 @@ export class EnvironmentVariables {
 export function validateEnvironment(env: Record<string, unknown>): EnvironmentVariables {
   const present = Object.fromEntries(
     Object.keys(new EnvironmentVariables())
-      .concat('DATABASE_URL', 'ENCRYPTION_KEY', 'ADMIN_PASSWORD', 'JWT_SECRET')
+      .concat('DATABASE_URL', 'ENCRYPTION_KEY', 'ADMIN_PASSWORD', 'JWT_SECRET', 'LOGIN_RATE_LIMIT_PER_USER_IP')
       .filter((key) => env[key] !== undefined)
       .map((key) => [key, env[key]]),
   );

@@ -19,6 +19,21 @@ export class AuditRepository {
     await this.events.save(this.events.create(event), SINGLE_ROW);
   }
 
+  /** Replaces the detail of the newest `action` event of this username and address since `since`; false when there is none. */
+  async updateLatestDetail(match: { action: string; username: string | null; ip: string | null; since: Date }, detail: string): Promise<boolean> {
+    const query = this.events
+      .createQueryBuilder('event')
+      .select('event.id')
+      .where('event.action = :action', { action: match.action })
+      .andWhere('event.at >= :since', { since: match.since });
+    query.andWhere(match.username === null ? 'event.username IS NULL' : 'event.username = :username', { username: match.username });
+    query.andWhere(match.ip === null ? 'event.ip IS NULL' : 'event.ip = :ip', { ip: match.ip });
+    const latest = await query.orderBy('event.id', 'DESC').getOne();
+    if (!latest) return false;
+    await this.events.update(latest.id, { detail });
+    return true;
+  }
+
   /** Deletes the events recorded before `cutoff`; returns how many. */
   async deleteBefore(cutoff: Date): Promise<number> {
     const result = await this.events.createQueryBuilder().delete().where('at < :cutoff', { cutoff }).execute();

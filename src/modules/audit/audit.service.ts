@@ -16,6 +16,14 @@ export interface AuditEntry {
   actor?: { username: string | null; ip: string | null };
 }
 
+/** Where an event stands in a series of like events (same action, username and address) within a window. */
+export interface AuditOccurrence {
+  /** 1 for the first of the series. */
+  count: number;
+  /** When the series' window began. */
+  since: Date;
+}
+
 const DAY_MS = 24 * 3600 * 1000;
 
 /** Records security-relevant actions (see docs of each call site) into `audit_events`, kept AUDIT_RETENTION_DAYS. */
@@ -54,14 +62,23 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     const context = RequestContext.current();
     const actor = entry.actor ?? { username: context?.principal?.username ?? null, ip: context?.ip ?? null };
     try {
-      await this.repository.insert({
-        at: new Date(),
-        username: actor.username,
-        ip: actor.ip,
-        action: entry.action,
-        target: entry.target ?? null,
-        detail: entry.detail ? JSON.stringify(maskSecrets(entry.detail)) : null,
-      });
+      await this.repository.insert(this.toRow(entry.action, actor, entry.target, entry.detail));
+    } catch (error) {
+      this.logger.error(`Could not record audit event ${entry.action}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Records an event that an attacker can repeat at will (a failed sign-in) as one row per series: the first inserts
+   * it, later ones set its `detail.count` and `detail.last_at`. The row's `at` is the series' first event.
+   */
+  async recordSeries(entry: AuditEntry & { actor: NonNullable<AuditEntry['actor']> }, occurrence: AuditOccurrence): Promise<void> {
+    const now = new Date();
+    const row = this.toRow(entry.action, entry.actor, entry.target, { ...entry.detail, count: occurrence.count, last_at: now.toISOString() }, now);
+    try {
+      // Also inserted when the first row is missing (its insert failed, or is still running beside this one).
+      const updated = occurrence.count > 1 && (await this.repository.updateLatestDetail({ ...entry.actor, action: entry.action, since: occurrence.since }, row.detail!));
+      if (!updated) await this.repository.insert(row);
     } catch (error) {
       this.logger.error(`Could not record audit event ${entry.action}: ${(error as Error).message}`);
     }
@@ -69,6 +86,10 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
 
   page(filter: AuditFilter, offset: number, limit: number): Promise<{ events: AuditEvent[]; total: number }> {
     return this.repository.page(filter, offset, limit);
+  }
+
+  private toRow(action: string, actor: NonNullable<AuditEntry['actor']>, target?: string, detail?: Record<string, unknown>, at = new Date()): Omit<AuditEvent, 'id'> {
+    return { at, username: actor.username, ip: actor.ip, action, target: target ?? null, detail: detail ? JSON.stringify(maskSecrets(detail)) : null };
   }
 }
 

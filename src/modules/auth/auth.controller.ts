@@ -27,7 +27,13 @@ export class AuthController {
   @HttpCode(200)
   @ApiOkResponse({ type: SessionResponse })
   @ApiErrors(400, 401)
-  @ApiResponse({ status: 429, description: 'Too many attempts from this IP or for this username; see Retry-After', type: ErrorResponse })
+  @ApiResponse({
+    status: 429,
+    description:
+      'Too many attempts from this address, too many failures for this username from this address, or the username ' +
+      'has reached its ceiling of failures from all addresses; Retry-After and X-RateLimit-Limit/-Remaining/-Reset describe the limit that refused',
+    type: ErrorResponse,
+  })
   async login(@Body() dto: LoginDto, @Res({ passthrough: true }) response: Response): Promise<SessionResponse> {
     return this.startSession(response, await this.auth.login(dto.username, dto.password));
   }

@@ -11,6 +11,7 @@ import { ApiTokensService } from './api-tokens.service';
 import { AuthController } from './auth.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
+import { SignInAttempts } from './sign-in-attempts';
 import { RevokedSession } from './revoked-session.entity';
 import { TokensRepository } from './tokens.repository';
 import { User } from './user.entity';
@@ -31,22 +32,15 @@ import { UsersService } from './users.service';
         verifyOptions: { algorithms: ['HS256'] },
       }),
     }),
-    // Used by LoginThrottlerGuard on the login route only: per client IP, and per username whatever the IP.
+    // Used by LoginThrottlerGuard on the login route only: every attempt per client address. Failures per username
+    // are counted by SignInAttempts in the same storage.
     ThrottlerModule.forRootAsync({
       inject: [authConfig.KEY],
-      useFactory: (config: AuthConfig) => [
-        { name: 'default', ttl: config.loginWindowMs, limit: config.loginLimitPerIp },
-        {
-          name: 'username',
-          ttl: config.loginWindowMs,
-          limit: config.loginLimitPerUser,
-          getTracker: (request: Record<string, any>) => String((request.body as { username?: unknown } | undefined)?.username ?? '').trim().toLowerCase(),
-        },
-      ],
+      useFactory: (config: AuthConfig) => [{ name: 'default', ttl: config.loginWindowMs, limit: config.loginLimitPerIp }],
     }),
   ],
   controllers: [AuthController, UsersController],
-  providers: [UsersRepository, TokensRepository, AuthService, ApiTokensService, UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [UsersRepository, TokensRepository, SignInAttempts, AuthService, ApiTokensService, UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [AuthService],
 })
 export class AuthModule {}

@@ -6,6 +6,7 @@ import { authConfig, AuthConfig, httpConfig, HttpConfig } from '../../config/con
 import { logLevelsUpTo } from '../../config/environment';
 import { Principal, RequestContext } from '../../common/request-context';
 import { AuditService } from '../audit/audit.service';
+import { SignInAttempts } from './sign-in-attempts';
 import { PasswordHasher } from './password-hasher';
 import { ROLES, Role } from './roles';
 import { TokensRepository } from './tokens.repository';
@@ -17,6 +18,8 @@ export const SESSION_COOKIE = 'infini_token';
 export const API_TOKEN_PREFIX = 'ist_';
 /** Last use of an API token is written at most this often. */
 const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+/** A login token's `jti` is stored at logout in revoked_sessions.id, a varchar(64). */
+const REVOKED_SESSION_ID_MAX = 64;
 
 /** The caller when AUTH_ENABLED=false: everyone is an admin. */
 export const STAND_IN_ADMIN: Principal = Object.freeze({ userId: null, username: 'anonymous', role: 'admin' });
@@ -27,6 +30,21 @@ interface LoginTokenClaims {
   exp: number;
   /** The user's password_changed_at (ms) when issued: a password change ends every earlier session. */
   pwd: number;
+}
+
+/** Only claims as openSession writes them: a token signed with the secret but holding anything else is refused. */
+function isLoginTokenClaims(claims: Record<string, unknown>): claims is Record<string, unknown> & LoginTokenClaims {
+  const { sub, jti, exp, pwd } = claims;
+  return (
+    typeof sub === 'string' &&
+    // A user id in decimal, short enough to be a safe integer.
+    /^[1-9][0-9]{0,14}$/.test(sub) &&
+    typeof jti === 'string' &&
+    jti.length > 0 &&
+    jti.length <= REVOKED_SESSION_ID_MAX &&
+    typeof exp === 'number' &&
+    Number.isSafeInteger(pwd)
+  );
 }
 
 export interface Session {
@@ -60,6 +78,7 @@ export class AuthService implements OnApplicationBootstrap {
     private readonly tokens: TokensRepository,
     private readonly jwt: JwtService,
     private readonly audit: AuditService,
+    private readonly attempts: SignInAttempts,
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
     @Inject(httpConfig.KEY) private readonly http: HttpConfig,
   ) {}
@@ -79,14 +98,23 @@ export class AuthService implements OnApplicationBootstrap {
     await this.createFirstAdmin();
   }
 
-  /** Verifies a username and password and opens a session; every attempt is audited. */
+  /**
+   * Verifies a username and password and opens a session. Failures count towards the sign-in locks (see
+   * LoginThrottlerGuard) and are audited as one row per username and address per LOGIN_FAILURE_CEILING_WINDOW_SECONDS,
+   * with a count; unknown usernames share one row per address, so that made-up names cannot flood the audit log.
+   */
   async login(username: string, password: string): Promise<Session> {
     const user = await this.users.findByUsername(username);
     const matches = await PasswordHasher.verify(password, user?.password_hash ?? (await this.decoyHash));
     const ip = RequestContext.current()?.ip ?? null;
     if (!user || !matches || user.disabled) {
       const reason = !user ? 'unknown user' : !matches ? 'wrong password' : 'account disabled';
-      await this.audit.record({ action: 'auth.login_failed', actor: { username: user?.username ?? username, ip }, detail: { reason } });
+      await this.attempts.recordFailure(username, ip);
+      const actor = { username: user?.username ?? null, ip };
+      await this.audit.recordSeries(
+        { action: 'auth.login_failed', actor, detail: user ? { reason } : { reason, username } },
+        await this.attempts.occurrence('auth.login_failed', actor),
+      );
       // A disabled account is only named to someone who knows its password.
       throw new UnauthorizedException(user && matches ? 'This account is disabled' : 'Invalid username or password');
     }
@@ -119,12 +147,13 @@ export class AuthService implements OnApplicationBootstrap {
   }
 
   private async authenticateLoginToken(token: string): Promise<Principal | null> {
-    let claims: LoginTokenClaims;
+    let claims: Record<string, unknown>;
     try {
-      claims = await this.jwt.verifyAsync<LoginTokenClaims>(token);
+      claims = await this.jwt.verifyAsync<Record<string, unknown>>(token);
     } catch {
       return null;
     }
+    if (!isLoginTokenClaims(claims)) return null;
     const user = await this.users.findById(Number(claims.sub));
     if (!user || user.disabled || (user.password_changed_at?.getTime() ?? 0) !== claims.pwd) return null;
     if ((await this.tokens.revokedSessionIds()).has(claims.jti)) return null;
