@@ -31,6 +31,7 @@ import { ServersModule } from './modules/servers/servers.module';
 import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
 import { TasksModule } from './modules/tasks/tasks.module';
+import { RealtimeModule } from './realtime/realtime.module';
 import { TerminalModule } from './ssh/terminal.module';
 
 @Module({
@@ -51,6 +52,7 @@ import { TerminalModule } from './ssh/terminal.module';
     ServicesModule,
     ChatModule,
     TasksModule,
+    RealtimeModule,
     TerminalModule,
     StatsModule,
   ],

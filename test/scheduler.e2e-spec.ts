@@ -432,11 +432,15 @@ describeSsh('task scheduler against a real sshd', () => {
         });
         const end = new Promise<{ task_id: number; run_id: number; status: string }>((resolve) => client.once('task_finished', resolve));
 
+        const subscribed = new Promise((resolve) => client.once('task_subscribed', resolve));
         client.emit('task_subscribe', { task_id: id });
-        // Messages on one connection are handled in order: the answer to a bad subscribe means the good one is in.
+        expect(await subscribed).toEqual({ task_id: id });
         const refused = new Promise((resolve) => client.once('task_error', resolve));
         client.emit('task_subscribe', { task_id: 0 });
         expect(await refused).toEqual({ error: 'task_id must be a positive integer' });
+        const unknown = new Promise((resolve) => client.once('task_error', resolve));
+        client.emit('task_subscribe', { task_id: 987654 });
+        expect(await unknown).toEqual({ error: 'Task 987654 not found', task_id: 987654 });
 
         const res = await c.execute(id).expect(200);
         const runId: number = res.body.run_id;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { StringDecoder } from 'node:string_decoder';
 import { sshConfig, SshConfig } from '../config/configuration';
 import { loginShellCommand } from './shell-quote';
-import { SshPool } from './ssh-pool.service';
+import { OpenedChannel, SshPool } from './ssh-pool.service';
 import { SshError, SshTarget } from './ssh-target';
 
 export interface ExecOptions {
@@ -63,6 +63,9 @@ class OutputBuffer {
   }
 }
 
+/** How long a timed-out command's channel may take to confirm its close before the result is given anyway. */
+const CLOSE_GRACE_MS = 5000;
+
 /** Runs commands on servers over pooled SSH connections: `bash -l -c '<command>'`, with a pty by default. */
 @Injectable()
 export class SshExecutor {
@@ -77,21 +80,19 @@ export class SshExecutor {
     const deadline = Date.now() + options.timeoutMs;
     let opened;
     try {
-      opened = await withTimeout(
+      opened = await this.withinDeadline(
         this.pool.openExec(target, loginShellCommand(command), pty ? { term: 'xterm', cols: 200, rows: 50 } : false),
         options.timeoutMs,
       );
     } catch (error) {
-      const message = error instanceof SshError ? error.message : `SSH to ${target.host}:${target.port} failed: ${String(error)}`;
-      const timedOut = error instanceof TimeoutError;
-      return {
-        success: false,
-        output: '',
-        error: timedOut ? `Timed out after ${options.timeoutMs} ms connecting to ${target.host}:${target.port}` : message,
-        exit_status: null,
-        truncated: false,
-        timed_out: timedOut,
-      };
+      const timedOut = error instanceof TimeoutError || (error instanceof SshError && error.kind === 'timeout');
+      const message =
+        error instanceof TimeoutError
+          ? this.describeOpenTimeout(target, options.timeoutMs)
+          : error instanceof SshError
+            ? error.message
+            : `SSH to ${target.host}:${target.port} failed: ${String(error)}`;
+      return { success: false, output: '', error: message, exit_status: null, truncated: false, timed_out: timedOut };
     }
     const { channel, exit } = opened;
     const stdout = new OutputBuffer(limit, options.onOutput);
@@ -101,12 +102,11 @@ export class SshExecutor {
 
     return new Promise<ExecResult>((resolve) => {
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        channel.close();
-      }, Math.max(0, deadline - Date.now()));
-      channel.once('close', () => {
+      let closeTimer: NodeJS.Timeout | undefined;
+      const finish = () => {
         clearTimeout(timer);
+        clearTimeout(closeTimer);
+        channel.off('close', finish);
         const exitStatus = exit.code ?? null;
         const signal = exit.signal;
         const output = stdout.finish();
@@ -125,31 +125,46 @@ export class SshExecutor {
           truncated: stdout.truncated || stderr.truncated,
           timed_out: timedOut,
         });
-      });
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        this.pool.release(channel);
+        // A server that does not confirm the close does not get to hold the caller too.
+        closeTimer = setTimeout(finish, CLOSE_GRACE_MS);
+      }, Math.max(0, deadline - Date.now()));
+      channel.once('close', finish);
+    });
+  }
+
+  /** Which phase the command's own deadline cut short: the connection was up, or it was still being made. */
+  private describeOpenTimeout(target: SshTarget, timeoutMs: number): string {
+    const address = `${target.host}:${target.port}`;
+    return this.pool.state(target.serverId).connections > 0
+      ? `Timed out after ${timeoutMs} ms opening an SSH channel on ${address} (channel open)`
+      : `Timed out after ${timeoutMs} ms connecting to ${address}`;
+  }
+
+  /** Rejects with TimeoutError when `opening` takes longer than `ms`; a channel granted later is released, not leaked. */
+  private withinDeadline(opening: Promise<OpenedChannel>, ms: number): Promise<OpenedChannel> {
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        reject(new TimeoutError());
+      }, ms);
+      opening.then(
+        (opened) => {
+          clearTimeout(timer);
+          if (expired) this.pool.release(opened.channel);
+          else resolve(opened);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
   }
 }
 
 class TimeoutError extends Error {}
-
-/** Rejects with TimeoutError when `promise` takes longer than `ms`; a late channel is closed, not leaked. */
-function withTimeout<T extends { channel: { close(): void } }>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let expired = false;
-    const timer = setTimeout(() => {
-      expired = true;
-      reject(new TimeoutError());
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        if (expired) value.channel.close();
-        else resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}

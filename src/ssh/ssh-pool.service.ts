@@ -13,6 +13,8 @@ export function fingerprintOf(hostKey: Buffer): string {
 class PooledConnection {
   openChannels = 0;
   closed = false;
+  /** Takes no new channels (the server left a channel open unanswered); closed once its last channel is back. */
+  retired = false;
   private idleTimer?: NodeJS.Timeout;
 
   constructor(
@@ -22,7 +24,7 @@ class PooledConnection {
   ) {}
 
   hasRoom(): boolean {
-    return !this.closed && this.openChannels < this.channelLimit;
+    return !this.closed && !this.retired && this.openChannels < this.channelLimit;
   }
 
   take(): void {
@@ -32,10 +34,15 @@ class PooledConnection {
 
   give(idleTimeoutMs: number): void {
     this.openChannels--;
-    if (this.openChannels === 0 && !this.closed) {
-      this.idleTimer = setTimeout(() => this.close(), idleTimeoutMs);
-      this.idleTimer.unref();
-    }
+    if (this.openChannels > 0 || this.closed) return;
+    if (this.retired) return this.close();
+    this.idleTimer = setTimeout(() => this.close(), idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  retire(): void {
+    this.retired = true;
+    if (this.openChannels === 0) this.close();
   }
 
   close(): void {
@@ -44,6 +51,16 @@ class PooledConnection {
     this.closed = true;
     this.client.end();
   }
+}
+
+/** What the pool holds for one server, for operators and tests: never a credential. */
+export interface PoolState {
+  /** Open connections, retired ones included. */
+  connections: number;
+  /** Channels open or being opened, over all connections. */
+  open_channels: number;
+  /** Connections that take no new channels and close once their last channel is back. */
+  retired_connections: number;
 }
 
 /** The connections of one server under one set of credentials. */
@@ -101,6 +118,29 @@ export class SshPool implements OnApplicationShutdown {
     for (const connection of entry.connections) connection.close();
   }
 
+  /**
+   * Ends a channel however far its streams were read, and so gives its slot back: ssh2 emits a channel's `close`
+   * only after its `end`, which a paused or never-read stream never reaches. Whoever releases a channel is done
+   * with its output: data still arriving is discarded.
+   */
+  release(channel: ClientChannel): void {
+    for (const stream of [channel, channel.stderr]) {
+      stream.removeAllListeners('data');
+      stream.resume();
+    }
+    channel.close();
+  }
+
+  /** What the pool holds for a server. */
+  state(serverId: number): PoolState {
+    const live = (this.servers.get(serverId)?.connections ?? []).filter((connection) => !connection.closed);
+    return {
+      connections: live.length,
+      open_channels: live.reduce((sum, connection) => sum + connection.openChannels, 0),
+      retired_connections: live.filter((connection) => connection.retired).length,
+    };
+  }
+
   /** Open connections and handshakes performed so far (for tests and diagnostics). */
   stats(serverId?: number): { connections: number; handshakes: number } {
     const entries = serverId === undefined ? [...this.servers.values()] : [this.servers.get(serverId)].filter((e) => e !== undefined);
@@ -119,12 +159,26 @@ export class SshPool implements OnApplicationShutdown {
     // A connection can die between two uses, or the server can refuse a channel: retry on a fresh slot.
     for (let attempt = 0; ; attempt++) {
       const { connection, reused } = await this.acquire(target);
+      let given = false;
+      const giveBack = () => {
+        if (given) return;
+        given = true;
+        connection.give(this.config.idleTimeoutMs);
+      };
       try {
-        const { channel, exit } = await open(connection.client);
-        channel.once('close', () => connection.give(this.config.idleTimeoutMs));
+        const { channel, exit } = await this.withinOpenTimeout(open(connection.client));
+        channel.once('close', giveBack);
         return { channel, reusedConnection: reused, exit };
       } catch (error) {
-        connection.give(this.config.idleTimeoutMs);
+        giveBack();
+        if (error instanceof ChannelOpenTimeout) {
+          // The server authenticated us but sits on channel opens: new channels go to a fresh connection.
+          connection.retire();
+          throw new SshError(
+            'timeout',
+            `Timed out after ${this.config.channelOpenTimeoutMs} ms opening an SSH channel on ${target.host}:${target.port} (channel open): the server accepted the connection but did not answer`,
+          );
+        }
         if (attempt >= 2) throw toChannelError(target, error);
         if (isChannelRefused(error) && connection.openChannels > 0) {
           connection.channelLimit = connection.openChannels;
@@ -133,6 +187,28 @@ export class SshPool implements OnApplicationShutdown {
         }
       }
     }
+  }
+
+  /** A channel open bounded by SSH_CHANNEL_OPEN_TIMEOUT_MS; a channel the server grants after that is released. */
+  private withinOpenTimeout(opening: Promise<{ channel: ClientChannel; exit: ExitRecord }>): Promise<{ channel: ClientChannel; exit: ExitRecord }> {
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        reject(new ChannelOpenTimeout());
+      }, this.config.channelOpenTimeoutMs);
+      opening.then(
+        (opened) => {
+          clearTimeout(timer);
+          if (expired) this.release(opened.channel);
+          else resolve(opened);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   private async acquire(target: SshTarget): Promise<{ connection: PooledConnection; reused: boolean }> {
@@ -145,7 +221,15 @@ export class SshPool implements OnApplicationShutdown {
         return { connection: available, reused };
       }
       if (!entry.connecting) {
-        reused = entry.connections.some((connection) => !connection.closed);
+        const open = entry.connections.filter((connection) => !connection.closed);
+        // A server that keeps channels open (or unanswered) must not make the pool open connections forever.
+        if (open.length >= this.config.maxConnectionsPerServer) {
+          throw new SshError(
+            'channel',
+            `All ${open.length} SSH connections to ${target.host}:${target.port} are busy (SSH_MAX_CONNECTIONS_PER_SERVER): try again when a command or terminal has ended`,
+          );
+        }
+        reused = open.length > 0;
         entry.connecting = this.connect(target, entry).finally(() => (entry.connecting = undefined));
       }
       await entry.connecting;
@@ -165,6 +249,9 @@ export class SshPool implements OnApplicationShutdown {
   private connect(target: SshTarget, entry: ServerConnections): Promise<PooledConnection> {
     const client = new Client();
     let presentedKey: string | undefined;
+    let phase: ConnectPhase = 'connect';
+    client.once('connect', () => (phase = 'handshake'));
+    client.once('handshake', () => (phase = 'auth'));
     const address = `${target.host}:${target.port}`;
     const config: ConnectConfig = {
       host: target.host,
@@ -196,7 +283,7 @@ export class SshPool implements OnApplicationShutdown {
         }
         ready = true;
         client.end();
-        reject(toConnectError(target, error, presentedKey));
+        reject(toConnectError(target, error, phase, presentedKey));
       });
       client.once('ready', () => {
         ready = true;
@@ -226,6 +313,8 @@ export class SshPool implements OnApplicationShutdown {
     });
   }
 }
+
+class ChannelOpenTimeout extends Error {}
 
 function promisifyChannel(
   start: (callback: (error: Error | undefined, channel: ClientChannel) => void) => void,
@@ -261,8 +350,17 @@ function toChannelError(target: SshTarget, error: unknown): SshError {
   return new SshError('channel', `SSH channel to ${target.host}:${target.port} failed: ${(error as Error)?.message ?? error}`);
 }
 
+/** How far a connection got: TCP connect, the SSH handshake (banner and key exchange), authentication. */
+type ConnectPhase = 'connect' | 'handshake' | 'auth';
+
+const STALLED_PHASE: Record<ConnectPhase, string> = {
+  connect: 'TCP connect: no answer from the host',
+  handshake: 'SSH handshake: the port accepted the connection but the handshake did not complete',
+  auth: 'authentication: the server did not answer',
+};
+
 /** A failed connection, described for users: which host, and why — never a secret. */
-function toConnectError(target: SshTarget, error: unknown, presentedKey?: string): SshError {
+function toConnectError(target: SshTarget, error: unknown, phase: ConnectPhase, presentedKey?: string): SshError {
   const address = `${target.host}:${target.port}`;
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as NodeJS.ErrnoException)?.code;
@@ -275,7 +373,7 @@ function toConnectError(target: SshTarget, error: unknown, presentedKey?: string
     );
   }
   if (level === 'client-authentication') return new SshError('auth', `Authentication failed for ${target.username}@${address}`);
-  if (level === 'client-timeout' || code === 'ETIMEDOUT') return new SshError('timeout', `Timed out connecting to ${address}`);
+  if (level === 'client-timeout' || code === 'ETIMEDOUT') return new SshError('timeout', `Timed out connecting to ${address} (${STALLED_PHASE[phase]})`);
   if (code === 'ECONNREFUSED') return new SshError('unreachable', `Connection refused by ${address}`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SshError('unreachable', `Cannot resolve host ${target.host}`);
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new SshError('unreachable', `Host ${address} is unreachable`);

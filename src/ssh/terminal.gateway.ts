@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, NotFoundException, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -15,6 +15,7 @@ import { AuditService } from '../modules/audit/audit.service';
 import { AuthService } from '../modules/auth/auth.service';
 import { roleAllows, roleWithArticle } from '../modules/auth/roles';
 import { socketPrincipal } from '../realtime/configured-io.adapter';
+import { SocketAccessMonitor } from '../realtime/socket-access.monitor';
 import { ServersService } from '../modules/servers/servers.service';
 import { definedOnly } from '../common/objects';
 import { SshPool } from './ssh-pool.service';
@@ -46,6 +47,9 @@ interface TerminalSession {
   onDrain: () => void;
   closed: boolean;
   openedAt: number;
+  /** Keystrokes sent to the shell and output received from it, in bytes, for the audit log. */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 const isPositiveInt = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0 && (value as number) <= 2_147_483_647;
@@ -58,23 +62,32 @@ const isPositiveInt = (value: unknown): value is number => Number.isInteger(valu
 @Injectable()
 @WebSocketGateway()
 export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApplicationShutdown {
-  private readonly logger = new Logger(TerminalGateway.name);
   private readonly sessions = new Map<string, TerminalSession>();
   /** Sockets whose `ssh_connect` is still opening a shell; counted against the limits. */
   private readonly opening = new Map<string, number>();
-  private reauthTimer?: NodeJS.Timeout;
-  private reauthRunning = false;
+  /** Sockets whose last terminal has been reported ended, so a late `ssh_disconnect` does not report it twice. */
+  private readonly reportedEnded = new Set<string>();
 
   constructor(
     private readonly servers: ServersService,
     private readonly pool: SshPool,
     private readonly audit: AuditService,
     private readonly auth: AuthService,
+    private readonly access: SocketAccessMonitor,
     @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
   ) {}
 
+  /**
+   * A shell stays open as long as its socket does, so checking only at ssh_connect would leave a removed operator's
+   * root shell running: each re-check ends the terminal of a caller no longer signed in or demoted below operator.
+   */
   onModuleInit(): void {
-    this.reauthTimer = setInterval(() => void this.closeUnauthorised(), this.config.reauthIntervalMs).unref();
+    this.access.onRecheck((socket, principal) => {
+      const session = this.sessions.get(socket.id);
+      if (!session || session.closed || (principal && roleAllows(principal.role, 'operator'))) return;
+      this.fail(socket, 'Terminal closed: your sign-in was revoked or no longer allows terminals');
+      this.close(socket.id, true);
+    });
   }
 
   @SubscribeMessage('ssh_connect')
@@ -98,8 +111,9 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     try {
       const target = await this.servers.sshTarget(serverId);
       const { channel, reusedConnection } = await this.pool.openShell(target, INITIAL_WINDOW);
+      // The socket left while the shell was opening (its slot was given back then): nobody wants this channel.
       if (!socket.connected) {
-        channel.close();
+        this.pool.release(channel);
         return;
       }
       this.start(socket, serverId, channel, typeof autoCommand === 'string' && autoCommand !== '' ? autoCommand : undefined);
@@ -122,6 +136,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     if (input.length > MAX_INPUT_CHARS) return this.fail(socket, `input is longer than ${MAX_INPUT_CHARS} characters`);
     if (!session) return this.fail(socket, 'No terminal is open: send ssh_connect first');
     this.touch(session);
+    session.bytesIn += Buffer.byteLength(input);
     session.channel.write(input);
   }
 
@@ -135,46 +150,26 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
 
   @SubscribeMessage('ssh_disconnect')
   disconnectTerminal(@ConnectedSocket() socket: Socket): void {
-    if (!this.close(socket.id, true)) socket.emit('ssh_disconnected', { status: 'disconnected' });
+    if (this.close(socket.id, true) || this.reportedEnded.has(socket.id)) return;
+    // Clients that never had a terminal still get their answer, as from the old backend.
+    socket.emit('ssh_disconnected', { status: 'disconnected' });
   }
 
   handleDisconnect(socket: Socket): void {
+    // A shell still opening gives its limit slot back now; its channel is released when it arrives.
+    this.opening.delete(socket.id);
+    this.reportedEnded.delete(socket.id);
     this.close(socket.id, false);
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.reauthTimer);
     for (const id of [...this.sessions.keys()]) this.close(id, true);
   }
 
-  /**
-   * Ends the terminals whose caller may no longer have one: the socket's token revoked or expired, its user
-   * disabled, deleted or demoted below operator. A shell stays open as long as its socket does, so checking
-   * only at ssh_connect would leave a removed operator's root shell running.
-   */
-  private async closeUnauthorised(): Promise<void> {
-    if (this.reauthRunning) return;
-    this.reauthRunning = true;
-    try {
-      for (const session of [...this.sessions.values()]) {
-        let principal: Principal | null;
-        try {
-          principal = await socketPrincipal(this.auth, session.socket);
-        } catch {
-          continue; // a database hiccup is not a revocation: check again next time
-        }
-        if (session.closed || (principal && roleAllows(principal.role, 'operator'))) continue;
-        this.fail(session.socket, 'Terminal closed: your sign-in was revoked or no longer allows terminals');
-        this.close(session.socket.id, true);
-      }
-    } finally {
-      this.reauthRunning = false;
-    }
-  }
-
-  /** Open terminals (for tests and diagnostics). */
-  count(): number {
-    return this.sessions.size;
+  /** Open terminals, and those whose SSH stream flow control holds paused (for tests and diagnostics). */
+  stats(): { open: number; paused: number } {
+    const sessions = [...this.sessions.values()];
+    return { open: sessions.length, paused: sessions.filter((session) => session.paused).length };
   }
 
   private start(socket: Socket, serverId: number, channel: ClientChannel, autoCommand?: string): void {
@@ -198,8 +193,11 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
       },
       closed: false,
       openedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
     };
     this.sessions.set(socket.id, session);
+    this.reportedEnded.delete(socket.id);
     this.touch(session);
     const onData = (chunk: Buffer) => this.output(session, chunk);
     channel.on('data', onData);
@@ -214,6 +212,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
 
   private output(session: TerminalSession, chunk: Buffer): void {
     this.touch(session);
+    session.bytesOut += chunk.length;
     const text = session.decoder.write(chunk);
     session.pending += text;
     if (session.autoCommand !== undefined) {
@@ -277,13 +276,17 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     clearTimeout(session.idleTimer);
     clearTimeout(session.autoTimer);
     session.socket.conn.off('drain', session.onDrain);
-    session.channel.close();
-    if (notify && session.socket.connected) session.socket.emit('ssh_disconnected', { status: 'disconnected' });
+    // Released, not just closed: a paused stream (flow control engaged) would never give its slot back.
+    this.pool.release(session.channel);
+    if (notify && session.socket.connected) {
+      session.socket.emit('ssh_disconnected', { status: 'disconnected' });
+      this.reportedEnded.add(socketId);
+    }
     void this.audit.record({
       action: 'terminal.close',
       target: `server:${session.serverId}`,
       actor: this.actor(session.socket),
-      detail: { seconds: Math.round((Date.now() - session.openedAt) / 1000) },
+      detail: { seconds: Math.round((Date.now() - session.openedAt) / 1000), bytes_in: session.bytesIn, bytes_out: session.bytesOut },
     });
     return true;
   }

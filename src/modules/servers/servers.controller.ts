@@ -10,6 +10,7 @@ import {
   ServerResourcesResponse,
   ServerResponse,
   ServerStatusResponse,
+  SshPoolStateResponse,
   UpdateServerDto,
 } from './dto/server.dto';
 import { ServersService } from './servers.service';
@@ -94,6 +95,14 @@ export class ServersController {
   @ApiErrors(400, 404)
   getServerResources(@Param('id', ParseIdPipe) id: number): Promise<ResourcesResponse> {
     return this.servers.resources(id);
+  }
+
+  /** What the SSH pool holds for the server now: connections and the channels open on them (never credentials). */
+  @Get(':id/ssh')
+  @ApiOkResponse({ type: SshPoolStateResponse })
+  @ApiErrors(400, 404)
+  getServerSshState(@Param('id', ParseIdPipe) id: number): Promise<SshPoolStateResponse> {
+    return this.servers.sshState(id);
   }
 
   /** Forgets the pinned host key; the next connection pins the key it is shown. */

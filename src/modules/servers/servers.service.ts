@@ -12,7 +12,7 @@ import { CredentialVault } from '../../common/credential-vault.service';
 import { definedOnly } from '../../common/objects';
 import { serversConfig, ServersConfig } from '../../config/configuration';
 import { SshExecutor } from '../../ssh/ssh-executor.service';
-import { SshPool } from '../../ssh/ssh-pool.service';
+import { PoolState, SshPool } from '../../ssh/ssh-pool.service';
 import { SshTarget } from '../../ssh/ssh-target';
 import { CreateServerDto, ResourcesResponse, ServerCheckResult, ServerResourcesResponse, UpdateServerDto } from './dto/server.dto';
 import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
@@ -115,6 +115,11 @@ export class ServersService {
     return this.checkServers(await this.servers.list());
   }
 
+  async sshState(id: number): Promise<PoolState> {
+    await this.get(id);
+    return this.pool.state(id);
+  }
+
   async resources(id: number): Promise<ResourcesResponse> {
     return this.measure(await this.requireWithSecrets(id));
   }
@@ -159,11 +164,15 @@ export class ServersService {
 
   private async checkServers(servers: Pick<Server, 'id' | 'host_ip' | 'port'>[]): Promise<ServerCheckResult[]> {
     const checkedAt = new Date();
+    // Bounded like resourcesAll: a fleet of hundreds must not open hundreds of sockets at once.
+    const limit = pLimit(this.config.resourcesConcurrency);
     const results = await Promise.all(
-      servers.map(async (server) => ({
-        id: server.id,
-        status: (await probeSshBanner(server.host_ip, server.port, this.config.checkTimeoutMs)) ? 'online' : 'offline',
-      })),
+      servers.map((server) =>
+        limit(async () => ({
+          id: server.id,
+          status: (await probeSshBanner(server.host_ip, server.port, this.config.checkTimeoutMs)) ? 'online' : 'offline',
+        })),
+      ),
     );
     if (results.length > 0) await this.servers.recordStatuses(results, checkedAt);
     return results;

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AcceptsReadOnlyFields, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { IsHost, IsPort } from '../../../common/decorators/network';
+import type { PoolState } from '../../../ssh/ssh-pool.service';
 import { GpuMetrics } from '../resource-probe';
 
 export const AUTH_TYPES = ['password', 'key'] as const;
@@ -130,6 +131,15 @@ export class ResourcesResponse {
   gpus?: GpuMetricsResponse[];
   /** Why the measurement failed. */
   error?: string;
+}
+
+export class SshPoolStateResponse implements PoolState {
+  /** Open SSH connections to the server, retired ones included. */
+  connections: number;
+  /** Channels (commands, terminals, probes) open or being opened on them. */
+  open_channels: number;
+  /** Connections that take no new channels (the server left a channel open unanswered); they close once idle. */
+  retired_connections: number;
 }
 
 export class ServerResourcesResponse extends ResourcesResponse {
