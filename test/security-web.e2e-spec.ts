@@ -169,9 +169,19 @@ describe('cross-site requests with authentication off', () => {
     await request(url).post('/api/upload').set('Origin', EVIL).attach('file', PNG, 'logo.png').expect(403);
     await request(url).post('/api/brands').send({ name: 'Script' }).expect(201);
     await request(url).post('/api/brands').set('Origin', ADMIN_UI).field('name', 'Admin UI').expect(201);
-    expect((await brandNames()).sort()).toEqual(['Admin UI', 'Script']);
+    expect((await brandNames()).filter((name) => name !== 'Own origin').sort()).toEqual(['Admin UI', 'Script']);
     const uploads = join(t.dataDir, 'uploads');
     expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+  });
+
+  it('takes the backend\'s own origin under an address, but not under a host name a page could rebind to this machine', async () => {
+    await request(url).post('/api/brands').set('Origin', url).send({ name: 'Own origin' }).expect(201);
+    const port = new URL(url).port;
+    const rebound = await request(url).post('/api/brands').set('Host', `evil.example:${port}`).set('Origin', `http://evil.example:${port}`).send({ name: 'Rebound' }).expect(403);
+    expect(rebound.body.error).toMatch(/cross-site request refused/i);
+    expect(await handshake(url, 'polling', { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } })).toMatch(/cross-site request refused/i);
+    expect(await brandNames()).toContain('Own origin');
+    expect(await brandNames()).not.toContain('Rebound');
   });
 
   it('still answers reads from any origin (CORS decides what a page may read)', async () => {

@@ -1,6 +1,7 @@
 import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ForbiddenException } from '@nestjs/common';
 import type { TrustProxy } from './trust-proxy';
@@ -39,15 +40,25 @@ export class OriginPolicy {
 
   /**
    * Why a browser request from another origin is refused, or undefined when it may go on. The origin is
-   * `Origin`, or without one the origin of `Referer`. `originRequired`: a request that names neither is refused
-   * (it carries the cookie, and a page that suppresses both must not get through).
+   * `Origin`, or without one the origin of `Referer`.
+   * - `authenticated`: the request carries the login cookie. One that names no origin is refused (a page that
+   *   suppresses both headers must not get through).
+   * - Otherwise no credential is involved (authentication off), and the backend's own origin counts only under an
+   *   address or `localhost`: a page can rebind its own host name's DNS to this machine, and then its origin is
+   *   the `Host` it sends. Host names the backend is reached by must be listed in CORS_ORIGINS.
    */
-  refusal(request: IncomingMessage, originRequired: boolean): string | undefined {
+  refusal(request: IncomingMessage, authenticated: boolean): string | undefined {
     const claimed = request.headers.origin ?? request.headers.referer;
-    if (claimed === undefined) return originRequired ? 'Cross-site request refused: the cookie is sent without Origin or Referer' : undefined;
+    if (claimed === undefined) return authenticated ? 'Cross-site request refused: the cookie is sent without Origin or Referer' : undefined;
     const origin = normaliseOrigin(claimed);
-    if (origin !== undefined && (this.allowed.has(origin) || origin === this.ownOrigin(request))) return undefined;
+    if (origin !== undefined && (this.allowed.has(origin) || this.isOwn(origin, request, authenticated))) return undefined;
     return `Cross-site request refused: origin ${JSON.stringify(claimed.slice(0, 200))} is neither this backend nor in CORS_ORIGINS`;
+  }
+
+  private isOwn(origin: string, request: IncomingMessage, authenticated: boolean): boolean {
+    if (origin !== this.ownOrigin(request)) return false;
+    const { hostname } = new URL(origin);
+    return authenticated || hostname === 'localhost' || isIP(hostname.replace(/^\[|\]$/g, '')) !== 0;
   }
 
   /** The origin the client addressed: its `Host` (or a trusted proxy's `X-Forwarded-Host`/`-Proto`). */
