@@ -1,10 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { buildDataSourceOptions } from './data-source.options';
 import { DatabaseHealthService } from './database-health.service';
 import { ReadCache } from './read-cache.service';
-import { Transactions } from './transactions.service';
+import { takeTurnsOnSqlite, Transactions } from './transactions.service';
 
 @Global()
 @Module({
@@ -12,6 +13,12 @@ import { Transactions } from './transactions.service';
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
+      // Before initialisation, which runs the migrations: they too must take turns on SQLite's one connection.
+      dataSourceFactory: async (options) => {
+        const dataSource = new DataSource(options!);
+        if (dataSource.options.type === 'sqlite') takeTurnsOnSqlite(dataSource);
+        return dataSource;
+      },
     }),
   ],
   providers: [DatabaseHealthService, ReadCache, Transactions],
