@@ -1,4 +1,3 @@
-import { LoggerService } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
 import { readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
@@ -7,6 +6,7 @@ import { io, Socket } from 'socket.io-client';
 import type { Response } from 'supertest';
 import { ServicesService } from '../src/modules/services/services.service';
 import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
+import { CapturingLogger } from './helpers/capturing-logger';
 import { placeholder, startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
 
 const describeSsh = sshdAvailable ? describe : describe.skip;
@@ -22,18 +22,6 @@ interface AuditEvent {
 }
 
 /** Keeps every log line, to look for secrets in them. */
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(message: unknown, ...rest: unknown[]) {
-    this.lines.push([message, ...rest].map(String).join(' '));
-  }
-  error = this.log;
-  warn = this.log;
-  debug = this.log;
-  verbose = this.log;
-  fatal = this.log;
-}
-
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** Creates a user as the admin and signs them in; returns their id and token. */
@@ -322,6 +310,7 @@ describe('authentication', () => {
         'admin user.delete user:2',
         `admin server.create server:${server}`,
         `admin server.host_key_reset server:${server}`,
+        `admin service.create service:${service}`,
         `admin service.deploy service:${service}`,
         `admin service.restart service:${service}`,
         `admin service.stop service:${service}`,

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { io, Socket } from 'socket.io-client';
 import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
 import { placeholder, startTestApp, TestApp } from './helpers/test-app';
+import { eventually } from './helpers/eventually';
 
 const describeSsh = sshdAvailable ? describe : describe.skip;
 
@@ -49,17 +50,6 @@ interface Run {
 
 /** start − due of every scheduled run checked for punctuality, for the summary at the end. */
 const delays: number[] = [];
-
-/** Polls `probe` until `done` holds; for state that has no event to wait on. Bounded. */
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await delay(50);
-  }
-}
 
 /** Pids of the test user's processes whose command line contains `pattern` (pgrep exits 1 when there are none). */
 async function userProcesses(user: string, pattern: string): Promise<number[]> {

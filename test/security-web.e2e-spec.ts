@@ -1,10 +1,10 @@
-import { LoggerService } from '@nestjs/common';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, Socket } from 'socket.io-client';
 import request from 'supertest';
+import { CapturingLogger } from './helpers/capturing-logger';
 import { startTestApp, TestApp } from './helpers/test-app';
 
 /**
@@ -16,18 +16,6 @@ const EVIL = 'http://evil.example';
 /** In the default CORS_ORIGINS: the admin UI's dev server. */
 const ADMIN_UI = 'http://localhost:8080';
 const PNG = readFileSync(join(__dirname, 'fixtures/logo.png'));
-
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(message: unknown, ...rest: unknown[]) {
-    this.lines.push([message, ...rest].map(String).join(' '));
-  }
-  error = this.log;
-  warn = this.log;
-  debug = this.log;
-  verbose = this.log;
-  fatal = this.log;
-}
 
 async function listen(t: TestApp): Promise<string> {
   await t.app.listen(0, '127.0.0.1');

@@ -32,6 +32,7 @@ interface ServiceBody {
   server_ids: number[];
   deploy_command: string | null;
   deploy_status: string;
+  deploy_operation: string | null;
   deploy_result: DeployEntry[] | null;
   created_at: string;
 }
@@ -141,6 +142,7 @@ describe('services through real agents', () => {
         server_ids: [agentServerId],
         deploy_command: null,
         deploy_status: 'offline',
+        deploy_operation: null,
         deploy_result: null,
         created_at: expect.stringMatching(ISO_UTC),
       });

@@ -1,8 +1,8 @@
 import { AddressInfo, Socket as NetSocket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { io, Socket } from 'socket.io-client';
 import { TerminalGateway } from '../src/ssh/terminal.gateway';
 import { sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { eventually } from './helpers/eventually';
 import { startStallingSshServer, StallingSshServer } from './helpers/stalling-ssh-server';
 import { startTestApp, TestApp } from './helpers/test-app';
 
@@ -18,16 +18,6 @@ interface PoolState {
   connections: number;
   open_channels: number;
   retired_connections: number;
-}
-
-/** Bounded polling for a condition no event announces (pool counters, remote state). */
-async function eventually<T>(what: string, probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  let last: T | undefined;
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await delay(25)) {
-    last = await probe();
-    if (accept(last)) return last;
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last seen ${JSON.stringify(last)}`);
 }
 
 /** A Socket.IO client that records every event in order. */
@@ -141,10 +131,10 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     await client.until('the flood to start', () => (client.output.length > 4096 ? true : undefined));
     raw.pause();
     const gateway = t.app.get(TerminalGateway);
-    await eventually('the terminal to be paused by flow control', () => gateway.stats(), (stats) => stats.paused === 1);
+    await eventually(() => gateway.stats(), (stats) => stats.paused === 1, 'the terminal to be paused by flow control', 10_000);
     client.close();
-    await eventually('the channel to be given back', () => poolOf(t, serverId), (pool) => pool.open_channels === 0);
-    await eventually('the idle connection to close', () => poolOf(t, serverId), (pool) => pool.connections === 0);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0, 'the idle connection to close', 10_000);
   });
 
   it('gives back the channel of a paused terminal closed with ssh_disconnect, and answers exactly one ssh_disconnected per terminal', async () => {
@@ -153,11 +143,11 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     flooded.socket.emit('ssh_input', { input: 'head -c 100000000 /dev/zero | base64\r' });
     await flooded.until('the flood to start', () => (flooded.output.length > 4096 ? true : undefined));
     raw.pause();
-    await eventually('the terminal to be paused', () => t.app.get(TerminalGateway).stats(), (stats) => stats.paused === 1);
+    await eventually(() => t.app.get(TerminalGateway).stats(), (stats) => stats.paused === 1, 'the terminal to be paused', 10_000);
     flooded.socket.emit('ssh_disconnect');
     raw.resume();
     await flooded.waitFor('ssh_disconnected');
-    await eventually('the channel to be given back', () => poolOf(t, serverId), (pool) => pool.open_channels === 0);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
 
     const exiting = await openTerminal();
     exiting.socket.emit('ssh_input', { input: 'exit\r' });
@@ -177,9 +167,9 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     await client.waitFor('ssh_disconnected');
     const typed = 'echo audited-bytes\r'.length;
     const [closed] = await eventually(
-      'the terminal.close audit row of this terminal',
       async () => ((await t.http.get('/api/audit?action=terminal.close').expect(200)).body.events as Array<{ detail: Record<string, number> }>).filter((event) => event.detail.bytes_in === typed),
       (events) => events.length === 1,
+      'the terminal.close audit row of this terminal',
     );
     expect(closed.detail).toEqual({ seconds: expect.any(Number), bytes_in: typed, bytes_out: expect.any(Number) });
     expect(closed.detail.bytes_out).toBeGreaterThanOrEqual(client.output.length);
@@ -213,7 +203,7 @@ describeSsh('connections per server are capped (real sshd)', () => {
       expect(await poolOf(t, serverId)).toMatchObject({ connections: 1, open_channels: 1 });
       client.socket.emit('ssh_disconnect');
       await client.waitFor('ssh_disconnected');
-      await eventually('the channel to be given back', () => poolOf(t, serverId), (pool) => pool.open_channels === 0);
+      await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
       expect((await t.http.post(`/api/tasks/${task}/execute`).expect(200)).body).toMatchObject({ success: true, output: expect.stringContaining('ran') });
     } finally {
       client.close();
@@ -266,7 +256,7 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     expect(res.body.error).toBe(
       `Timed out after 3000 ms opening an SSH channel on 127.0.0.1:${server.port} (channel open): the server accepted the connection but did not answer`,
     );
-    await eventually('the retired connection to close', () => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0, 'the retired connection to close', 10_000);
   });
 
   it('frees a terminal slot at once when its socket leaves while the shell is still opening', async () => {
@@ -287,7 +277,7 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     } finally {
       next.close();
     }
-    await eventually('the pool to let go of the server', () => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0, 'the pool to let go of the server', 10_000);
   });
 
   it('releases an exec channel the server grants after the command\'s own deadline', async () => {
@@ -300,6 +290,6 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     const closed = server.channelClosed();
     server.grant();
     await closed;
-    await eventually('the late channel to be given back', () => poolOf(t, serverId), (pool) => pool.open_channels === 0);
+    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the late channel to be given back', 10_000);
   });
 });

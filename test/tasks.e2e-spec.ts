@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { Response, Test } from 'supertest';
 import { closedPort, sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
+import { eventually } from './helpers/eventually';
 
 const describeSsh = sshdAvailable ? describe : describe.skip;
 
@@ -16,6 +17,7 @@ interface Task {
   id: number;
   name: string;
   command: string;
+  command_set_by: string | null;
   server_id: number;
   server_name: string | null;
   schedule_type: string;
@@ -48,6 +50,7 @@ const TASK_FIELDS = [
   'id',
   'name',
   'command',
+  'command_set_by',
   'server_id',
   'server_name',
   'schedule_type',
@@ -85,17 +88,6 @@ async function userProcesses(user: string, pattern: string): Promise<number[]> {
   } catch (error) {
     if ((error as { code?: number }).code === 1) return [];
     throw error;
-  }
-}
-
-/** Polls `probe` until `done` holds; for state that has no event to wait on. Bounded. */
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await delay(25);
   }
 }
 
@@ -189,6 +181,7 @@ describeSsh('tasks against a real sshd', () => {
           id,
           name: 'disk report',
           command: 'df -h /',
+          command_set_by: 'admin',
           server_id: serverId,
           server_name: 'gpu-a',
           schedule_type: 'daily',

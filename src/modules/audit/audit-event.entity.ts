@@ -1,8 +1,12 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { TIMESTAMP_COLUMN } from '../../database/column-types';
 
+/** The filter by user compares lower(username); an expression index TypeORM cannot describe, so the migration creates it. */
+export const AUDIT_USERNAME_INDEX = 'IDX_audit_events_username_lower';
+
 /** Who did what, from where: one security-relevant action. Never holds a secret. */
 @Entity('audit_events')
+@Index(AUDIT_USERNAME_INDEX, { synchronize: false })
 export class AuditEvent {
   @PrimaryGeneratedColumn()
   id: number;

@@ -2,6 +2,8 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { TIMESTAMP_COLUMN } from '../../database/column-types';
 import { Model } from '../inventory/entities/model.entity';
 
+export type ServiceOperation = 'deploy' | 'restart' | 'stop';
+
 /** One server's outcome of a deploy, restart (`output`/`error`) or stop (`message`). */
 export interface DeployResult {
   server_id: number;
@@ -39,6 +41,10 @@ export class Service {
 
   @Column({ type: 'varchar', length: 16, default: 'offline' })
   deploy_status: string;
+
+  /** The operation `deploying` stands for, and whose results `deploy_result` holds; null before the first. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  deploy_operation: ServiceOperation | null;
 
   /** Per-server results of the last deploy/restart/stop. */
   @Column({ type: 'simple-json', nullable: true })

@@ -4,7 +4,7 @@ import { In, Not, Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
 import { Model } from '../inventory/entities/model.entity';
 import { Server } from '../servers/server.entity';
-import { DeployResult, Service } from './service.entity';
+import { DeployResult, Service, ServiceOperation } from './service.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
 export interface ServiceRow extends Omit<Service, 'model'> {
@@ -89,6 +89,12 @@ export class ServicesRepository {
   async delete(id: number): Promise<void> {
     await this.services.delete({ id });
     this.cache.invalidate('services', 'chat_history');
+  }
+
+  /** `deploying`, for this operation; its results replace `deploy_result` when it ends. */
+  async startOperation(id: number, deploy_operation: ServiceOperation): Promise<void> {
+    await this.services.update({ id }, { deploy_status: 'deploying', deploy_operation });
+    this.cache.invalidate('services');
   }
 
   async setStatus(id: number, deploy_status: string): Promise<void> {

@@ -12,12 +12,11 @@ import { definedOnly } from '../../common/objects';
 import { servicesConfig, ServicesConfig } from '../../config/configuration';
 import { AgentClient, AgentError, AgentServiceStatus } from './agent.client';
 import { CreateServiceDto, DeployResultEntry, UpdateServiceDto } from './dto/service.dto';
-import { Service } from './service.entity';
+import { DeployResult, Service, ServiceOperation } from './service.entity';
 import { ServiceStatusGateway } from './service-status.gateway';
 import { ServiceHost, ServiceRow, ServicesRepository } from './services.repository';
 import { AuditService } from '../audit/audit.service';
 
-type Operation = 'deploy' | 'restart' | 'stop';
 type HostState = 'running' | 'stopped' | 'unreachable';
 
 /** The rule of the contract: all running → deployed; an agent unreachable (or no servers) → offline; else online. */
@@ -25,6 +24,8 @@ export function aggregateStatus(states: HostState[]): string {
   if (states.length === 0 || states.includes('unreachable')) return 'offline';
   return states.every((state) => state === 'running') ? 'deployed' : 'online';
 }
+
+const OPERATION_NAMES: Record<ServiceOperation, string> = { deploy: 'Deploy', restart: 'Restart', stop: 'Stop' };
 
 const agentOf = (host: ServiceHost) => ({ host: host.host_ip, port: host.agent_port });
 
@@ -91,17 +92,34 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
       server_ids: dto.server_ids,
       deploy_command: dto.deploy_command || null,
     });
+    await this.audit.record({
+      action: 'service.create',
+      target: `service:${service.id}`,
+      detail: { name: service.name, server_ids: service.server_ids, deploy_command: service.deploy_command },
+    });
     if (service.deploy_command && service.server_ids.length > 0) await this.startOperation(service, 'deploy');
     return service;
   }
 
   async update(id: number, dto: UpdateServiceDto): Promise<void> {
-    await this.requireService(id);
+    const service = await this.requireService(id);
     await this.checkReferences(dto);
-    await this.services.update(
-      id,
-      definedOnly({ name: dto.name, model_id: dto.model_id, server_ids: dto.server_ids, deploy_command: dto.deploy_command }),
+    const fields = definedOnly({ name: dto.name, model_id: dto.model_id, server_ids: dto.server_ids, deploy_command: dto.deploy_command });
+    await this.services.update(id, fields);
+    const changed = (Object.keys(fields) as (keyof typeof fields)[]).filter(
+      (field) => JSON.stringify(fields[field]) !== JSON.stringify(service[field]),
     );
+    // The next deploy or restart sends the new command: who set it is on record.
+    await this.audit.record({
+      action: 'service.update',
+      target: `service:${id}`,
+      detail: {
+        changed,
+        deploy_command: fields.deploy_command === undefined ? service.deploy_command : fields.deploy_command,
+        ...(changed.includes('deploy_command') && { previous_deploy_command: service.deploy_command }),
+        server_ids: fields.server_ids ?? service.server_ids,
+      },
+    });
   }
 
   async delete(id: number): Promise<void> {
@@ -162,8 +180,10 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
+  /** Services a stopped backend left `deploying`: their results say so, their status is what the agents answer now. */
   private async recoverInterruptedOperations(): Promise<void> {
     for (const service of await this.services.findByStatus('deploying')) {
+      await this.services.setResult(service.id, await this.interruptedResults(service));
       const status = await this.queryStatus(service);
       await this.services.setStatus(service.id, status);
       this.events.publish(service.id, status);
@@ -171,20 +191,38 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  private async startOperation(service: Service, operation: Operation): Promise<void> {
+  /** One entry per server: whether the agent did what it was asked before the backend stopped is unknown. */
+  private async interruptedResults(service: Service): Promise<DeployResult[]> {
+    const operation = service.deploy_operation;
+    // Rows from before deploy_operation was recorded do not say which operation it was.
+    const why = `${operation ? OPERATION_NAMES[operation] : 'Operation'} interrupted by a restart of the backend`;
+    const hosts = await this.services.hosts(service.server_ids);
+    return service.server_ids.map((serverId) => {
+      const host = hosts.find((candidate) => candidate.id === serverId);
+      const entry = { server_id: serverId, server_name: host?.name ?? null, server_ip: host?.host_ip ?? null, success: false };
+      return operation === 'stop' ? { ...entry, message: why } : { ...entry, output: '', error: why };
+    });
+  }
+
+  private async startOperation(service: Service, operation: ServiceOperation): Promise<void> {
     if (this.operations.has(service.id)) {
       throw new ConflictException(`Service ${service.id} already has a deploy, restart or stop in progress`);
     }
     // Reserved before the first await, so that two requests cannot both start.
     this.operations.set(service.id, Promise.resolve());
     try {
-      await this.services.setStatus(service.id, 'deploying');
+      await this.services.startOperation(service.id, operation);
     } catch (error) {
       this.operations.delete(service.id);
       throw error;
     }
     this.events.publish(service.id, 'deploying');
-    await this.audit.record({ action: `service.${operation}`, target: `service:${service.id}`, detail: { name: service.name, server_ids: service.server_ids } });
+    // What the agents are told to run (a stop sends no command).
+    await this.audit.record({
+      action: `service.${operation}`,
+      target: `service:${service.id}`,
+      detail: { name: service.name, server_ids: service.server_ids, ...(operation !== 'stop' && { command: service.deploy_command }) },
+    });
     const running = this.perform(service, operation)
       .catch((error: unknown) => this.logger.error(`${operation} of service ${service.id} failed: ${String(error)}`))
       .finally(() => this.operations.delete(service.id));
@@ -192,7 +230,7 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /** Calls every server's agent in parallel, stores the per-server results, then sets the status the agents report. */
-  private async perform(service: Service, operation: Operation): Promise<void> {
+  private async perform(service: Service, operation: ServiceOperation): Promise<void> {
     const hosts = await this.services.hosts(service.server_ids);
     const results = await Promise.all(hosts.map((host) => this.performOn(host, service, operation)));
     for (const missing of service.server_ids.filter((id) => !hosts.some((host) => host.id === id))) {
@@ -204,7 +242,7 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
     this.events.publish(service.id, status);
   }
 
-  private async performOn(host: ServiceHost, service: Service, operation: Operation): Promise<DeployResultEntry> {
+  private async performOn(host: ServiceHost, service: Service, operation: ServiceOperation): Promise<DeployResultEntry> {
     const entry = { server_id: host.id, server_name: host.name, server_ip: host.host_ip };
     const signal = this.stopping.signal;
     try {

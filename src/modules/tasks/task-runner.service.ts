@@ -2,6 +2,7 @@ import { ConflictException, Inject, Injectable, Logger, OnApplicationShutdown } 
 import pLimit from 'p-limit';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
 import { ExecResult, SshExecutor } from '../../ssh/ssh-executor.service';
+import { AuditService } from '../audit/audit.service';
 import { ServersService } from '../servers/servers.service';
 import { TaskEventsGateway } from './task-events.gateway';
 import { TaskRun } from './task-run.entity';
@@ -30,6 +31,7 @@ export class TaskRunner implements OnApplicationShutdown {
     private readonly servers: ServersService,
     private readonly executor: SshExecutor,
     private readonly events: TaskEventsGateway,
+    private readonly audit: AuditService,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {
     this.limit = pLimit(config.maxParallel);
@@ -64,6 +66,13 @@ export class TaskRunner implements OnApplicationShutdown {
       this.events.finished(task.id, skipped.id, 'skipped');
       return;
     }
+    // Nobody asked for this run: it is traced to whoever last set the command.
+    await this.audit.record({
+      action: 'task.run',
+      target: `task:${task.id}`,
+      actor: { username: null, ip: null },
+      detail: { command: task.command, server_id: task.server_id, scheduled_for: slot.toISOString(), command_set_by: task.command_set_by },
+    });
     await this.run(task, 'schedule', slot);
   }
 

@@ -23,6 +23,10 @@ export class Task {
   @Column({ type: 'text' })
   command: string;
 
+  /** Username of whoever last set `command` (at creation or by an update), whose command the scheduler runs; null when unknown. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  command_set_by: string | null;
+
   @Index()
   @Column({ type: 'integer' })
   server_id: number;

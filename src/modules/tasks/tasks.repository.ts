@@ -25,6 +25,7 @@ export type TaskFields = Partial<
     Task,
     | 'name'
     | 'command'
+    | 'command_set_by'
     | 'server_id'
     | 'schedule_type'
     | 'cron_expression'

@@ -8,6 +8,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
+import { RequestContext } from '../../common/request-context';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
 import { CreateTaskDto, ExecuteTaskResponse, TaskResultResponse, UpdateTaskDto } from './dto/task.dto';
 import { TaskRun } from './task-run.entity';
@@ -63,6 +64,7 @@ export class TasksService implements OnApplicationBootstrap {
     const task = await this.tasks.create({
       name: dto.name,
       command: dto.command,
+      command_set_by: caller(),
       server_id: dto.server_id,
       ...schedule,
       timeout_seconds: dto.timeout_seconds ?? this.config.timeoutSeconds,
@@ -87,8 +89,11 @@ export class TasksService implements OnApplicationBootstrap {
       enabled: dto.enabled,
       timeout_seconds: dto.timeout_seconds,
     });
+    const changed = (Object.keys(fields) as (keyof TaskFields)[]).filter((field) => !sameValue(fields[field], task[field]));
+    // The scheduler runs the command on behalf of whoever set it last.
+    if (changed.includes('command')) fields.command_set_by = caller();
     // Sending the task back as it was (the admin UI's `{...task}`) must not re-plan it: a once task would run again.
-    if (SCHEDULE_FIELDS.some((field) => fields[field] !== undefined && !sameValue(fields[field], task[field]))) {
+    if (SCHEDULE_FIELDS.some((field) => changed.includes(field))) {
       const planned = { ...task, ...fields };
       planned.cron_expression = planned.schedule_type === 'cron' ? checkedCron(planned.cron_expression) : null;
       if (planned.schedule_type !== 'once') planned.run_at = null;
@@ -99,6 +104,16 @@ export class TasksService implements OnApplicationBootstrap {
       });
     }
     await this.tasks.update(id, fields);
+    await this.audit.record({
+      action: 'task.update',
+      target: `task:${id}`,
+      detail: {
+        changed,
+        command: fields.command ?? task.command,
+        ...(changed.includes('command') && { previous_command: task.command }),
+        server_id: fields.server_id ?? task.server_id,
+      },
+    });
   }
 
   async delete(id: number): Promise<void> {
@@ -111,7 +126,11 @@ export class TasksService implements OnApplicationBootstrap {
   /** Runs the task's command now and waits for it; the run is recorded whatever its outcome. */
   async execute(id: number): Promise<ExecuteTaskResponse> {
     const task = await this.requireTask(id);
-    await this.audit.record({ action: 'task.execute', target: `task:${id}`, detail: { command: task.command, server_id: task.server_id } });
+    await this.audit.record({
+      action: 'task.execute',
+      target: `task:${id}`,
+      detail: { command: task.command, server_id: task.server_id, command_set_by: task.command_set_by },
+    });
     const { run, result } = await this.runner.runNow(task);
     return { output: result.output, error: result.error, success: result.success, exit_status: result.exit_status, run_id: run.id };
   }
@@ -137,6 +156,11 @@ export class TasksService implements OnApplicationBootstrap {
   private async requireServer(serverId: number): Promise<void> {
     if (!(await this.tasks.serverExists(serverId))) throw new BadRequestException(`server_id ${serverId} does not exist`);
   }
+}
+
+/** The username of the current request's caller; null outside a request. */
+function caller(): string | null {
+  return RequestContext.current()?.principal?.username ?? null;
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

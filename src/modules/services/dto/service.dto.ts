@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
-import { DeployResult } from '../service.entity';
+import { DeployResult, ServiceOperation } from '../service.entity';
 
 export const DEPLOY_STATUSES = ['offline', 'online', 'deploying', 'deployed'] as const;
+const SERVICE_OPERATIONS: ServiceOperation[] = ['deploy', 'restart', 'stop'];
 
 /** One server's outcome of a deploy, restart (`output`/`error`) or stop (`message`). */
 export class DeployResultEntry implements DeployResult {
@@ -31,11 +32,14 @@ export class ServiceResponse {
    */
   @ApiProperty({ enum: DEPLOY_STATUSES })
   deploy_status: string;
+  /** The operation `deploying` stands for, and whose per-server results `deploy_result` holds; null before the first. */
+  @ApiProperty({ enum: SERVICE_OPERATIONS, nullable: true })
+  deploy_operation: ServiceOperation | null;
   deploy_result: DeployResultEntry[] | null;
   created_at: Date;
 }
 
-@AcceptsReadOnlyFields('id', 'deploy_status', 'deploy_result', 'created_at', 'model_name')
+@AcceptsReadOnlyFields('id', 'deploy_status', 'deploy_operation', 'deploy_result', 'created_at', 'model_name')
 export class CreateServiceDto {
   @RequiredText()
   name: string;

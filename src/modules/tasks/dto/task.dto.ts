@@ -19,6 +19,8 @@ export class TaskResponse {
   id: number;
   name: string;
   command: string;
+  /** Who last set `command` (at creation or by an update): scheduled runs run it on their behalf. Null when unknown. */
+  command_set_by: string | null;
   server_id: number;
   server_name: string | null;
   /** `once`, `daily` (00:00), `weekly` (00:00 on the creation weekday) or `cron`. */
@@ -41,7 +43,7 @@ export class TaskResponse {
   created_at: Date;
 }
 
-@AcceptsReadOnlyFields('id', 'status', 'last_run', 'result', 'created_at', 'server_name', 'next_run')
+@AcceptsReadOnlyFields('id', 'status', 'last_run', 'result', 'created_at', 'server_name', 'next_run', 'command_set_by')
 export class CreateTaskDto {
   @RequiredText()
   name: string;
