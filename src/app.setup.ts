@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
-import { explainBodyParseErrors, refuseDeeplyNestedBodies, refuseUnreadableBodies } from './common/body-rules';
+import { explainBodyParseErrors, refuseUnacceptableInput, refuseUnreadableBodies } from './common/body-rules';
 import { OriginPolicy, refuseCrossSiteRequests } from './common/origin-policy';
 import { RequestContext } from './common/request-context';
 import { logRequests } from './common/request-logger';
@@ -48,7 +48,7 @@ export function configureApp(app: NestExpressApplication): void {
   // JSON, and multipart for uploads (parsed by the upload routes themselves); nothing else is read.
   app.use(refuseUnreadableBodies);
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
-  app.use(refuseDeeplyNestedBodies);
+  app.use(refuseUnacceptableInput);
   app.use(explainBodyParseErrors);
   app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, auth, origins));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), {

@@ -234,6 +234,15 @@ describe('malformed bodies', () => {
     expect((await t.http.get(`/api/tasks/${task}`).expect(200)).body).toMatchObject({ enabled: true, timeout_seconds: 3600 });
   });
 
+  it('refuses NUL characters anywhere in a JSON body or a query string with 400 naming the field (PostgreSQL cannot store them)', async () => {
+    const login = await t.anonymous.post('/api/auth/login').send({ username: 'ad\u0000min', password: 'whatever' }).expect(400);
+    expect(login.body.error).toBe('username must not contain NUL characters');
+    const nested = await t.http.post('/api/services/1/chat/completions').send({ messages: [{ role: 'user', content: 'a\u0000b' }] }).expect(400);
+    expect(nested.body.error).toBe('messages.0.content must not contain NUL characters');
+    const query = await t.http.get('/api/audit?user=a%00b').expect(400);
+    expect(query.body.error).toBe('Query parameter user must not contain NUL characters');
+  });
+
   it('says a missing field is required rather than quoting its length rule', async () => {
     const res = await t.anonymous.post('/api/auth/login').send({ password: 'whatever' }).expect(400);
     expect(res.body.details).toEqual([{ field: 'username', messages: ['username is required'] }]);

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 
 /** The body types routes read: JSON everywhere, multipart on the upload routes (parsed there by multer). */
 const READABLE_BODY_TYPES = ['application/json', 'multipart/form-data'];
-/** Deeper than any DTO or chat request; deeper bodies only serve to exhaust the stack of the transformers. */
+/** Deeper than any DTO or chat request. */
 export const MAX_BODY_DEPTH = 32;
 
 function hasContent(request: Request): boolean {
@@ -17,22 +17,34 @@ export function refuseUnreadableBodies(request: Request, _response: Response, ne
   next(new UnsupportedMediaTypeException(`Send the body as application/json (multipart/form-data for uploads), not ${type ? JSON.stringify(type.slice(0, 100)) : 'without a Content-Type'}`));
 }
 
-/** Whether `value` nests arrays and objects deeper than `limit`; iterative, so any depth is measured safely. */
-export function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const pending: Array<[unknown, number]> = [[value, 1]];
+/**
+ * What no route can take in parsed input, or undefined: nesting deeper than MAX_BODY_DEPTH (deeper input only
+ * serves to exhaust the stack of the transformers), or a NUL character, which no database column stores (PostgreSQL
+ * refuses it outright). Iterative, so any depth is measured safely; names the field for a NUL.
+ */
+export function unacceptableInput(value: unknown, where: 'body' | 'query'): string | undefined {
+  const pending: Array<[unknown, number, string]> = [[value, 1, '']];
   while (pending.length > 0) {
-    const [current, depth] = pending.pop()!;
+    const [current, depth, path] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return `${where === 'query' ? 'Query parameter ' : ''}${path || `the ${where}`} must not contain NUL characters`;
+      continue;
+    }
     if (current === null || typeof current !== 'object') continue;
-    if (depth > limit) return true;
-    for (const inner of Object.values(current)) pending.push([inner, depth + 1]);
+    if (depth > MAX_BODY_DEPTH) return `The request ${where} is nested deeper than ${MAX_BODY_DEPTH} levels`;
+    for (const [key, inner] of Object.entries(current)) {
+      const field = path ? `${path}.${key}` : key;
+      if (key.includes('\u0000')) return `Field names must not contain NUL characters`;
+      if (inner !== null && (typeof inner === 'object' || typeof inner === 'string')) pending.push([inner, depth + 1, field]);
+    }
   }
-  return false;
+  return undefined;
 }
 
-/** Refuses parsed JSON nested deeper than MAX_BODY_DEPTH before any pipe transforms it. */
-export function refuseDeeplyNestedBodies(request: Request, _response: Response, next: NextFunction): void {
-  if (request.body === null || typeof request.body !== 'object' || !nestedDeeperThan(request.body, MAX_BODY_DEPTH)) return next();
-  next(new BadRequestException(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels`));
+/** Refuses, before any guard or pipe reads them, a parsed body or query that no route can take (see unacceptableInput). */
+export function refuseUnacceptableInput(request: Request, _response: Response, next: NextFunction): void {
+  const problem = unacceptableInput(request.body, 'body') ?? unacceptableInput(request.query, 'query');
+  next(problem ? new BadRequestException(problem) : undefined);
 }
 
 /** Body-parser's parse errors carry JSON.parse's bare message; say what was wrong with the request. */
