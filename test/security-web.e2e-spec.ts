@@ -236,7 +236,7 @@ describe('malformed bodies', () => {
 
   it('refuses NUL characters anywhere in a JSON body or a query string with 400 naming the field (PostgreSQL cannot store them)', async () => {
     const login = await t.anonymous.post('/api/auth/login').send({ username: 'ad\u0000min', password: 'whatever' }).expect(400);
-    expect(login.body.error).toBe('username must not contain NUL characters');
+    expect(login.body).toEqual({ statusCode: 400, error: 'username must not contain NUL characters', details: [{ field: 'username', messages: ['username must not contain NUL characters'] }] });
     const nested = await t.http.post('/api/services/1/chat/completions').send({ messages: [{ role: 'user', content: 'a\u0000b' }] }).expect(400);
     expect(nested.body.error).toBe('messages.0.content must not contain NUL characters');
     const query = await t.http.get('/api/audit?user=a%00b').expect(400);

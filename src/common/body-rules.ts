@@ -17,25 +17,31 @@ export function refuseUnreadableBodies(request: Request, _response: Response, ne
   next(new UnsupportedMediaTypeException(`Send the body as application/json (multipart/form-data for uploads), not ${type ? JSON.stringify(type.slice(0, 100)) : 'without a Content-Type'}`));
 }
 
+/** Why parsed input is refused, and the field at fault when there is one (as `details` of the 400 name it). */
+export interface InputProblem {
+  message: string;
+  field?: string;
+}
+
 /**
  * What no route can take in parsed input, or undefined: nesting deeper than MAX_BODY_DEPTH (deeper input only
  * serves to exhaust the stack of the transformers), or a NUL character, which no database column stores (PostgreSQL
- * refuses it outright). Iterative, so any depth is measured safely; names the field for a NUL.
+ * refuses it outright). Iterative, so any depth is measured safely.
  */
-export function unacceptableInput(value: unknown, where: 'body' | 'query'): string | undefined {
+export function unacceptableInput(value: unknown, where: 'body' | 'query'): InputProblem | undefined {
   const pending: Array<[unknown, number, string]> = [[value, 1, '']];
   while (pending.length > 0) {
     const [current, depth, path] = pending.pop()!;
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return `${where === 'query' ? 'Query parameter ' : ''}${path || `the ${where}`} must not contain NUL characters`;
-      continue;
+      if (!current.includes('\u0000')) continue;
+      const field = path || where;
+      return { message: `${where === 'query' ? 'Query parameter ' : ''}${field} must not contain NUL characters`, field };
     }
     if (current === null || typeof current !== 'object') continue;
-    if (depth > MAX_BODY_DEPTH) return `The request ${where} is nested deeper than ${MAX_BODY_DEPTH} levels`;
+    if (depth > MAX_BODY_DEPTH) return { message: `The request ${where} is nested deeper than ${MAX_BODY_DEPTH} levels` };
     for (const [key, inner] of Object.entries(current)) {
-      const field = path ? `${path}.${key}` : key;
-      if (key.includes('\u0000')) return `Field names must not contain NUL characters`;
-      if (inner !== null && (typeof inner === 'object' || typeof inner === 'string')) pending.push([inner, depth + 1, field]);
+      if (key.includes('\u0000')) return { message: 'Field names must not contain NUL characters' };
+      if (inner !== null && (typeof inner === 'object' || typeof inner === 'string')) pending.push([inner, depth + 1, path ? `${path}.${key}` : key]);
     }
   }
   return undefined;
@@ -44,7 +50,9 @@ export function unacceptableInput(value: unknown, where: 'body' | 'query'): stri
 /** Refuses, before any guard or pipe reads them, a parsed body or query that no route can take (see unacceptableInput). */
 export function refuseUnacceptableInput(request: Request, _response: Response, next: NextFunction): void {
   const problem = unacceptableInput(request.body, 'body') ?? unacceptableInput(request.query, 'query');
-  next(problem ? new BadRequestException(problem) : undefined);
+  if (!problem) return next();
+  const details = problem.field ? [{ field: problem.field, messages: [problem.message] }] : undefined;
+  next(new BadRequestException(details ? { message: problem.message, details } : problem.message));
 }
 
 /** Body-parser's parse errors carry JSON.parse's bare message; say what was wrong with the request. */
