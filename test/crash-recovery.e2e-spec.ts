@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
 import { eventually } from './helpers/eventually';
+import { resetPostgres } from './helpers/test-app';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const ADMIN = { username: 'admin', password: 'crash-test-password' };
@@ -37,17 +37,6 @@ async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
-}
-
-/** What CI's PostgreSQL run needs before a suite: the migrations start from an empty schema. */
-async function resetPostgres(url: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-  } finally {
-    await client.end();
-  }
 }
 
 /**

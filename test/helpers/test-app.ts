@@ -89,7 +89,8 @@ export async function startTestApp(
   };
 }
 
-async function resetPostgres(url: string): Promise<void> {
+/** What a PostgreSQL run needs before a suite: the migrations start from an empty schema. */
+export async function resetPostgres(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
