@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { StringDecoder } from 'node:string_decoder';
 import { sshConfig, SshConfig } from '../config/configuration';
 import { loginShellCommand } from './shell-quote';
-import { OpenedChannel, SshPool } from './ssh-pool.service';
+import { OpenDeadlineExpired, openWithin } from './open-deadline';
+import { SshPool } from './ssh-pool.service';
 import { SshError, SshTarget } from './ssh-target';
 
 export interface ExecOptions {
@@ -80,14 +81,15 @@ export class SshExecutor {
     const deadline = Date.now() + options.timeoutMs;
     let opened;
     try {
-      opened = await this.withinDeadline(
+      opened = await openWithin(
         this.pool.openExec(target, loginShellCommand(command), pty ? { term: 'xterm', cols: 200, rows: 50 } : false),
         options.timeoutMs,
+        (late) => this.pool.release(late),
       );
     } catch (error) {
-      const timedOut = error instanceof TimeoutError || (error instanceof SshError && error.kind === 'timeout');
+      const timedOut = error instanceof OpenDeadlineExpired || (error instanceof SshError && error.kind === 'timeout');
       const message =
-        error instanceof TimeoutError
+        error instanceof OpenDeadlineExpired
           ? this.describeOpenTimeout(target, options.timeoutMs)
           : error instanceof SshError
             ? error.message
@@ -143,28 +145,4 @@ export class SshExecutor {
       ? `Timed out after ${timeoutMs} ms opening an SSH channel on ${address} (channel open)`
       : `Timed out after ${timeoutMs} ms connecting to ${address}`;
   }
-
-  /** Rejects with TimeoutError when `opening` takes longer than `ms`; a channel granted later is released, not leaked. */
-  private withinDeadline(opening: Promise<OpenedChannel>, ms: number): Promise<OpenedChannel> {
-    return new Promise((resolve, reject) => {
-      let expired = false;
-      const timer = setTimeout(() => {
-        expired = true;
-        reject(new TimeoutError());
-      }, ms);
-      opening.then(
-        (opened) => {
-          clearTimeout(timer);
-          if (expired) this.pool.release(opened.channel);
-          else resolve(opened);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
 }
-
-class TimeoutError extends Error {}

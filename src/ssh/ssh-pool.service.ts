@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Client, ClientChannel, ConnectConfig, PseudoTtyOptions } from 'ssh2';
 import { sshConfig, SshConfig } from '../config/configuration';
 import { HostKeyStore } from './host-key.store';
+import { OpenDeadlineExpired, openWithin } from './open-deadline';
 import { SshError, SshTarget } from './ssh-target';
 
 /** OpenSSH's fingerprint format: `SHA256:` and unpadded base64 of the key's SHA-256. */
@@ -166,12 +167,12 @@ export class SshPool implements OnApplicationShutdown {
         connection.give(this.config.idleTimeoutMs);
       };
       try {
-        const { channel, exit } = await this.withinOpenTimeout(open(connection.client));
+        const { channel, exit } = await openWithin(open(connection.client), this.config.channelOpenTimeoutMs, (late) => this.release(late));
         channel.once('close', giveBack);
         return { channel, reusedConnection: reused, exit };
       } catch (error) {
         giveBack();
-        if (error instanceof ChannelOpenTimeout) {
+        if (error instanceof OpenDeadlineExpired) {
           // The server authenticated us but sits on channel opens: new channels go to a fresh connection.
           connection.retire();
           throw new SshError(
@@ -187,28 +188,6 @@ export class SshPool implements OnApplicationShutdown {
         }
       }
     }
-  }
-
-  /** A channel open bounded by SSH_CHANNEL_OPEN_TIMEOUT_MS; a channel the server grants after that is released. */
-  private withinOpenTimeout(opening: Promise<{ channel: ClientChannel; exit: ExitRecord }>): Promise<{ channel: ClientChannel; exit: ExitRecord }> {
-    return new Promise((resolve, reject) => {
-      let expired = false;
-      const timer = setTimeout(() => {
-        expired = true;
-        reject(new ChannelOpenTimeout());
-      }, this.config.channelOpenTimeoutMs);
-      opening.then(
-        (opened) => {
-          clearTimeout(timer);
-          if (expired) this.release(opened.channel);
-          else resolve(opened);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
   }
 
   private async acquire(target: SshTarget): Promise<{ connection: PooledConnection; reused: boolean }> {
@@ -313,8 +292,6 @@ export class SshPool implements OnApplicationShutdown {
     });
   }
 }
-
-class ChannelOpenTimeout extends Error {}
 
 function promisifyChannel(
   start: (callback: (error: Error | undefined, channel: ClientChannel) => void) => void,
