@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
-import { ServicesService } from '../src/modules/services/services.service';
+import { ServiceOperations } from '../src/modules/services/service-operations.service';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
 import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
@@ -121,7 +121,7 @@ describeSsh('the audit trail of commands', () => {
   });
 
   it("records services' deploy commands: on create and update, and what each deploy, restart and stop sent", async () => {
-    const services = t.app.get(ServicesService);
+    const services = t.app.get(ServiceOperations);
     const created = await as('alice').post('/api/services').send({ name: 'qwen', model_id: modelId, server_ids: [agentServerId], deploy_command: 'sleep 30' }).expect(201);
     const id = created.body.id as number;
     await services.settled(id);
@@ -138,17 +138,25 @@ describeSsh('the audit trail of commands', () => {
       [`/service/${id}/restart`, 'sleep 31'],
       [`/service/${id}/stop`, undefined],
     ]);
+    // Each operation's audit row names its entry in the service's history, which names the same person.
+    const history = (await t.http.get(`/api/services/${id}/operations`).expect(200)).body as Array<{ id: number; operation: string; started_by: string }>;
+    expect(history.map((entry) => [entry.operation, entry.started_by])).toEqual([
+      ['stop', 'alice'],
+      ['restart', 'bob'],
+      ['deploy', 'alice'],
+    ]);
+    const operationIds = [history[0].id, history[1].id, undefined, history[2].id];
     const events = await eventsOf(`service:${id}`);
     expect(events.map((event) => ({ action: event.action, user: event.user, detail: event.detail }))).toEqual([
       { action: 'service.create', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], deploy_command: 'sleep 30' } },
-      { action: 'service.deploy', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 30' } },
+      { action: 'service.deploy', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 30', operation_id: operationIds[3] } },
       {
         action: 'service.update',
         user: 'bob',
         detail: { changed: ['deploy_command'], deploy_command: 'sleep 31', previous_deploy_command: 'sleep 30', server_ids: [agentServerId] },
       },
-      { action: 'service.restart', user: 'bob', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 31' } },
-      { action: 'service.stop', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId] } },
+      { action: 'service.restart', user: 'bob', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 31', operation_id: operationIds[1] } },
+      { action: 'service.stop', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], operation_id: operationIds[0] } },
     ]);
   });
 

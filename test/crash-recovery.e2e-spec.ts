@@ -19,7 +19,8 @@ const STARTUP_TIMEOUT_MS = 20_000;
 interface ServiceBody {
   deploy_status: string;
   deploy_operation: string | null;
-  deploy_result: unknown[] | null;
+  /** The stored JSON text of the per-server results. */
+  deploy_result: string | null;
 }
 
 interface Backend {
@@ -231,7 +232,11 @@ describe('a backend killed with SIGKILL', () => {
     expect(log.body).toEqual([
       { server_id: serverId, server_name: 'gpu-agent', server_ip: '127.0.0.1', success: false, output: '', error: 'Restart interrupted by a restart of the backend' },
     ]);
-    expect(service.deploy_result).toEqual(log.body);
+    expect(JSON.parse(service.deploy_result!)).toEqual(log.body);
+    // The history says the same, and who started the restart.
+    const [restart] = (await restarted.call<Array<Record<string, unknown>>>('GET', `/api/services/${id}/operations`)).body;
+    expect(restart).toMatchObject({ operation: 'restart', started_by: 'admin', outcome: 'interrupted', results: log.body, status_after: 'deployed' });
+    expect(restart.finished_at).toEqual(expect.any(String));
   }, 45_000);
 });
 

@@ -30,6 +30,11 @@ export const RequestContext = {
     return storage.getStore();
   },
 
+  /** The caller's username; null outside a request (the scheduler, start-up). */
+  callerName(): string | null {
+    return storage.getStore()?.principal?.username ?? null;
+  },
+
   run<T>(store: RequestContextStore, work: () => T): T {
     return storage.run(store, work);
   },

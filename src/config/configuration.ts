@@ -74,6 +74,7 @@ export const servicesConfig = registerAs('services', () => {
     agentOperationTimeoutMs: env.AGENT_OPERATION_TIMEOUT_MS,
     agentStatusTimeoutMs: env.AGENT_STATUS_TIMEOUT_MS,
     syncIntervalMs: env.SERVICE_SYNC_INTERVAL_MS,
+    operationsKept: env.SERVICE_OPERATIONS_KEEP,
   };
 });
 

@@ -199,6 +199,12 @@ export class EnvironmentVariables {
   @Min(0)
   SERVICE_SYNC_INTERVAL_MS = 15_000;
 
+  /** Deploys, restarts and stops kept in each service's operation history (the newest). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  SERVICE_OPERATIONS_KEEP = 100;
+
   /** `model` of a completions request that names none. */
   @IsString()
   @MinLength(1)

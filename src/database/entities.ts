@@ -7,9 +7,10 @@ import { AcceleratorCard } from '../modules/inventory/entities/accelerator-card.
 import { Brand } from '../modules/inventory/entities/brand.entity';
 import { Model } from '../modules/inventory/entities/model.entity';
 import { Server } from '../modules/servers/server.entity';
+import { ServiceOperationRecord } from '../modules/services/service-operation.entity';
 import { Service } from '../modules/services/service.entity';
 import { TaskRun } from '../modules/tasks/task-run.entity';
 import { Task } from '../modules/tasks/task.entity';
 
 /** Every table of the schema; listed explicitly so ts-node, jest and the compiled build all see the same set. */
-export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ChatMessage, Task, TaskRun, User, ApiToken, RevokedSession, AuditEvent];
+export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ServiceOperationRecord, ChatMessage, Task, TaskRun, User, ApiToken, RevokedSession, AuditEvent];

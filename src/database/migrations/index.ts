@@ -3,6 +3,7 @@ import { SshCredentialsAndTaskRuns1795537900000 } from './1795537900000-ssh-cred
 import { TaskScheduling1795540300000 } from './1795540300000-task-scheduling';
 import { AuthAndAudit1795557400000 } from './1795557400000-auth-and-audit';
 import { CommandProvenance1795600000000 } from './1795600000000-command-provenance';
+import { ServiceOperationHistory1796075000000 } from './1796075000000-service-operation-history';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   TaskScheduling1795540300000,
   AuthAndAudit1795557400000,
   CommandProvenance1795600000000,
+  ServiceOperationHistory1796075000000,
 ];

@@ -1,15 +1,20 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { HistoryQuery } from '../../common/dto/history-query.dto';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
-import { CreateServiceDto, DeployResultEntry, ServiceResponse, UpdateServiceDto } from './dto/service.dto';
+import { CreateServiceDto, DeployResultEntry, ServiceOperationResponse, ServiceResponse, UpdateServiceDto } from './dto/service.dto';
+import { ServiceOperations } from './service-operations.service';
 import { ServicesService } from './services.service';
 
 @ApiTags('services')
 @Controller('services')
 export class ServicesController {
-  constructor(private readonly services: ServicesService) {}
+  constructor(
+    private readonly services: ServicesService,
+    private readonly operations: ServiceOperations,
+  ) {}
 
   /**
    * Lists services, newest first, with the model's name, as stored; a status refresh from the agents starts in
@@ -39,6 +44,7 @@ export class ServicesController {
     return this.services.refreshAndList();
   }
 
+  /** One service, in the list's shape. */
   @Get(':id')
   @ApiOkResponse({ type: ServiceResponse })
   @ApiErrors(400, 404)
@@ -66,32 +72,46 @@ export class ServicesController {
 
   /**
    * Restarts the service on all its servers in parallel, in the background (status `deploying` meanwhile).
-   * A second deploy, restart or stop while one is in progress is refused with 409.
+   * A second deploy, restart or stop while one is in progress is refused with 409. Its results become the deploy log.
    */
   @Post(':id/restart')
   @HttpCode(200)
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 409)
   async restartService(@Param('id', ParseIdPipe) id: number): Promise<MessageResponse> {
-    await this.services.restart(id);
+    await this.operations.restart(id);
     return { message: 'Service restart initiated' };
   }
 
-  /** Stops the service on all its servers in parallel, in the background; 409 while another operation is in progress. */
+  /**
+   * Stops the service on all its servers in parallel, in the background; 409 while another operation is in progress.
+   * The status stays as it was until the agents answer; the deploy log is left alone (the history has the results).
+   */
   @Post(':id/stop')
   @HttpCode(200)
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 409)
   async stopService(@Param('id', ParseIdPipe) id: number): Promise<MessageResponse> {
-    await this.services.stop(id);
+    await this.operations.stop(id);
     return { message: 'Service stop initiated' };
   }
 
-  /** Per-server results of the last deploy, restart or stop (`[]` when none). */
+  /** Per-server results of the latest deploy or restart (`[]` when none). */
   @Get(':id/deploy-log')
   @ApiOkResponse({ type: [DeployResultEntry] })
   @ApiErrors(400, 404)
   getServiceDeployLog(@Param('id', ParseIdPipe) id: number): Promise<DeployResultEntry[]> {
-    return this.services.deployLog(id);
+    return this.operations.deployLog(id);
+  }
+
+  /**
+   * The service's deploys, restarts and stops, newest first: who started each, when, the command sent, the per-server
+   * results and how it ended. The newest SERVICE_OPERATIONS_KEEP (100) are kept.
+   */
+  @Get(':id/operations')
+  @ApiOkResponse({ type: [ServiceOperationResponse] })
+  @ApiErrors(400, 404)
+  listServiceOperations(@Param('id', ParseIdPipe) id: number, @Query() query: HistoryQuery): Promise<ServiceOperationResponse[]> {
+    return this.operations.history(id, query.limit);
   }
 }

@@ -4,11 +4,13 @@ import { In, Not, Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
 import { Model } from '../inventory/entities/model.entity';
 import { Server } from '../servers/server.entity';
-import { DeployResult, Service, ServiceOperation } from './service.entity';
+import { DeployResult, Service } from './service.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
-export interface ServiceRow extends Omit<Service, 'model'> {
+/** A service as lists show it: with its model's name, and `deploy_result` as the stored JSON text (the old API's shape). */
+export interface ServiceRow extends Omit<Service, 'model' | 'deploy_result'> {
   model_name: string | null;
+  deploy_result: string | null;
 }
 
 export type ServiceFields = Partial<Pick<Service, 'name' | 'model_id' | 'server_ids' | 'deploy_command'>>;
@@ -91,17 +93,6 @@ export class ServicesRepository {
     this.cache.invalidate('services', 'chat_history');
   }
 
-  /** `deploying`, for this operation; its results replace `deploy_result` when it ends. */
-  async startOperation(id: number, deploy_operation: ServiceOperation): Promise<void> {
-    await this.services.update({ id }, { deploy_status: 'deploying', deploy_operation });
-    this.cache.invalidate('services');
-  }
-
-  async setStatus(id: number, deploy_status: string): Promise<void> {
-    await this.services.update({ id }, { deploy_status });
-    this.cache.invalidate('services');
-  }
-
   /** A sync's answer; never overwrites `deploying`, which belongs to the operation in flight. Returns whether it changed. */
   async setSyncedStatus(id: number, deploy_status: string): Promise<boolean> {
     const result = await this.services.update({ id, deploy_status: Not(In(['deploying', deploy_status])) }, { deploy_status });
@@ -110,8 +101,9 @@ export class ServicesRepository {
     return changed;
   }
 
-  async setResult(id: number, deploy_result: DeployResult[]): Promise<void> {
-    await this.services.update({ id }, { deploy_result });
+  /** An operation's end on a service whose operation left no record (it predates the operation history). */
+  async setStatusAndResult(id: number, deploy_status: string, deploy_result: DeployResult[]): Promise<void> {
+    await this.services.update({ id }, { deploy_status, deploy_result });
     this.cache.invalidate('services');
   }
 
@@ -121,6 +113,6 @@ export class ServicesRepository {
 }
 
 function toRow(service: Service, raw: { model_name?: string | null }): ServiceRow {
-  const { model: _model, ...columns } = service;
-  return { ...columns, model_name: raw.model_name ?? null };
+  const { model: _model, deploy_result, ...columns } = service;
+  return { ...columns, deploy_result: deploy_result === null ? null : JSON.stringify(deploy_result), model_name: raw.model_name ?? null };
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { ReadCache } from '../../database/read-cache.service';
+import { keepNewest } from '../../database/history';
 import { Transactions } from '../../database/transactions.service';
 import { Server } from '../servers/server.entity';
 import { TaskRun } from './task-run.entity';
@@ -130,21 +131,7 @@ export class TasksRepository {
         },
       );
       await manager.update(Task, { id: run.task_id }, task);
-      const kept = manager
-        .createQueryBuilder(TaskRun, 'kept')
-        .select('kept.id', 'id')
-        .where('kept.task_id = :taskId')
-        .orderBy('kept.started_at', 'DESC')
-        .addOrderBy('kept.id', 'DESC')
-        .limit(keep);
-      await manager
-        .createQueryBuilder()
-        .delete()
-        .from(TaskRun)
-        .where('task_id = :taskId')
-        .andWhere(`id NOT IN (SELECT "ids"."id" FROM (${kept.getQuery()}) "ids")`)
-        .setParameters({ taskId: run.task_id })
-        .execute();
+      await keepNewest(manager, TaskRun, 'task_id', run.task_id, keep);
     });
     this.cache.invalidate('tasks');
   }

@@ -1,10 +1,12 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
+import { OperationOutcome } from '../service-operation.entity';
 import { DeployResult, ServiceOperation } from '../service.entity';
 
 export const DEPLOY_STATUSES = ['offline', 'online', 'deploying', 'deployed'] as const;
 const SERVICE_OPERATIONS: ServiceOperation[] = ['deploy', 'restart', 'stop'];
+const OPERATION_OUTCOMES: OperationOutcome[] = ['running', 'succeeded', 'partial', 'failed', 'interrupted'];
 
 /** One server's outcome of a deploy, restart (`output`/`error`) or stop (`message`). */
 export class DeployResultEntry implements DeployResult {
@@ -28,14 +30,19 @@ export class ServiceResponse {
   /**
    * `deployed` when the agent of every server reports the service running; `online` when every agent answers
    * but not all run it; `offline` when an agent cannot be reached (or the service has no servers);
-   * `deploying` while a deploy, restart or stop is in flight.
+   * `deploying` while a deploy or restart is in flight (a stop keeps the status until it ends).
    */
   @ApiProperty({ enum: DEPLOY_STATUSES })
   deploy_status: string;
   /** The operation `deploying` stands for, and whose per-server results `deploy_result` holds; null before the first. */
   @ApiProperty({ enum: SERVICE_OPERATIONS, nullable: true })
   deploy_operation: ServiceOperation | null;
-  deploy_result: DeployResultEntry[] | null;
+  /**
+   * Per-server results of the latest deploy or restart as stored JSON text (clients `JSON.parse` it, as the old
+   * API's did): an array of DeployResultEntry. `GET /api/services/{id}/deploy-log` gives the same array parsed.
+   */
+  @ApiProperty({ type: String, nullable: true, example: '[{"server_id":1,"server_name":"gpu-1","server_ip":"10.0.0.5","success":true,"output":"started","error":""}]' })
+  deploy_result: string | null;
   created_at: Date;
 }
 
@@ -66,6 +73,32 @@ export class CreateServiceDto {
   @MaxLength(65536)
   @Matches(/^[^\u0000]*$/, { message: 'deploy_command must not contain NUL characters' })
   deploy_command?: string | null;
+}
+
+/** One deploy, restart or stop of a service, as its operation history lists it. */
+export class ServiceOperationResponse {
+  id: number;
+  service_id: number;
+  @ApiProperty({ enum: SERVICE_OPERATIONS })
+  operation: ServiceOperation;
+  /** The user who started it; null when the backend did (no such case yet) or it predates sign-in. */
+  started_by: string | null;
+  started_at: Date;
+  /** Null while it runs. */
+  finished_at: Date | null;
+  /** The deploy command sent to the agents; null for a stop. */
+  command: string | null;
+  /**
+   * `running`; then `succeeded` (every server did it), `partial` (some did), `failed` (none did) or `interrupted`
+   * (the backend stopped before the agents answered: whether they did it is unknown).
+   */
+  @ApiProperty({ enum: OPERATION_OUTCOMES })
+  outcome: OperationOutcome;
+  /** Per-server results; null while it runs. */
+  results: DeployResultEntry[] | null;
+  /** The service's status the agents reported when it ended; null while it runs. */
+  @ApiProperty({ enum: DEPLOY_STATUSES, nullable: true })
+  status_after: string | null;
 }
 
 /** Fields left out keep their stored values; an update never redeploys. */
