@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { io } from 'socket.io-client';
 import type { Response, Test } from 'supertest';
 import { closedPort, sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
@@ -471,6 +473,39 @@ describeSsh('tasks against a real sshd', () => {
         expect(output).toBe('中文'.repeat(3000));
         expect((await listRuns(id))[0].output).toBe('中文'.repeat(3000));
         expect((await api.get(`/api/tasks/${id}/result`).expect(200)).body.output).toBe('中文'.repeat(3000));
+      });
+
+      it('streams task_output in the stored line endings: the events joined equal the output of GET /api/tasks/:id/result', async () => {
+        // Lines first (the pty turns each LF into CRLF); then, with that translation off, a CR and 0.3 s later an LF,
+        // so one CRLF is split across two chunks; the output ends with a lone CR, which is stored as it is.
+        const command = `for i in 1 2 3; do echo "line $i"; done; stty -onlcr; printf 'split\\r'; sleep 0.3; printf '\\nend\\r'`;
+        const id = await createTask({ name: 'line endings', command, server_id: serverId, schedule_type: 'once' });
+        await t.app.listen(0, '127.0.0.1');
+        const { port } = t.app.getHttpServer().address() as AddressInfo;
+        const client = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: t.adminToken } });
+        try {
+          const outputs: Array<{ task_id: number; run_id: number; data: string }> = [];
+          client.on('task_output', (event) => outputs.push(event));
+          const finished = new Promise((resolve) => client.once('task_finished', resolve));
+          const subscribed = new Promise((resolve) => client.once('task_subscribed', resolve));
+          client.emit('task_subscribe', { task_id: id });
+          expect(await subscribed).toEqual({ task_id: id });
+
+          const { run_id: runId } = (await execute(id).expect(200)).body as { run_id: number };
+          expect(await finished).toEqual({ task_id: id, run_id: runId, status: 'completed' });
+
+          const stored = (await api.get(`/api/tasks/${id}/result`).expect(200)).body.output as string;
+          expect(stored).toBe('line 1\nline 2\nline 3\nsplit\nend\r');
+          expect(outputs.map((output) => output.data).join('')).toBe(stored);
+          for (const output of outputs) expect(output).toEqual({ task_id: id, run_id: runId, data: expect.stringMatching(/^[^]+$/) });
+          // The split was provoked: one event ended where the CR was, and the next began with the LF (the pty may pass
+          // on `end` in a later piece still).
+          const beforeSplit = outputs.findIndex((output) => output.data.endsWith('split'));
+          expect(beforeSplit).toBeGreaterThanOrEqual(0);
+          expect(outputs[beforeSplit + 1]?.data).toMatch(/^\n/);
+        } finally {
+          client.close();
+        }
       });
 
       it('runs on a server that logs in with an encrypted private key', async () => {

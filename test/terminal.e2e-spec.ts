@@ -394,6 +394,16 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(a.connection).toBe(b.connection);
     });
 
+    it('starts the pty at the cols and rows given in ssh_connect (stty size), each defaulting on its own', async () => {
+      const sized = await open();
+      await sized.openShell({ server_id: serverId, cols: 132, rows: 43 });
+      expect(await sized.run('stty size')).toEqual(['43 132']);
+      const colsOnly = await open();
+      await colsOnly.openShell({ server_id: serverId, cols: 100, rows: null });
+      expect(await colsOnly.run('stty size')).toEqual(['24 100']);
+      expect([...sized.events, ...colsOnly.events].map((event) => event.name)).toEqual(['ssh_connected', 'ssh_connected']);
+    });
+
     it('applies ssh_resize to the remote pty (stty size)', async () => {
       const client = await open();
       await client.openShell({ server_id: serverId });
@@ -474,6 +484,10 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await errorFor('ssh_connect', { server_id: -1 })).toBe('server_id must be a positive integer');
       expect(await errorFor('ssh_connect', { server_id: serverId, service_id: 'x' })).toBe('service_id must be a positive integer');
       expect(await errorFor('ssh_connect', { server_id: serverId, auto_command: 42 })).toMatch(/^auto_command must be a string/);
+      for (const size of [{ cols: 0 }, { rows: 1001 }, { cols: '132', rows: 43 }, { cols: 80.5, rows: 24 }, { cols: 132, rows: -1 }, { cols: true }]) {
+        expect(await errorFor('ssh_connect', { server_id: serverId, ...size })).toBe('cols and rows must be integers from 1 to 1000');
+      }
+      expect(client.events.map((event) => event.name)).not.toContain('ssh_connected');
       expect(await errorFor('ssh_input', { input: 'ls\r' })).toBe('No terminal is open: send ssh_connect first');
 
       await client.openShell({ server_id: serverId });
@@ -488,6 +502,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await errorFor('ssh_resize', { cols: 80 })).toBe('cols and rows must be integers from 1 to 1000');
       expect(await errorFor('ssh_resize', { cols: 80.5, rows: 24 })).toBe('cols and rows must be integers from 1 to 1000');
       expect(await errorFor('ssh_connect', { server_id: 'abc' })).toBe('server_id must be a positive integer');
+      expect(await errorFor('ssh_connect', { server_id: serverId, cols: 5000, rows: 24 })).toBe('cols and rows must be integers from 1 to 1000');
 
       // The socket, and the terminal opened on it, still work; the refused input never ran.
       expect(client.socket.connected).toBe(true);
@@ -679,6 +694,139 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       await a2.waitForEvent('ssh_disconnected', from);
       await a3.openShell({ server_id: a });
       expect(await a3.run('echo a3-$((1+2))')).toEqual(['a3-3']);
+    });
+  });
+
+  describe('a UTF-8 locale for the shell', () => {
+    /** Accepts the channel's env, as the sshd_config of Debian and RHEL do (upstream's default accepts none). */
+    let accepting: TestSshd;
+    /** Accepts no env, but sets a locale of its own, as a profile or /etc/default/locale would. */
+    let localeSetting: TestSshd;
+    /** Asks a question before the login shell starts, as an expired password's change does. */
+    let asking: TestSshd;
+    /** Runs no shell at all. */
+    let catOnly: TestSshd;
+    let t: TestApp;
+    let url: Endpoint;
+    const fieldsOf = (peer: TestSshd, name: string) => ({ name, host_ip: peer.host, port: peer.port, username: peer.username, password: peer.password });
+    const open = async () => {
+      const client = await TerminalClient.open(url);
+      clients.push(client);
+      return client;
+    };
+    /** Where the shell's LANG came from: the environment sshd started it with (the channel's env), or not. */
+    const LANG_FROM_SSHD = `tr '\\0' '\\n' < /proc/$$/environ | grep '^LANG=' || echo 'no LANG from sshd'`;
+
+    /** What a user sees of the locale: LANG, the character set, Chinese typed and printed, counted and listed. */
+    async function expectUtf8(client: TerminalClient, lang = 'C.UTF-8'): Promise<void> {
+      expect(await client.run(`echo "LANG=$LANG"; locale charmap`)).toEqual([`LANG=${lang}`, 'UTF-8']);
+      // Typed as UTF-8 through ssh_input: the shell counts two characters (six bytes in the C locale), prints them
+      // back, and ls shows a file of that name as it is (in the C locale: ''$'\344\270\255\346\226\207').
+      expect(await client.run(`printf '中文\\n'; printf '中文\\n' | od -An -tx1; s='中文'; echo "chars=\${#s}"`)).toEqual([
+        '中文',
+        ' e4 b8 ad e6 96 87 0a',
+        'chars=2',
+      ]);
+      expect(await client.run(`d=$(mktemp -d); touch "$d/中文"; ls "$d"; rm -r "$d"`)).toEqual(['中文']);
+      expect(client.output).not.toContain('\uFFFD');
+    }
+
+    /**
+     * The screen shows what the user did and nothing else: the locale line typed at the first prompt left no trace,
+     * and the prompt it was typed at was redrawn in place, so the first command follows the one and only first prompt.
+     */
+    async function expectNoTraceOfTheLocaleLine(client: TerminalClient, all: () => Promise<string[]>): Promise<void> {
+      expect(client.output).not.toContain('LC_CTYPE');
+      expect(client.output).not.toContain('\x1b]6973');
+      const lines = (await all()).filter((line) => line !== '' && !line.startsWith('Last login:'));
+      expect(lines[0]).toMatch(/^infinitest@[^\s:]+:~\$ echo "@@<\$\(\(\d+\)\)"; /);
+    }
+
+    beforeAll(async () => {
+      [accepting, localeSetting, asking, catOnly] = await Promise.all([
+        startSshd({ extraConfig: ['AcceptEnv LANG LC_*'] }),
+        startSshd({ extraConfig: ['SetEnv LANG=C.utf8'] }),
+        startSshd({ extraConfig: [`ForceCommand read -p 'Continue? ' answer; echo "answer=$answer"; exec bash -l`] }),
+        startSshd({ extraConfig: ['ForceCommand cat'] }),
+      ]);
+      t = await startTestApp();
+      url = await listen(t);
+    });
+    afterAll(async () => {
+      clients.splice(0).forEach((client) => client.close());
+      await t?.close();
+      await Promise.all([accepting, localeSetting, asking, catOnly].map((peer) => peer?.stop()));
+    });
+
+    it('sends LANG=C.UTF-8 with the channel env: a server that accepts it starts the shell with it', async () => {
+      const client = await open();
+      const { term, all } = render(client);
+      try {
+        await client.openShell({ server_id: await createServer(t, fieldsOf(accepting, 'env-accepted')) });
+        expect(await client.run(LANG_FROM_SSHD)).toEqual(['LANG=C.UTF-8']);
+        await expectUtf8(client);
+        await expectNoTraceOfTheLocaleLine(client, all);
+      } finally {
+        term.dispose();
+      }
+    });
+
+    it('sets LANG=C.UTF-8 at the first prompt where the server refuses the env, without a trace on screen or in history', async () => {
+      const client = await open();
+      const { term, all } = render(client);
+      try {
+        await client.openShell({ server_id: await createServer(t, fieldsOf(sshd, 'env-refused')) });
+        expect(await client.run(LANG_FROM_SSHD)).toEqual(['no LANG from sshd']);
+        await expectUtf8(client);
+        // Its leading space kept the line out of bash's history (HISTCONTROL=ignoreboth in Debian's skel).
+        expect(await client.run(`history | grep -c 'export LAN[G]'`)).toEqual(['0']);
+        await expectNoTraceOfTheLocaleLine(client, all);
+      } finally {
+        term.dispose();
+      }
+    });
+
+    it('types keystrokes sent before the shell is ready after the locale line, not into it', async () => {
+      const client = await open();
+      client.emit('ssh_connect', { server_id: await createServer(t, fieldsOf(sshd, 'early-typist')), auto_command: 'echo "auto-$((1+1)) LANG=$LANG"' });
+      await client.waitForEvent('ssh_connected');
+      client.input('echo "early-$((1+2)) LANG=$LANG"\r');
+      await client.waitForOutput(/early-3 LANG=.*\r\n/);
+      // auto_command first, then the early keystrokes, each once and whole, both in the UTF-8 shell.
+      const results = client.output.match(/(auto-2|early-3) LANG=.*\r\n/g);
+      expect(results).toEqual(['auto-2 LANG=C.UTF-8\r\n', 'early-3 LANG=C.UTF-8\r\n']);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_connected']);
+    });
+
+    it('never answers a question asked before the shell starts with the locale line: the user answers it', async () => {
+      const client = await open();
+      await client.connect({ server_id: await createServer(t, fieldsOf(asking, 'asking')) });
+      await client.waitForOutput(/Continue\? $/);
+      // A window longer than the startup's quiet time (300 ms), in which it would have typed at a prompt.
+      await delay(600);
+      client.input('yes\r');
+      await client.waitForOutput(/answer=yes\r\n/);
+      await client.until('the shell prompt', () => PROMPT.test(stripAnsi(client.output)));
+      expect(await client.run('echo works-$((2*3))')).toEqual(['works-6']);
+      expect(client.output).not.toContain('LC_CTYPE');
+    });
+
+    it('holds a session that runs no shell (ForceCommand cat) for at most 3 s: then keystrokes and output flow', async () => {
+      const client = await open();
+      await client.connect({ server_id: await createServer(t, fieldsOf(catOnly, 'cat-only')) });
+      const sent = Date.now();
+      client.input('hello-cat\r');
+      // cat echoes the line back (once by the pty, once by cat itself).
+      await client.waitForOutput(/hello-cat\r\n[^]*hello-cat\r\n/, 0, 8000);
+      expect(Date.now() - sent).toBeLessThan(5000);
+      expect(client.events.map((event) => event.name)).toEqual(['ssh_connected']);
+    });
+
+    it('keeps a locale the server or profile sets (LANG=C.utf8 here) rather than replacing it', async () => {
+      const client = await open();
+      await client.openShell({ server_id: await createServer(t, fieldsOf(localeSetting, 'locale-set')) });
+      expect(await client.run(LANG_FROM_SSHD)).toEqual(['LANG=C.utf8']);
+      await expectUtf8(client, 'C.utf8');
     });
   });
 

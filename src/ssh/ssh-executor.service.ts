@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { StringDecoder } from 'node:string_decoder';
 import { sshConfig, SshConfig } from '../config/configuration';
 import { loginShellCommand } from './shell-quote';
+import { crlfToLf } from './crlf-to-lf';
 import { OpenDeadlineExpired, openWithin } from './open-deadline';
 import { SshPool } from './ssh-pool.service';
 import { SshError, SshTarget } from './ssh-target';
@@ -121,7 +122,7 @@ export class SshExecutor {
         ].filter(Boolean);
         resolve({
           success: !timedOut && exitStatus === 0,
-          output: pty ? output.replace(/\r\n/g, '\n') : output,
+          output: pty ? crlfToLf(output) : output,
           error: reasons.join('\n'),
           exit_status: timedOut ? null : exitStatus,
           truncated: stdout.truncated || stderr.truncated,

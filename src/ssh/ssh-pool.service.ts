@@ -107,8 +107,9 @@ export class SshPool implements OnApplicationShutdown {
     );
   }
 
-  openShell(target: SshTarget, window: PseudoTtyOptions): Promise<OpenedChannel> {
-    return this.openChannel(target, (client) => promisifyChannel((callback) => client.shell(window, callback)));
+  /** `env` goes out as the channel's env requests, which the server may ignore (OpenSSH's AcceptEnv) without a word. */
+  openShell(target: SshTarget, window: PseudoTtyOptions, env: Record<string, string>): Promise<OpenedChannel> {
+    return this.openChannel(target, (client) => promisifyChannel((callback) => client.shell(window, { env }, callback)));
   }
 
   /** Closes the connections of a server, e.g. after its credentials or host key were changed. */

@@ -18,15 +18,16 @@ import { socketPrincipal } from '../realtime/configured-io.adapter';
 import { SocketAccessMonitor } from '../realtime/socket-access.monitor';
 import { ServersService } from '../modules/servers/servers.service';
 import { definedOnly } from '../common/objects';
+import { ShellStartup, TERMINAL_ENV } from './shell-startup';
 import { SshPool } from './ssh-pool.service';
 import { SshError } from './ssh-target';
+import { isRefusal, parseConnect, parseResize } from './terminal-requests';
 
 const MAX_INPUT_CHARS = 64 * 1024;
-const MAX_AUTO_COMMAND_CHARS = 4096;
 /** Output is sent once it reaches this size rather than at the end of the tick: a resumed stream can deliver
  * megabytes in one tick, and xterm.js renders large writes in one blocking pass. */
 export const MAX_OUTPUT_EVENT_CHARS = 64 * 1024;
-const INITIAL_WINDOW = { term: 'xterm-256color', cols: 80, rows: 24 };
+const TERM = 'xterm-256color';
 
 interface TerminalSession {
   socket: Socket;
@@ -39,10 +40,8 @@ interface TerminalSession {
   /** Bytes emitted since the socket last drained; past the high-water mark the SSH stream is paused. */
   inFlightBytes: number;
   paused: boolean;
-  autoCommand?: string;
-  /** The end of the output seen before auto_command was typed, to recognise the shell's prompt. */
-  startupTail: string;
-  autoTimer?: NodeJS.Timeout;
+  /** Types the locale line and auto_command; the user's keystrokes go through it. */
+  startup: ShellStartup;
   idleTimer?: NodeJS.Timeout;
   onDrain: () => void;
   closed: boolean;
@@ -52,11 +51,9 @@ interface TerminalSession {
   bytesOut: number;
 }
 
-const isPositiveInt = (value: unknown): value is number => Number.isInteger(value) && (value as number) > 0 && (value as number) <= 2_147_483_647;
-
 /**
  * The browser SSH terminal (xterm.js over Socket.IO, default namespace): one shell per socket, opened as a
- * channel on the server's pooled SSH connection. Output is pushed as it arrives, decoded as UTF-8 without
+ * channel on the server's pooled SSH connection at the client's size, with a UTF-8 locale (ShellStartup). Output is pushed as it arrives, decoded as UTF-8 without
  * splitting characters, and flow-controlled against the socket so a flood cannot grow memory without bound.
  */
 @Injectable()
@@ -96,12 +93,9 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     if (!principal || !roleAllows(principal.role, 'operator')) {
       return this.fail(socket, `Forbidden: terminals need the operator role; ${principal?.username ?? 'you'} ${principal ? `is ${roleWithArticle(principal.role)}` : 'are not signed in'}`);
     }
-    const { server_id: serverId, auto_command: autoCommand, service_id: serviceId } = (payload ?? {}) as Record<string, unknown>;
-    if (!isPositiveInt(serverId)) return this.fail(socket, 'server_id must be a positive integer');
-    if (autoCommand !== undefined && autoCommand !== null && (typeof autoCommand !== 'string' || autoCommand.length > MAX_AUTO_COMMAND_CHARS)) {
-      return this.fail(socket, `auto_command must be a string of at most ${MAX_AUTO_COMMAND_CHARS} characters`);
-    }
-    if (serviceId !== undefined && serviceId !== null && !isPositiveInt(serviceId)) return this.fail(socket, 'service_id must be a positive integer');
+    const request = parseConnect(payload);
+    if (isRefusal(request)) return this.fail(socket, request.error);
+    const { serverId, autoCommand, serviceId } = request;
     if (this.opening.has(socket.id)) return this.fail(socket, 'A terminal is already being opened on this connection');
     this.close(socket.id, false);
     const limit = this.limitReached(serverId);
@@ -110,14 +104,15 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     this.opening.set(socket.id, serverId);
     try {
       const target = await this.servers.sshTarget(serverId);
-      const { channel, reusedConnection } = await this.pool.openShell(target, INITIAL_WINDOW);
+      // The shell starts at the client's size: programs started by the profile draw for it at once.
+      const { channel, reusedConnection } = await this.pool.openShell(target, { term: TERM, cols: request.cols, rows: request.rows }, TERMINAL_ENV);
       // The socket left while the shell was opening (its slot was given back then): nobody wants this channel.
       if (!socket.connected) {
         this.pool.release(channel);
         return;
       }
-      this.start(socket, serverId, channel, typeof autoCommand === 'string' && autoCommand !== '' ? autoCommand : undefined);
-      void this.audit.record({ action: 'terminal.open', target: `server:${serverId}`, actor: this.actor(socket), detail: definedOnly({ auto_command: autoCommand || undefined }) });
+      this.start(socket, serverId, channel, autoCommand);
+      void this.audit.record({ action: 'terminal.open', target: `server:${serverId}`, actor: this.actor(socket), detail: definedOnly({ auto_command: autoCommand }) });
       socket.emit('ssh_connected', serviceId ? { status: 'connected', reused: reusedConnection } : { status: 'connected' });
     } catch (error) {
       const reason =
@@ -135,17 +130,16 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     if (typeof input !== 'string') return this.fail(socket, 'input must be a string');
     if (input.length > MAX_INPUT_CHARS) return this.fail(socket, `input is longer than ${MAX_INPUT_CHARS} characters`);
     if (!session) return this.fail(socket, 'No terminal is open: send ssh_connect first');
+    if (!session.startup.input(input)) return this.fail(socket, 'The terminal is still starting and has too much input waiting');
     this.touch(session);
     session.bytesIn += Buffer.byteLength(input);
-    session.channel.write(input);
   }
 
   @SubscribeMessage('ssh_resize')
   resize(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): void {
-    const { cols, rows } = (payload ?? {}) as { cols?: unknown; rows?: unknown };
-    const valid = (value: unknown) => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 1000;
-    if (!valid(cols) || !valid(rows)) return this.fail(socket, 'cols and rows must be integers from 1 to 1000');
-    this.sessions.get(socket.id)?.channel.setWindow(rows as number, cols as number, 0, 0);
+    const size = parseResize(payload);
+    if (isRefusal(size)) return this.fail(socket, size.error);
+    this.sessions.get(socket.id)?.channel.setWindow(size.rows, size.cols, 0, 0);
   }
 
   @SubscribeMessage('ssh_disconnect')
@@ -182,8 +176,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
       flushScheduled: false,
       inFlightBytes: 0,
       paused: false,
-      autoCommand,
-      startupTail: '',
+      startup: new ShellStartup({ type: (text) => channel.write(text), show: (text) => this.show(session, text) }, autoCommand),
       onDrain: () => {
         session.inFlightBytes = 0;
         if (session.paused && !session.closed) {
@@ -203,6 +196,8 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     channel.on('data', onData);
     channel.stderr.on('data', onData);
     channel.on('close', () => {
+      // A shell that ended while its startup held output back (e.g. a login that failed) shows why.
+      this.show(session, session.startup.end());
       this.flush(session);
       if (this.sessions.get(socket.id) === session) this.close(socket.id, true);
     });
@@ -213,17 +208,13 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
   private output(session: TerminalSession, chunk: Buffer): void {
     this.touch(session);
     session.bytesOut += chunk.length;
-    const text = session.decoder.write(chunk);
+    this.show(session, session.startup.output(session.decoder.write(chunk)));
+  }
+
+  /** Queues output for the client: chunks of one I/O turn go out as one event. */
+  private show(session: TerminalSession, text: string): void {
+    if (!text) return;
     session.pending += text;
-    if (session.autoCommand !== undefined) {
-      // Typed at the shell's prompt, not into a login banner: when the output ends like a prompt, or
-      // once the output has been quiet for a moment (prompts that do not look like one).
-      session.startupTail = (session.startupTail + text).slice(-256);
-      const plain = session.startupTail.replace(/\x1b\][^\x07]*\x07|\x1b\[[0-9;?]*[A-Za-z]/g, '');
-      clearTimeout(session.autoTimer);
-      if (/[$#>%] ?$/.test(plain)) this.typeAutoCommand(session);
-      else session.autoTimer = setTimeout(() => this.typeAutoCommand(session), 300);
-    }
     if (session.pending.length >= MAX_OUTPUT_EVENT_CHARS) {
       this.flush(session);
     } else if (!session.flushScheduled) {
@@ -233,13 +224,6 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
         this.flush(session);
       });
     }
-  }
-
-  private typeAutoCommand(session: TerminalSession): void {
-    clearTimeout(session.autoTimer);
-    if (session.autoCommand === undefined || session.closed) return;
-    session.channel.write(`${session.autoCommand}\r`);
-    session.autoCommand = undefined;
   }
 
   private flush(session: TerminalSession): void {
@@ -274,7 +258,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     this.sessions.delete(socketId);
     session.closed = true;
     clearTimeout(session.idleTimer);
-    clearTimeout(session.autoTimer);
+    session.startup.end();
     session.socket.conn.off('drain', session.onDrain);
     // Released, not just closed: a paused stream (flow control engaged) would never give its slot back.
     this.pool.release(session.channel);

@@ -71,7 +71,14 @@ export interface TestSshd {
   sshdPids(): number[];
 }
 
-export async function startSshd(options: { maxSessions?: number; hostKey?: string } = {}): Promise<TestSshd> {
+export interface SshdOptions {
+  maxSessions?: number;
+  hostKey?: string;
+  /** sshd_config lines added to the defaults, for keywords they leave unset (e.g. `AcceptEnv LANG LC_*`). */
+  extraConfig?: string[];
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   if (!sshdAvailable) throw new Error(`Cannot start sshd: need root and ${SSHD}; guard the suite with sshdAvailable`);
   await ensureUser();
 
@@ -101,7 +108,7 @@ export async function startSshd(options: { maxSessions?: number; hostKey?: strin
     let listener: ChildProcess | undefined;
     for (let attempt = 1; !listener; attempt++) {
       port = await closedPort();
-      writeFileSync(configPath, sshdConfig({ dir, port, hostKeyPath, pidFile, maxSessions: options.maxSessions ?? 10 }));
+      writeFileSync(configPath, sshdConfig({ dir, port, hostKeyPath, pidFile, maxSessions: options.maxSessions ?? 10, extraConfig: options.extraConfig ?? [] }));
       try {
         listener = await spawnSshd(configPath, pidFile, port);
       } catch (error) {
@@ -193,7 +200,8 @@ async function ensureUser(): Promise<void> {
   await run('chpasswd', [], `${USER}:${processPassword}\n`);
 }
 
-function sshdConfig(c: { dir: string; port: number; hostKeyPath: string; pidFile: string; maxSessions: number }): string {
+/** Like upstream OpenSSH's defaults, this accepts no env from clients (no AcceptEnv) unless `extraConfig` says so. */
+function sshdConfig(c: { dir: string; port: number; hostKeyPath: string; pidFile: string; maxSessions: number; extraConfig: string[] }): string {
   return [
     `Port ${c.port}`,
     'ListenAddress 127.0.0.1',
@@ -214,6 +222,7 @@ function sshdConfig(c: { dir: string; port: number; hostKeyPath: string; pidFile
     'PrintMotd no',
     'ClientAliveInterval 0',
     'UseDNS no',
+    ...c.extraConfig,
     '',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import { ConflictException, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import pLimit from 'p-limit';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
+import { CrlfToLf } from '../../ssh/crlf-to-lf';
 import { ExecResult, SshExecutor } from '../../ssh/ssh-executor.service';
 import { AuditService } from '../audit/audit.service';
 import { ServersService } from '../servers/servers.service';
@@ -84,10 +85,16 @@ export class TaskRunner implements OnApplicationShutdown {
         const startedAt = new Date();
         const run = await this.tasks.startRun(task.id, trigger, startedAt, slot);
         await this.tasks.update(task.id, { status: 'executing' });
+        // Live output gets the stored output's line endings, so what a subscriber joins equals the run's result.
+        const liveOutput = new CrlfToLf();
+        const stream = (data: string) => {
+          if (data) this.events.output(task.id, run.id, data);
+        };
         const result = await this.executor.exec(target, task.command, {
           timeoutMs: task.timeout_seconds * 1000,
-          onOutput: (data) => this.events.output(task.id, run.id, data),
+          onOutput: (data) => stream(liveOutput.write(data)),
         });
+        stream(liveOutput.end());
         await this.record(run, result, startedAt);
         this.events.finished(task.id, run.id, run.status);
         return { run, result };
