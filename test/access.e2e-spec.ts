@@ -28,6 +28,8 @@ function concrete(path: string): string {
 }
 
 const routeName = ({ method, path }: DocumentedOperation) => `${method} ${path}`;
+/** Whether the document gives the route OpenAI's error body (`{error: {message, type, code, param}}`) rather than the house one. */
+const answersOpenAiErrors = ({ responses }: DocumentedOperation) => JSON.stringify(responses['401']).includes('#/components/schemas/OpenAiErrorResponse');
 
 describe('access control of every documented route', () => {
   let t: TestApp;
@@ -88,7 +90,13 @@ describe('access control of every documented route', () => {
         const res = await (operation.method === 'GET' ? call : call.send({}));
         expect({ route: routeName(operation), authorization, status: res.status }).toEqual({ route: routeName(operation), authorization, status: 401 });
         expect(res.headers['www-authenticate']).toBe('Bearer');
-        expect(res.body).toEqual({ statusCode: 401, error: expect.stringMatching(authorization ? /invalid, expired or revoked/i : /authentication required/i) });
+        const message = expect.stringMatching(authorization ? /invalid, expired or revoked/i : /authentication required/i);
+        // The OpenAI-compatible routes of a service answer in OpenAI's error shape, as their document says.
+        expect(res.body).toEqual(
+          answersOpenAiErrors(operation)
+            ? { error: { message, type: 'authentication_error', code: authorization ? 'invalid_api_key' : 'missing_api_key', param: null } }
+            : { statusCode: 401, error: message },
+        );
       }
     }
     expect(await snapshot()).toBe(before);
@@ -103,7 +111,7 @@ describe('access control of every documented route', () => {
         const call = t.anonymous[operation.method.toLowerCase() as 'get'](concrete(operation.path)).set('Authorization', `Bearer ${tokens[role]}`);
         const res = await (operation.method === 'GET' ? call : call.send({}));
         expect({ route: routeName(operation), role, status: res.status }).toEqual({ route: routeName(operation), role, status: 403 });
-        expect(res.body.error).toMatch(new RegExp(`needs the ${operation.requiredRole} role`));
+        expect(answersOpenAiErrors(operation) ? res.body.error.message : res.body.error).toMatch(new RegExp(`needs the ${operation.requiredRole} role`));
         checked++;
       }
     }

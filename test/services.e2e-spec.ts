@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 import { AddressInfo } from 'node:net';
+import { closedPort } from './helpers/sshd';
 import { setTimeout as delay } from 'node:timers/promises';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { io, Socket } from 'socket.io-client';
@@ -49,15 +49,6 @@ interface OperationBody {
   outcome: string;
   results: DeployEntry[] | null;
   status_after: string | null;
-}
-
-/** A loopback port nobody listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Bounded polling: probes until `accept` holds, failing with the last value seen. */

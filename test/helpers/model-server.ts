@@ -2,6 +2,7 @@ import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } fr
 import { AddressInfo, Socket } from 'node:net';
 
 /**
+ * The modes apply to every POST endpoint; hang applies to the model list too.
  * ok: answer normally. hang: accept and never answer.
  * fail-mid-stream: send half the chunks (half the JSON body when not streaming), then destroy the socket.
  * hang-mid-stream: send that half, then stall until the client or stop() closes the socket.
@@ -73,6 +74,19 @@ const CANNED_ANSWERS: Record<CannedMode, (host: string) => CannedAnswer> = {
   },
 };
 
+/**
+ * Where the server answers: `both` (default) at `/v1/<endpoint>` and at `/<endpoint>`; `v1` only under `/v1`, as vLLM,
+ * SGLang, LMDeploy and Ollama do; `legacy` only at the root, as older servers do. Anything else is a 404.
+ */
+export type ModelServerPaths = 'both' | 'v1' | 'legacy';
+
+/** The POST endpoints served, by their path without `/v1`. */
+const POST_ENDPOINTS = ['/chat/completions', '/completions', '/embeddings'] as const;
+type PostEndpoint = (typeof POST_ENDPOINTS)[number];
+
+/** `created` of the models listed, in Unix seconds. */
+export const MODEL_CREATED = 1_700_000_000;
+
 export interface ModelServerOptions {
   /** Chunks per completion; default 5. */
   chunks?: number;
@@ -80,18 +94,30 @@ export interface ModelServerOptions {
   delayMs?: number;
   /** Stream bare JSON lines (`{...}\n`, no `data: ` prefix, no `[DONE]`), as some servers do, to test normalisation. */
   rawLines?: boolean;
+  /** Where the endpoints are served; default `both`. */
+  paths?: ModelServerPaths;
+  /**
+   * The models `GET /v1/models` (and `/models`, as `paths` allows) lists: an id gets a full entry (`created`
+   * MODEL_CREATED, `owned_by` `test-server`, and vLLM's `max_model_len`), an object is listed as it is. Without it,
+   * the models routes are 404.
+   */
+  models?: Array<string | Record<string, unknown>>;
 }
 
 export interface TestModelServer {
   readonly port: number;
-  /** Base URL, e.g. `http://127.0.0.1:41234`; completions are served at `${url}/chat/completions`. */
+  /** Base URL, e.g. `http://127.0.0.1:41234`; chat completions are served at `${url}/v1/chat/completions` and `${url}/chat/completions`. */
   readonly url: string;
-  /** Every completions request body, parsed (the raw text if it was not JSON), in arrival order. */
+  /** Every request body to a served POST endpoint, parsed (the raw text if it was not JSON), in arrival order. */
   readonly requests: unknown[];
   /** The headers of each entry of `requests`, same index. */
   readonly headers: IncomingHttpHeaders[];
+  /** `<METHOD> <path>` of every request, served or not, in arrival order. */
+  readonly hits: string[];
   /** Applies to requests that arrive afterwards. */
   setMode(mode: ModelMode): void;
+  /** Applies to requests that arrive afterwards: the same server, re-deployed. */
+  setPaths(paths: ModelServerPaths): void;
   /**
    * Resolves on a client closing its connection before its response ended (streaming or hung alike),
    * i.e. the proxy aborted its upstream request. Each call consumes one such event, whether it happened
@@ -110,15 +136,26 @@ export const chunkText = (i: number): string => `tok${i} `;
 /** The full content of an n-chunk completion. */
 export const completionText = (chunks: number): string => Array.from({ length: chunks }, (_, i) => chunkText(i)).join('');
 
-/** An OpenAI-compatible `POST /chat/completions` server, streaming (SSE) and not, with fault injection. */
+/** The embedding of `text`: three numbers, exact in float32 as in JSON, so a base64 answer decodes to the same. */
+export const embeddingOf = (text: string): number[] => [text.length, 0.5, -2];
+
+/**
+ * An OpenAI-compatible model server: chat completions, completions (both streaming SSE and not), embeddings (floats or
+ * base64) and, when given `models`, the model list; with fault injection.
+ */
 export async function startModelServer(options: ModelServerOptions = {}): Promise<TestModelServer> {
   const chunks = options.chunks ?? 5;
   const delayMs = options.delayMs ?? 0;
   const rawLines = options.rawLines ?? false;
+  const models = options.models?.map((model) =>
+    typeof model === 'string' ? { id: model, object: 'model', created: MODEL_CREATED, owned_by: 'test-server', max_model_len: 4096 } : model,
+  );
   const requests: unknown[] = [];
   const headers: IncomingHttpHeaders[] = [];
+  const hits: string[] = [];
   const sockets = new Set<Socket>();
   let mode: ModelMode = 'ok';
+  let paths: ModelServerPaths = options.paths ?? 'both';
   let stopping = false;
   let completionId = 0;
   // Unconsumed disconnects and callers still waiting for one; at most one of the two is non-empty.
@@ -137,7 +174,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (!res.writableEnded && !closedByServer && !stopping) noteDisconnect();
     });
     const raw = await readBody(req);
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://model').pathname !== '/chat/completions') {
+    const path = new URL(req.url ?? '/', 'http://model').pathname;
+    hits.push(`${req.method} ${path}`);
+    const endpoint = servedEndpoint(path, paths);
+    if (req.method === 'GET' && endpoint === '/models' && models) {
+      if (mode !== 'hang') sendJson(res, 200, { object: 'list', data: models });
+      return;
+    }
+    if (req.method !== 'POST' || !isPostEndpoint(endpoint)) {
       return sendJson(res, 404, { error: { message: `No route for ${req.method} ${req.url}` } });
     }
     let body: unknown;
@@ -150,8 +194,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     requests.push(body);
     headers.push(req.headers);
-    const request = body as { model?: unknown; messages?: unknown; stream?: unknown } | null;
-    if (!Array.isArray(request?.messages)) return sendJson(res, 400, { error: { message: '"messages" must be an array' } });
+    const request = body as { model?: unknown; messages?: unknown; prompt?: unknown; input?: unknown; stream?: unknown; encoding_format?: unknown } | null;
+    if (request === null || typeof request !== 'object') return sendJson(res, 400, { error: { message: 'The body must be a JSON object' } });
+    const problem = requestProblem(endpoint, request);
+    if (problem) return sendJson(res, 400, { error: { message: problem } });
 
     const current = mode;
     if (current === 'hang') return;
@@ -163,34 +209,29 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
     const model = typeof request.model === 'string' ? request.model : '';
-    const id = `chatcmpl-${++completionId}`;
+    const chat = endpoint === '/chat/completions';
+    const id = `${chat ? 'chatcmpl' : 'cmpl'}-${++completionId}`;
     const created = Math.floor(Date.now() / 1000);
     const midStream = current === 'fail-mid-stream' || current === 'hang-mid-stream';
 
-    if (request.stream === true) {
+    if (request.stream === true && endpoint !== '/embeddings') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.flushHeaders();
       // Built once per request: the chunks differ only in their text and the last one's finish_reason.
-      const head = `${rawLines ? '' : 'data: '}{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":"`;
+      const identity = `{"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(model)}`;
+      const head = `${rawLines ? '' : 'data: '}${identity},"choices":[{"index":0,${chat ? '"delta":{"content":"' : '"text":"'}`;
+      const afterText = chat ? '"}' : '"';
       const tail = rawLines ? '\n' : '\n\n';
       const count = midStream ? Math.floor(chunks / 2) : chunks;
       for (let i = 0; i < count && !res.destroyed; i++) {
         if (i > 0 && delayMs > 0) await pause(res, delayMs);
         const finish = i === chunks - 1 ? '"stop"' : 'null';
-        const flushed = res.write(`${head}${chunkText(i)}"},"finish_reason":${finish}}]}${tail}`);
+        const flushed = res.write(`${head}${chunkText(i)}${afterText},"finish_reason":${finish}}]}${tail}`);
         if (!flushed) await pause(res, 'drain');
       }
       if (!midStream && !res.destroyed) res.end(rawLines ? undefined : 'data: [DONE]\n\n');
     } else {
-      const prompt = promptTokens(request.messages);
-      const json = JSON.stringify({
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [{ index: 0, message: { role: 'assistant', content: completionText(chunks) }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: prompt, completion_tokens: chunks, total_tokens: prompt + chunks },
-      });
+      const json = JSON.stringify(answerOf(endpoint, request, { id, created, model, chunks }));
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
       if (!midStream) {
         res.end(json);
@@ -224,8 +265,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     url: `http://127.0.0.1:${port}`,
     requests,
     headers,
+    hits,
     setMode: (next) => {
       mode = next;
+    },
+    setPaths: (next) => {
+      paths = next;
     },
     clientDisconnected: () => {
       if (pendingDisconnects > 0) {
@@ -263,12 +308,59 @@ function pause(res: ServerResponse, wait: number | 'drain'): Promise<void> {
   });
 }
 
-/** A rough whitespace token count, enough for a plausible `usage`. */
-function promptTokens(messages: unknown[]): number {
-  return messages.reduce<number>((sum, message) => {
-    const content = (message as { content?: unknown } | null)?.content;
-    return sum + (typeof content === 'string' ? content.split(/\s+/).filter(Boolean).length : 0);
-  }, 0);
+/** The endpoint (`/chat/completions`, `/models`, …) a path names, when `paths` serves it there. */
+function servedEndpoint(path: string, paths: ModelServerPaths): string | undefined {
+  const standard = path.startsWith('/v1/');
+  if (standard ? paths === 'legacy' : paths === 'v1') return undefined;
+  return standard ? path.slice('/v1'.length) : path;
+}
+
+function isPostEndpoint(endpoint: string | undefined): endpoint is PostEndpoint {
+  return (POST_ENDPOINTS as readonly (string | undefined)[]).includes(endpoint);
+}
+
+/** Why the model server refuses a request: each endpoint's required field. */
+function requestProblem(endpoint: PostEndpoint, request: { messages?: unknown; prompt?: unknown; input?: unknown }): string | undefined {
+  if (endpoint === '/chat/completions') return Array.isArray(request.messages) ? undefined : '"messages" must be an array';
+  const [name, value] = endpoint === '/completions' ? ['prompt', request.prompt] : ['input', request.input];
+  return typeof value === 'string' || Array.isArray(value) ? undefined : `"${name}" must be a string or an array`;
+}
+
+/** The non-streamed answer of an endpoint. */
+function answerOf(
+  endpoint: PostEndpoint,
+  request: { messages?: unknown; prompt?: unknown; input?: unknown; encoding_format?: unknown },
+  { id, created, model, chunks }: { id: string; created: number; model: string; chunks: number },
+): Record<string, unknown> {
+  if (endpoint === '/embeddings') {
+    const inputs = ([] as unknown[]).concat(request.input).map(String);
+    const tokens = inputs.reduce((sum, input) => sum + words(input), 0);
+    const encode = (vector: number[]) => (request.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector);
+    return {
+      object: 'list',
+      data: inputs.map((input, index) => ({ object: 'embedding', index, embedding: encode(embeddingOf(input)) })),
+      model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    };
+  }
+  const chat = endpoint === '/chat/completions';
+  const prompt = chat
+    ? (request.messages as unknown[]).reduce<number>((sum, message) => sum + words((message as { content?: unknown } | null)?.content), 0)
+    : ([] as unknown[]).concat(request.prompt).reduce<number>((sum, text) => sum + words(text), 0);
+  const text = completionText(chunks);
+  return {
+    id,
+    object: chat ? 'chat.completion' : 'text_completion',
+    created,
+    model,
+    choices: [chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' } : { index: 0, text, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: prompt, completion_tokens: chunks, total_tokens: prompt + chunks },
+  };
+}
+
+/** A rough whitespace token count of a text, enough for a plausible `usage`; 0 for anything else. */
+function words(text: unknown): number {
+  return typeof text === 'string' ? text.split(/\s+/).filter(Boolean).length : 0;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

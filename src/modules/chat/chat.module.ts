@@ -2,14 +2,16 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ServicesModule } from '../services/services.module';
 import { ChatMessage } from './chat-message.entity';
-import { ChatProxy } from './chat-proxy.service';
 import { ChatController } from './chat.controller';
 import { ChatRepository } from './chat.repository';
 import { ChatService } from './chat.service';
+import { ModelServerProxy } from './model-server-proxy.service';
+import { ModelServerClient } from './model-server.client';
+import { OpenAiController } from './openai.controller';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ChatMessage]), ServicesModule],
-  controllers: [ChatController],
-  providers: [ChatRepository, ChatService, ChatProxy],
+  controllers: [ChatController, OpenAiController],
+  providers: [ChatRepository, ChatService, ModelServerClient, ModelServerProxy],
 })
 export class ChatModule {}

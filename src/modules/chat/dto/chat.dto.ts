@@ -25,22 +25,3 @@ export class CreateChatMessageDto {
   @Matches(/^[^\u0000]*$/, { message: 'content must not contain NUL characters' })
   content: string;
 }
-
-/**
- * An OpenAI chat-completions request. Only `messages` is required; every other field (`model`, `stream`,
- * `temperature`, `top_k`, …) is passed to the model server as sent.
- */
-export class ChatCompletionRequest {
-  @ApiProperty({
-    type: 'array',
-    items: { type: 'object', properties: { role: { type: 'string' }, content: { type: 'string' } } },
-    example: [{ role: 'user', content: 'Hello' }],
-  })
-  messages: { role: string; content: unknown }[];
-
-  @ApiProperty({ required: false, description: 'Defaults to CHAT_DEFAULT_MODEL (`jiuge`)' })
-  model?: string;
-
-  @ApiProperty({ required: false, description: 'Server-sent events when true' })
-  stream?: boolean;
-}
