@@ -4,6 +4,8 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
 import { explainBodyParseErrors, refuseUnacceptableInput, refuseUnreadableBodies } from './common/body-rules';
+import { useFormSchemas } from './common/decorators/api-json-or-form-body.decorator';
+import { operationsOf, splitLongSummaries } from './common/openapi-document';
 import { OriginPolicy, refuseCrossSiteRequests } from './common/origin-policy';
 import { RequestContext } from './common/request-context';
 import { logRequests } from './common/request-logger';
@@ -74,13 +76,19 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Request bodies are JSON (`multipart/form-data` for uploads); anything else gets 415.',
     )
     .setVersion('1.0')
+    // The document is served by the backend it describes, so relative to it; paths carry the `/api` prefix.
+    .addServer('/', 'This backend')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A login token (JWT) or an API token (`ist_…`)' }, 'bearer')
     .addCookieAuth(SESSION_COOKIE, { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE }, 'cookie')
     .build();
+  // As package.json says: no rights granted, and so no licence text to link to (DocumentBuilder insists on a URL).
+  config.info.license = { name: 'UNLICENSED (proprietary)' };
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
   });
   declareAccess(document);
+  splitLongSummaries(document);
+  useFormSchemas(document);
   return document;
 }
 
@@ -89,18 +97,15 @@ const FORBIDDEN = { description: 'Your role may not do this', content: { 'applic
 
 /** Marks every operation but the public ones as needing a token and a role, with their 401 and 403 answers. */
 function declareAccess(document: OpenAPIObject): void {
-  for (const pathItem of Object.values(document.paths)) {
-    for (const [method, operation] of Object.entries(pathItem) as [string, Record<string, any>][]) {
-      if (operation?.responses === undefined) continue;
-      if (operation['x-public']) {
-        operation.security = [];
-        continue;
-      }
-      const role = requiredRole(method, operation['x-required-role'] as Role | undefined);
-      operation['x-required-role'] = role;
-      operation.security = [{ bearer: [] }, { cookie: [] }];
-      operation.responses['401'] ??= UNAUTHORIZED;
-      if (role !== 'viewer') operation.responses['403'] ??= FORBIDDEN;
+  for (const { method, operation } of operationsOf(document)) {
+    if (operation['x-public']) {
+      operation.security = [];
+      continue;
     }
+    const role = requiredRole(method, operation['x-required-role'] as Role | undefined);
+    operation['x-required-role'] = role;
+    operation.security = [{ bearer: [] }, { cookie: [] }];
+    operation.responses['401'] ??= UNAUTHORIZED;
+    if (role !== 'viewer') operation.responses['403'] ??= FORBIDDEN;
   }
 }

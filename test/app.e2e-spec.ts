@@ -2,8 +2,16 @@ import { startTestApp, TestApp } from './helpers/test-app';
 
 interface Operation {
   operationId?: string;
+  summary?: string;
+  description?: string;
   requestBody?: { content: Record<string, { schema?: unknown }> };
   responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+}
+
+interface Schema {
+  $ref?: string;
+  description?: string;
+  properties?: Record<string, { default?: unknown; format?: string; enum?: unknown[] }>;
 }
 
 describe('application shell: OpenAPI, CORS, headers, error shape', () => {
@@ -22,9 +30,17 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
 
   describe('the OpenAPI document', () => {
     let operations: [string, Operation][];
+    let schemas: Record<string, Schema>;
+    const operation = (route: string) => operations.find(([candidate]) => candidate === route)![1];
+    /** A body's schema, or the component schema its `$ref` names. */
+    const bodySchema = (route: string, contentType: string): Schema => {
+      const schema = operation(route).requestBody!.content[contentType].schema as Schema;
+      return schema.$ref ? schemas[schema.$ref.replace('#/components/schemas/', '')] : schema;
+    };
 
     beforeAll(async () => {
       const res = await t.http.get('/api/docs-json').expect(200);
+      schemas = res.body.components.schemas;
       const paths = res.body.paths as Record<string, Record<string, Operation>>;
       operations = Object.entries(paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, operation]) => [`${method.toUpperCase()} ${path}`, operation] as [string, Operation]),
@@ -72,18 +88,62 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
       expect(missing).toEqual([]);
     });
 
+    // Generators type a field with a default as always present: a rename would have to resend the port.
+    it('declares no default on any update body: a field left out keeps its stored value', () => {
+      const defaults = operations
+        .filter(([route]) => route.startsWith('PUT '))
+        .flatMap(([route, { requestBody }]) =>
+          Object.keys(requestBody?.content ?? {}).flatMap((contentType) =>
+            Object.entries(bodySchema(route, contentType).properties ?? {})
+              .filter(([, property]) => property.default !== undefined)
+              .map(([name]) => `${route} ${contentType} ${name}`),
+          ),
+        );
+      expect(defaults).toEqual([]);
+      expect(bodySchema('POST /api/servers', 'application/json').properties?.port?.default).toBe(22);
+    });
+
+    it('gives a long handler comment a one-line summary (its first sentence) and the rest as description', () => {
+      expect(operations.filter(([, { summary }]) => !summary || summary.includes('\n')).map(([route]) => route)).toEqual([]);
+      expect(operation('PUT /api/brands/{id}')).toMatchObject({
+        summary: 'Updates a brand.',
+        description: expect.stringMatching(/^As JSON, fields left out keep their values\. As a multipart form/),
+      });
+    });
+
+    it('documents brand and model bodies as JSON without a file and as multipart forms with logo_file', () => {
+      for (const route of ['POST /api/brands', 'PUT /api/brands/{id}', 'POST /api/models', 'PUT /api/models/{id}']) {
+        expect(bodySchema(route, 'application/json').properties).not.toHaveProperty('logo_file');
+        expect(bodySchema(route, 'multipart/form-data').properties).toMatchObject({ name: {}, logo: {}, logo_file: { format: 'binary' } });
+      }
+      expect(bodySchema('PUT /api/models/{id}', 'multipart/form-data').description).toMatch(/`parameters` left out is cleared/);
+    });
+
+    it('documents the health answer', () => {
+      expect(schemas.HealthResponse.properties).toEqual({
+        status: expect.objectContaining({ enum: ['ok'] }),
+        db: expect.objectContaining({ enum: ['up'] }),
+      });
+    });
+
     it('gives every create, update and upload a request schema, and every error the error body', () => {
       const withoutBody = operations
         .filter(([, operation]) => /^(create|update|reorder|upload)/.test(operation.operationId ?? ''))
         .filter(([, operation]) => !Object.values(operation.requestBody?.content ?? {}).some((media) => media.schema))
         .map(([route]) => route);
       expect(withoutBody).toEqual([]);
-      const errorSchemas = operations.flatMap(([, operation]) =>
-        Object.entries(operation.responses)
-          .filter(([status]) => /^[45]/.test(status))
-          .map(([, response]) => JSON.stringify(response.content?.['application/json']?.schema)),
-      );
-      expect(new Set(errorSchemas)).toEqual(new Set([JSON.stringify({ $ref: '#/components/schemas/ErrorResponse' })]));
+      // The OpenAI-compatible routes answer errors as OpenAI does, for the clients written against it.
+      const openAiCompatible = (route: string) => /^\w+ \/api\/services\/\{id\}\/(chat\/completions|completions|embeddings|models)\b/.test(route);
+      const errorSchemas = (routes: [string, Operation][]) =>
+        new Set(
+          routes.flatMap(([, operation]) =>
+            Object.entries(operation.responses)
+              .filter(([status]) => /^[45]/.test(status))
+              .map(([, response]) => JSON.stringify(response.content?.['application/json']?.schema)),
+          ),
+        );
+      expect(errorSchemas(operations.filter(([route]) => !openAiCompatible(route)))).toEqual(new Set([JSON.stringify({ $ref: '#/components/schemas/ErrorResponse' })]));
+      expect(errorSchemas(operations.filter(([route]) => openAiCompatible(route)))).toEqual(new Set([JSON.stringify({ $ref: '#/components/schemas/OpenAiErrorResponse' })]));
     });
   });
 

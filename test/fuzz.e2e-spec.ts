@@ -731,11 +731,16 @@ describe('fuzzing every documented operation with malformed input', () => {
     }
   }
 
-  /** A 502/504 is the contract's answer when an upstream (SSH host, agent, model server) fails: every port here is closed. */
+  /**
+   * A 502/504 is the contract's answer when an upstream (SSH host, agent, model server) fails: every port here is
+   * closed. The OpenAI-compatible routes give it in OpenAI's error shape, as their clients expect.
+   */
   function isFailure(res: Response | Error): boolean {
     if (res instanceof Error) return true;
     if (res.status < 500) return false;
-    return !((res.status === 502 || res.status === 504) && typeof res.body?.error === 'string' && res.body.statusCode === res.status);
+    const contractError = typeof res.body?.error === 'string' && res.body.statusCode === res.status;
+    const openAiUpstreamError = res.body?.error?.type === 'upstream_error';
+    return !((res.status === 502 || res.status === 504) && (contractError || openAiUpstreamError));
   }
 
   it('answers malformed input to every documented operation with a 4xx, never a 5xx, a hang or a dropped connection', async () => {

@@ -237,7 +237,7 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       expect(await brand(res.body.id)).toMatchObject({ name: 'Cambricon', logo: '' });
     });
 
-    it('PUT from JSON changes only the fields sent', async () => {
+    it('PUT from JSON changes only the fields sent: logo left out keeps its value', async () => {
       const id = await createBrand({ name: 'Intel', logo: 'https://example.com/intel.png' });
       const original = (await brand(id))!;
 
@@ -252,7 +252,7 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       expect(await brand(id)).toEqual({ ...original, name: 'Intel Gaudi', logo: null });
     });
 
-    it('PUT from a multipart form replaces the logo with logo_file and keeps fields left out', async () => {
+    it('PUT from a multipart form replaces the logo with logo_file and keeps the name when it is left out', async () => {
       const id = await createBrand({ name: 'AMD', logo: 'https://example.com/amd.png' });
       const original = (await brand(id))!;
 
@@ -260,9 +260,26 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       const withLogo = (await brand(id))!;
       expect(withLogo).toEqual({ ...original, logo: expect.stringMatching(UPLOAD_URL) });
       await expectServesLogo(withLogo.logo);
+    });
 
-      await t.http.put(`/api/brands/${id}`).field('name', 'AMD Instinct').expect(200);
-      expect(await brand(id)).toEqual({ ...withLogo, name: 'AMD Instinct' });
+    it('ignores a logo_file that is not a file: an empty text part of a form, or a JSON field', async () => {
+      const id = await createBrand({ name: 'Biren', logo: 'https://example.com/biren.png' });
+      await t.http.put(`/api/brands/${id}`).field('name', 'Biren').field('logo', 'https://example.com/br100.png').field('logo_file', '').expect(200);
+      await t.http.put(`/api/brands/${id}`).send({ name: 'Biren BR100', logo_file: null }).expect(200);
+      expect(await brand(id)).toMatchObject({ name: 'Biren BR100', logo: 'https://example.com/br100.png' });
+    });
+
+    // The admin UI's form leaves out a logo it has cleared; the old backend stored that as NULL.
+    it('PUT from a multipart form without logo clears the logo, as the old backend did', async () => {
+      const id = await createBrand({ name: 'Moore Threads', logo: 'https://example.com/mthreads.png' });
+      const original = (await brand(id))!;
+
+      const res = await t.http.put(`/api/brands/${id}`).field('name', 'Moore Threads MTT').expect(200);
+      expect(res.body).toEqual({ message: 'Brand updated successfully' });
+      expect(await brand(id)).toEqual({ ...original, name: 'Moore Threads MTT', logo: null });
+
+      await t.http.put(`/api/brands/${id}`).field('logo', 'https://example.com/mtt.png').expect(200);
+      expect(await brand(id)).toEqual({ ...original, name: 'Moore Threads MTT', logo: 'https://example.com/mtt.png' });
     });
 
     it('reorder applies the new positions and the list follows them', async () => {
@@ -496,7 +513,7 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       await expectServesLogo(created!.logo);
     });
 
-    it('PUT from JSON or multipart changes only the fields sent', async () => {
+    it('PUT from JSON changes only the fields sent: logo and parameters left out keep their values', async () => {
       const id = await createModel({ name: 'Llama', parameters: '8B', logo: 'https://example.com/llama.png' });
       const original = (await model(id))!;
 
@@ -504,13 +521,28 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       expect(res.body).toEqual({ message: 'Model updated successfully' });
       expect(await model(id)).toEqual({ ...original, parameters: '70B' });
 
-      await t.http.put(`/api/models/${id}`).field('name', 'Llama 3').attach('logo_file', LOGO, 'llama.png').expect(200);
-      const updated = (await model(id))!;
-      expect(updated).toEqual({ ...original, name: 'Llama 3', parameters: '70B', logo: expect.stringMatching(UPLOAD_URL) });
-      await expectServesLogo(updated.logo);
+      await t.http.put(`/api/models/${id}`).send({ name: 'Llama 3' }).expect(200);
+      expect(await model(id)).toEqual({ ...original, name: 'Llama 3', parameters: '70B' });
 
       await t.http.put(`/api/models/${id}`).send({ logo: null, parameters: null }).expect(200);
       expect(await model(id)).toEqual({ ...original, name: 'Llama 3', parameters: null, logo: null });
+    });
+
+    // The admin UI's form leaves out the fields it has emptied; the old backend stored those as NULL.
+    it('PUT from a multipart form without parameters or logo clears them, and logo_file sets the logo', async () => {
+      const id = await createModel({ name: 'Qwen', parameters: '7B', logo: 'https://example.com/qwen.png' });
+      const original = (await model(id))!;
+
+      await t.http.put(`/api/models/${id}`).field('name', 'Qwen 2').field('logo', 'https://example.com/qwen2.png').expect(200);
+      expect(await model(id)).toEqual({ ...original, name: 'Qwen 2', logo: 'https://example.com/qwen2.png', parameters: null });
+
+      await t.http.put(`/api/models/${id}`).field('parameters', '72B').attach('logo_file', LOGO, 'qwen.png').expect(200);
+      const withLogo = (await model(id))!;
+      expect(withLogo).toEqual({ ...original, name: 'Qwen 2', parameters: '72B', logo: expect.stringMatching(UPLOAD_URL) });
+      await expectServesLogo(withLogo.logo);
+
+      await t.http.put(`/api/models/${id}`).field('parameters', '72B').expect(200);
+      expect(await model(id)).toEqual({ ...withLogo, logo: null });
     });
 
     it('DELETE removes the model', async () => {

@@ -3,13 +3,7 @@ import { Public } from '../modules/auth/access.decorators';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/decorators/api-errors.decorator';
 import { DatabaseHealthService } from '../database/database-health.service';
-
-export class HealthResponse {
-  /** `ok` */
-  status: string;
-  /** `up` */
-  db: string;
-}
+import { HealthResponse } from './health-response.dto';
 
 const DATABASE_PROBE_TIMEOUT_MS = 2000;
 

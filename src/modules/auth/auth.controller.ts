@@ -49,6 +49,7 @@ export class AuthController {
     return { message: 'Signed out' };
   }
 
+  /** Who you are signed in as: user, role and, with an API token, its id. */
   @Get('me')
   @ApiOkResponse({ type: MeResponse })
   me(@CurrentPrincipal() principal: Principal): MeResponse {
@@ -84,6 +85,7 @@ export class AuthController {
     return this.tokens.create(principal, dto);
   }
 
+  /** Revokes one of your API tokens (an admin: anyone's); it stops working at once. */
   @Delete('tokens/:id')
   @RequiresRole('viewer')
   @ApiOkResponse({ type: MessageResponse })

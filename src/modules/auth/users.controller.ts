@@ -13,12 +13,14 @@ import { UsersService } from './users.service';
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
+  /** Lists users in the order they were created; never their passwords. */
   @Get()
   @ApiOkResponse({ type: [UserResponse] })
   listUsers(): Promise<UserResponse[]> {
     return this.users.list();
   }
 
+  /** Creates a user with a role; usernames are unique regardless of case (409). */
   @Post()
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400, 409)
@@ -27,7 +29,7 @@ export class UsersController {
     return { id: user.id, message: 'User created successfully' };
   }
 
-  /** Fields left out keep their values; the last enabled admin cannot be demoted or disabled (409). */
+  /** Updates a user; fields left out keep their values. The last enabled admin cannot be demoted or disabled (409). */
   @Put(':id')
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 409)

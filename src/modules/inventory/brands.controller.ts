@@ -1,12 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
-import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { ApiJsonOrFormBody } from '../../common/decorators/api-json-or-form-body.decorator';
 import { JsonListResponse } from '../../common/decorators/json-text.decorator';
+import { SentAsForm } from '../../common/decorators/sent-as-form.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
-import { BrandResponse, CreateBrandDto, ReorderBrandsDto, UpdateBrandDto } from './dto/brand.dto';
+import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
 
 @ApiTags('brands')
 @Controller('brands')
@@ -23,7 +25,7 @@ export class BrandsController {
   /** Creates a brand, optionally with a logo image uploaded as `logo_file`. */
   @Post()
   @UseInterceptors(FileInterceptor('logo_file'))
-  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiJsonOrFormBody(CreateBrandFormDto)
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400, 413, 415)
   async createBrand(
@@ -44,18 +46,22 @@ export class BrandsController {
     return { message: 'Brands reordered successfully' };
   }
 
-  /** Updates a brand; fields left out keep their values. */
+  /**
+   * Updates a brand. As JSON, fields left out keep their values. As a multipart form (the admin UI's), `logo` left out
+   * is cleared unless a `logo_file` is uploaded, which sets it; `name` left out is kept.
+   */
   @Put(':id')
   @UseInterceptors(FileInterceptor('logo_file'))
-  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiJsonOrFormBody(UpdateBrandFormDto)
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 413, 415)
   async updateBrand(
     @Param('id', ParseIdPipe) id: number,
     @Body() dto: UpdateBrandDto,
+    @SentAsForm() form: boolean,
     @UploadedFile() logoFile?: Express.Multer.File,
   ): Promise<MessageResponse> {
-    await this.brands.update(id, dto, logoFile);
+    await this.brands.update(id, dto, { form, logoFile });
     return { message: 'Brand updated successfully' };
   }
 

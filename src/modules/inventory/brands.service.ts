@@ -4,6 +4,7 @@ import { BrandsRepository } from './brands.repository';
 import { CreateBrandDto, ReorderBrandsDto, UpdateBrandDto } from './dto/brand.dto';
 import { Brand } from './entities/brand.entity';
 import { UploadsService } from './uploads.service';
+import { nullIfLeftOutOfForm, UpdateSource } from './update-source';
 import { AuditService } from '../audit/audit.service';
 
 @Injectable()
@@ -23,9 +24,10 @@ export class BrandsService {
     return this.brands.create({ name: dto.name, logo });
   }
 
-  async update(id: number, dto: UpdateBrandDto, logoFile?: Express.Multer.File): Promise<void> {
+  /** `name` (never empty) left out is kept either way; see nullIfLeftOutOfForm for `logo`. An uploaded `logo_file` sets `logo`. */
+  async update(id: number, dto: UpdateBrandDto, source: UpdateSource): Promise<void> {
     await this.requireBrand(id);
-    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : dto.logo;
+    const logo = source.logoFile ? (await this.uploads.storeImage(source.logoFile)).url : nullIfLeftOutOfForm(dto.logo, source);
     await this.brands.update(id, definedOnly({ name: dto.name, logo }));
   }
 

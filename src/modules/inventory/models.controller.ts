@@ -1,11 +1,13 @@
 import { Body, Controller, Delete, Get, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
-import { ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
+import { ApiJsonOrFormBody } from '../../common/decorators/api-json-or-form-body.decorator';
 import { JsonListResponse } from '../../common/decorators/json-text.decorator';
+import { SentAsForm } from '../../common/decorators/sent-as-form.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
-import { CreateModelDto, ModelResponse, UpdateModelDto } from './dto/model.dto';
+import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 
 @ApiTags('models')
@@ -23,7 +25,7 @@ export class ModelsController {
   /** Creates a model, optionally with a logo image uploaded as `logo_file`. */
   @Post()
   @UseInterceptors(FileInterceptor('logo_file'))
-  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiJsonOrFormBody(CreateModelFormDto)
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400, 413, 415)
   async createModel(@Body() dto: CreateModelDto, @UploadedFile() logoFile?: Express.Multer.File): Promise<CreatedResponse> {
@@ -31,18 +33,23 @@ export class ModelsController {
     return { id: model.id, message: 'Model created successfully' };
   }
 
-  /** Updates a model; fields left out keep their values. */
+  /**
+   * Updates a model. As JSON, fields left out keep their values. As a multipart form (the admin UI's), `parameters`
+   * left out is cleared, `logo` left out is cleared unless a `logo_file` is uploaded, which sets it, and `name` left
+   * out is kept.
+   */
   @Put(':id')
   @UseInterceptors(FileInterceptor('logo_file'))
-  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiJsonOrFormBody(UpdateModelFormDto)
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 413, 415)
   async updateModel(
     @Param('id', ParseIdPipe) id: number,
     @Body() dto: UpdateModelDto,
+    @SentAsForm() form: boolean,
     @UploadedFile() logoFile?: Express.Multer.File,
   ): Promise<MessageResponse> {
-    await this.models.update(id, dto, logoFile);
+    await this.models.update(id, dto, { form, logoFile });
     return { message: 'Model updated successfully' };
   }
 

@@ -4,6 +4,7 @@ import { CreateModelDto, UpdateModelDto } from './dto/model.dto';
 import { Model } from './entities/model.entity';
 import { ModelsRepository } from './models.repository';
 import { UploadsService } from './uploads.service';
+import { nullIfLeftOutOfForm, UpdateSource } from './update-source';
 import { AuditService } from '../audit/audit.service';
 
 @Injectable()
@@ -23,10 +24,12 @@ export class ModelsService {
     return this.models.create({ name: dto.name, logo, parameters: dto.parameters ?? null });
   }
 
-  async update(id: number, dto: UpdateModelDto, logoFile?: Express.Multer.File): Promise<void> {
+  /** `name` (never empty) left out is kept either way; see nullIfLeftOutOfForm for the others. An uploaded `logo_file` sets `logo`. */
+  async update(id: number, dto: UpdateModelDto, source: UpdateSource): Promise<void> {
     await this.requireModel(id);
-    const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : dto.logo;
-    await this.models.update(id, definedOnly({ name: dto.name, logo, parameters: dto.parameters }));
+    const logo = source.logoFile ? (await this.uploads.storeImage(source.logoFile)).url : nullIfLeftOutOfForm(dto.logo, source);
+    const parameters = nullIfLeftOutOfForm(dto.parameters, source);
+    await this.models.update(id, definedOnly({ name: dto.name, logo, parameters }));
   }
 
   async delete(id: number): Promise<void> {

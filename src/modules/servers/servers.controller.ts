@@ -55,6 +55,7 @@ export class ServersController {
     return this.servers.resourcesAll();
   }
 
+  /** One server, with brand and accelerator card names. Secrets are never returned. */
   @Get(':id')
   @ApiOkResponse({ type: ServerResponse })
   @ApiErrors(400, 404)
@@ -80,7 +81,7 @@ export class ServersController {
     return { message: 'Server deleted successfully' };
   }
 
-  /** Probes the server's SSH port (the SSH banner, with a short timeout) and stores `status` and `last_check`. */
+  /** Probes the server's SSH port and stores `status` and `last_check`. It waits for the SSH banner, with a short timeout. */
   @Post(':id/check')
   @HttpCode(200)
   @ApiOkResponse({ type: ServerStatusResponse })
@@ -89,7 +90,7 @@ export class ServersController {
     return { status: await this.servers.check(id) };
   }
 
-  /** Current CPU, memory and disk usage (and GPUs where nvidia-smi exists), in one command over the pooled connection. */
+  /** Current CPU, memory and disk usage, and GPUs where nvidia-smi exists. One command over the pooled connection. */
   @Get(':id/resources')
   @ApiOkResponse({ type: ResourcesResponse })
   @ApiErrors(400, 404)
@@ -97,7 +98,7 @@ export class ServersController {
     return this.servers.resources(id);
   }
 
-  /** What the SSH pool holds for the server now: connections and the channels open on them (never credentials). */
+  /** What the SSH pool holds for the server now. Connections and the channels open on them; never credentials. */
   @Get(':id/ssh')
   @ApiOkResponse({ type: SshPoolStateResponse })
   @ApiErrors(400, 404)

@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { HistoryQuery } from '../../common/dto/history-query.dto';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import {
   CreateTaskDto,
   ExecuteTaskResponse,
-  ListRunsQuery,
   TaskResponse,
   TaskResultResponse,
   TaskRunResponse,
@@ -26,6 +26,7 @@ export class TasksController {
     return this.tasks.list();
   }
 
+  /** Creates a shell task on a server, run once, daily, weekly or on a cron schedule. */
   @Post()
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400)
@@ -34,6 +35,7 @@ export class TasksController {
     return { id: task.id, message: 'Task created successfully' };
   }
 
+  /** One task, with its server's name and its last result. */
   @Get(':id')
   @ApiOkResponse({ type: TaskResponse })
   @ApiErrors(400, 404)
@@ -84,7 +86,7 @@ export class TasksController {
   @Get(':id/runs')
   @ApiOkResponse({ type: [TaskRunResponse] })
   @ApiErrors(400, 404)
-  listTaskRuns(@Param('id', ParseIdPipe) id: number, @Query() query: ListRunsQuery): Promise<TaskRunResponse[]> {
+  listTaskRuns(@Param('id', ParseIdPipe) id: number, @Query() query: HistoryQuery): Promise<TaskRunResponse[]> {
     return this.tasks.runs(id, query.limit);
   }
 }

@@ -8,6 +8,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
+import { DEFAULT_HISTORY_LIMIT } from '../../common/dto/history-query.dto';
 import { RequestContext } from '../../common/request-context';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
 import { CreateTaskDto, ExecuteTaskResponse, TaskResultResponse, UpdateTaskDto } from './dto/task.dto';
@@ -19,7 +20,6 @@ import { TaskScheduler } from './task-scheduler.service';
 import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
 import { AuditService } from '../audit/audit.service';
 
-const DEFAULT_RUNS_LIMIT = 20;
 
 /** Fields whose change re-plans the next run. */
 const SCHEDULE_FIELDS = ['schedule_type', 'cron_expression', 'timezone', 'run_at', 'enabled'] as const;
@@ -64,7 +64,7 @@ export class TasksService implements OnApplicationBootstrap {
     const task = await this.tasks.create({
       name: dto.name,
       command: dto.command,
-      command_set_by: caller(),
+      command_set_by: RequestContext.callerName(),
       server_id: dto.server_id,
       ...schedule,
       timeout_seconds: dto.timeout_seconds ?? this.config.timeoutSeconds,
@@ -91,7 +91,7 @@ export class TasksService implements OnApplicationBootstrap {
     });
     const changed = (Object.keys(fields) as (keyof TaskFields)[]).filter((field) => !sameValue(fields[field], task[field]));
     // The scheduler runs the command on behalf of whoever set it last.
-    if (changed.includes('command')) fields.command_set_by = caller();
+    if (changed.includes('command')) fields.command_set_by = RequestContext.callerName();
     // Sending the task back as it was (the admin UI's `{...task}`) must not re-plan it: a once task would run again.
     if (SCHEDULE_FIELDS.some((field) => changed.includes(field))) {
       const planned = { ...task, ...fields };
@@ -142,7 +142,7 @@ export class TasksService implements OnApplicationBootstrap {
     return { last_run: task.last_run, output, error, success };
   }
 
-  async runs(id: number, limit = DEFAULT_RUNS_LIMIT): Promise<TaskRun[]> {
+  async runs(id: number, limit = DEFAULT_HISTORY_LIMIT): Promise<TaskRun[]> {
     await this.requireTask(id);
     return this.tasks.listRuns(id, limit);
   }
@@ -159,10 +159,6 @@ export class TasksService implements OnApplicationBootstrap {
 }
 
 /** The username of the current request's caller; null outside a request. */
-function caller(): string | null {
-  return RequestContext.current()?.principal?.username ?? null;
-}
-
 function sameValue(a: unknown, b: unknown): boolean {
   return a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
 }

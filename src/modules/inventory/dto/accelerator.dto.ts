@@ -1,5 +1,5 @@
-import { PartialType } from '@nestjs/swagger';
 import { AcceptsReadOnlyFields, OptionalText, RequiredText } from '../../../common/decorators/fields';
+import { UpdateType } from '../../../common/dto/update-type';
 
 export class AcceleratorResponse {
   id: number;
@@ -35,4 +35,4 @@ export class CreateAcceleratorDto {
 }
 
 /** Fields left out keep their stored values. */
-export class UpdateAcceleratorDto extends PartialType(CreateAcceleratorDto, { skipNullProperties: false }) {}
+export class UpdateAcceleratorDto extends UpdateType(CreateAcceleratorDto) {}

@@ -1,7 +1,9 @@
-import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { Exclude, Type } from 'class-transformer';
+import { ApiSchema } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, ValidateNested } from 'class-validator';
 import { AcceptsReadOnlyFields, Int32, OptionalText, RequiredText } from '../../../common/decorators/fields';
+import { UpdateType } from '../../../common/dto/update-type';
+import { LogoFilePart } from './logo-file';
 
 export class BrandResponse {
   id: number;
@@ -12,26 +14,39 @@ export class BrandResponse {
   created_at: Date;
 }
 
-/**
- * Sent as JSON or as multipart/form-data. In multipart form a new image may come as the file part
- * `logo_file`; it is stored like `/api/upload` and `logo` becomes its URL.
- */
-@AcceptsReadOnlyFields('id', 'sort_order', 'created_at')
+/** A brand as JSON. */
+// A `logo_file` that is not a file (a form's empty text part, a JSON field) is ignored, as it always was.
+@AcceptsReadOnlyFields('id', 'sort_order', 'created_at', 'logo_file')
 export class CreateBrandDto {
   @RequiredText()
   name: string;
 
   @OptionalText(2048, 'Logo URL; replaced by the URL of `logo_file` when one is uploaded')
   logo?: string | null;
+}
 
-  /** Documents the multipart file part; the file itself arrives through the upload interceptor. */
-  @ApiPropertyOptional({ type: 'string', format: 'binary', description: 'multipart/form-data only: a new logo image' })
-  @Exclude({ toClassOnly: true })
+/** A brand as a multipart form: the fields as text parts, and optionally a new logo image as `logo_file`. */
+export class CreateBrandFormDto extends CreateBrandDto {
+  @LogoFilePart()
   logo_file?: unknown;
 }
 
-/** Fields left out keep their stored values. */
-export class UpdateBrandDto extends PartialType(CreateBrandDto, { skipNullProperties: false }) {}
+@ApiSchema({ description: 'JSON: fields left out keep their stored values; `null` clears `logo`.' })
+export class UpdateBrandDto extends UpdateType(CreateBrandDto) {}
+
+/**
+ * The admin UI's brand form leaves out a field it has emptied, and the old backend rewrote every column, so there a
+ * field left out of a form became NULL; it still does.
+ */
+@ApiSchema({
+  description:
+    'Multipart form, as the admin UI sends it: `logo` left out is cleared (null) unless a `logo_file` is uploaded, which ' +
+    'sets it; `name` left out keeps the stored name.',
+})
+export class UpdateBrandFormDto extends UpdateBrandDto {
+  @LogoFilePart()
+  logo_file?: unknown;
+}
 
 export class BrandOrder {
   @Int32({ min: 1 })

@@ -1,6 +1,7 @@
-import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { Exclude } from 'class-transformer';
+import { ApiSchema } from '@nestjs/swagger';
 import { AcceptsReadOnlyFields, OptionalText, RequiredText } from '../../../common/decorators/fields';
+import { UpdateType } from '../../../common/dto/update-type';
+import { LogoFilePart } from './logo-file';
 
 export class ModelResponse {
   id: number;
@@ -11,8 +12,9 @@ export class ModelResponse {
   created_at: Date;
 }
 
-/** Sent as JSON or multipart/form-data; in multipart a new logo image may come as `logo_file`. */
-@AcceptsReadOnlyFields('id', 'created_at')
+/** A model as JSON. */
+// A `logo_file` that is not a file (a form's empty text part, a JSON field) is ignored, as it always was.
+@AcceptsReadOnlyFields('id', 'created_at', 'logo_file')
 export class CreateModelDto {
   @RequiredText()
   name: string;
@@ -22,12 +24,27 @@ export class CreateModelDto {
 
   @OptionalText(255, 'Free text such as `7B`')
   parameters?: string | null;
+}
 
-  /** Documents the multipart file part; the file itself arrives through the upload interceptor. */
-  @ApiPropertyOptional({ type: 'string', format: 'binary', description: 'multipart/form-data only: a new logo image' })
-  @Exclude({ toClassOnly: true })
+/** A model as a multipart form: the fields as text parts, and optionally a new logo image as `logo_file`. */
+export class CreateModelFormDto extends CreateModelDto {
+  @LogoFilePart()
   logo_file?: unknown;
 }
 
-/** Fields left out keep their stored values. */
-export class UpdateModelDto extends PartialType(CreateModelDto, { skipNullProperties: false }) {}
+@ApiSchema({ description: 'JSON: fields left out keep their stored values; `null` clears `logo` or `parameters`.' })
+export class UpdateModelDto extends UpdateType(CreateModelDto) {}
+
+/**
+ * The admin UI's model form leaves out a field it has emptied, and the old backend rewrote every column, so there a
+ * field left out of a form became NULL; it still does.
+ */
+@ApiSchema({
+  description:
+    'Multipart form, as the admin UI sends it: `parameters` left out is cleared (null); `logo` left out is cleared unless ' +
+    'a `logo_file` is uploaded, which sets it; `name` left out keeps the stored name.',
+})
+export class UpdateModelFormDto extends UpdateModelDto {
+  @LogoFilePart()
+  logo_file?: unknown;
+}

@@ -1,6 +1,7 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AcceptsReadOnlyFields, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import { UpdateType } from '../../../common/dto/update-type';
 import { IsHost, IsPort } from '../../../common/decorators/network';
 import type { PoolState } from '../../../ssh/ssh-pool.service';
 import { GpuMetrics } from '../resource-probe';
@@ -92,7 +93,7 @@ export class CreateServerDto {
 }
 
 /** Fields left out keep their stored values; an empty secret keeps the stored secret. */
-export class UpdateServerDto extends PartialType(CreateServerDto, { skipNullProperties: false }) {}
+export class UpdateServerDto extends UpdateType(CreateServerDto) {}
 
 export class ServerStatusResponse {
   @ApiProperty({ enum: ['online', 'offline'] })

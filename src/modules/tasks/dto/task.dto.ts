@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
 import { AcceptsReadOnlyFields, IsoDateTime, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import { UpdateType } from '../../../common/dto/update-type';
 import { isTimeZone } from '../../../common/time-zone';
 import { SCHEDULE_TYPES } from '../schedule';
 
@@ -103,7 +104,7 @@ export class CreateTaskDto {
 }
 
 /** Fields left out keep their stored values. */
-export class UpdateTaskDto extends PartialType(CreateTaskDto, { skipNullProperties: false }) {}
+export class UpdateTaskDto extends UpdateType(CreateTaskDto) {}
 
 export class ExecuteTaskResponse {
   output: string;
@@ -139,14 +140,4 @@ export class TaskRunResponse {
   duration_ms: number | null;
   output: string;
   error: string;
-}
-
-export class ListRunsQuery {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value))
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
 }
