@@ -106,7 +106,11 @@ export class OpenAiController {
     return this.proxy.models(id);
   }
 
-  /** One of the models the service serves (see listServiceModels); 404 `model_not_found` for any other. */
+  /**
+   * One of the models the service serves.
+   *
+   * @remarks As listServiceModels lists them; 404 `model_not_found` for any other.
+   */
   @Get('models/:model')
   @ApiOkResponse({ type: OpenAiModel })
   @ApiOpenAiErrors(400, 401, 404)

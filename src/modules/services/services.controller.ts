@@ -17,8 +17,9 @@ export class ServicesController {
   ) {}
 
   /**
-   * Lists services, newest first, with the model's name, as stored; a status refresh from the agents starts in
-   * the background (never more than one at a time). Status rule: `deployed` when every server's agent reports the
+   * Lists services, newest first, with the model's name.
+   *
+   * As stored: a status refresh from the agents starts in the background (never more than one at a time). Status rule: `deployed` when every server's agent reports the
    * service running, `online` when every agent answers but not all run it, `offline` when an agent cannot be reached.
    */
   @Get()
@@ -27,7 +28,11 @@ export class ServicesController {
     return this.services.list();
   }
 
-  /** Creates a service (status `offline`); with servers and a deploy command, a deployment starts in the background. */
+  /**
+   * Creates a service, status `offline`.
+   *
+   * With servers and a deploy command, a deployment starts in the background.
+   */
   @Post()
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400)
@@ -61,7 +66,11 @@ export class ServicesController {
     return { message: 'Service updated successfully' };
   }
 
-  /** Deletes a service and its chat history; refused (409) while a deploy, restart or stop is in progress. */
+  /**
+   * Deletes a service with its chat history and operation history.
+   *
+   * Refused (409) while a deploy, restart or stop is in progress.
+   */
   @Delete(':id')
   @ApiOkResponse({ type: MessageResponse })
   @ApiErrors(400, 404, 409)
@@ -71,8 +80,9 @@ export class ServicesController {
   }
 
   /**
-   * Restarts the service on all its servers in parallel, in the background (status `deploying` meanwhile).
-   * A second deploy, restart or stop while one is in progress is refused with 409. Its results become the deploy log.
+   * Restarts the service on all its servers.
+   *
+   * In parallel, in the background (status `deploying` meanwhile). A second deploy, restart or stop while one is in progress is refused with 409. Its results become the deploy log.
    */
   @Post(':id/restart')
   @HttpCode(200)
@@ -84,8 +94,9 @@ export class ServicesController {
   }
 
   /**
-   * Stops the service on all its servers in parallel, in the background; 409 while another operation is in progress.
-   * The status stays as it was until the agents answer; the deploy log is left alone (the history has the results).
+   * Stops the service on all its servers.
+   *
+   * In parallel, in the background; 409 while another operation is in progress. The status stays as it was until the agents answer; the deploy log is left alone (the history has the results).
    */
   @Post(':id/stop')
   @HttpCode(200)
@@ -105,8 +116,9 @@ export class ServicesController {
   }
 
   /**
-   * The service's deploys, restarts and stops, newest first: who started each, when, the command sent, the per-server
-   * results and how it ended. The newest SERVICE_OPERATIONS_KEEP (100) are kept.
+   * The service's deploys, restarts and stops, newest first.
+   *
+   * Each with who started it, when, the command sent, the per-server results and how it ended. The newest SERVICE_OPERATIONS_KEEP (100) are kept.
    */
   @Get(':id/operations')
   @ApiOkResponse({ type: [ServiceOperationResponse] })
