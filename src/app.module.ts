@@ -31,8 +31,8 @@ import { ServersModule } from './modules/servers/servers.module';
 import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
 import { TasksModule } from './modules/tasks/tasks.module';
+import { TerminalModule } from './modules/terminal/terminal.module';
 import { RealtimeModule } from './realtime/realtime.module';
-import { TerminalModule } from './ssh/terminal.module';
 
 @Module({
   imports: [

@@ -5,11 +5,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Terminal } from '@xterm/headless';
 import { io, Socket } from 'socket.io-client';
-import { MAX_OUTPUT_EVENT_CHARS } from '../src/ssh/terminal.gateway';
-import { closedPort, sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { MAX_OUTPUT_EVENT_CHARS } from '../src/modules/terminal/terminal-session';
+import { closedPort, describeSsh, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
+import { until } from './helpers/wait';
 
-const describeSsh = sshdAvailable ? describe : describe.skip;
 
 const UNKNOWN_SERVER_ID = 987654;
 /** The test user's bash prompt (Debian skel, coloured for xterm-256color), e.g. `infinitest@host:~$ `. */
@@ -206,13 +206,6 @@ const collectGarbage: () => void = (() => {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 })();
-
-/** Bounded polling for a condition no event announces (a remote process exiting). */
-async function eventually(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !condition(); await delay(20)) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-  }
-}
 
 /**
  * Feeds every ssh_output of `client` into a headless xterm.js of 80x24, as the admin UI does. `screen()`
@@ -524,7 +517,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       const from = leaving.events.length;
       leaving.emit('ssh_disconnect');
       expect(await leaving.waitForEvent('ssh_disconnected', from)).toEqual({ status: 'disconnected', index: from });
-      await eventually(`remote shell ${gone.shell} to exit`, () => !isAlive(gone.shell));
+      await until(() => !isAlive(gone.shell), `remote shell ${gone.shell} to exit`);
 
       expect(await staying.run('echo still-$((40+2))')).toEqual(['still-42']);
       expect(isAlive(kept.shell)).toBe(true);
@@ -544,7 +537,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       await staying.openShell({ server_id: serverId });
       const [gone, kept] = await Promise.all([leaving.shellPids(), staying.shellPids()]);
       leaving.close();
-      await eventually(`remote shell ${gone.shell} to exit`, () => !isAlive(gone.shell));
+      await until(() => !isAlive(gone.shell), `remote shell ${gone.shell} to exit`);
       expect(await staying.run('echo survivor-$((3*3))')).toEqual(['survivor-9']);
       expect(isAlive(kept.shell)).toBe(true);
     });
@@ -639,7 +632,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(Date.now() - quietSince).toBeGreaterThanOrEqual(1400);
       const disconnected = await client.waitForEvent('ssh_disconnected', 0, 3000);
       expect(disconnected).toEqual({ status: 'disconnected', index: error.index + 1 });
-      await eventually(`remote shell ${shell} to exit`, () => !isAlive(shell));
+      await until(() => !isAlive(shell), `remote shell ${shell} to exit`);
       expect(client.socket.connected).toBe(true);
     });
 
@@ -986,7 +979,7 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
           const from = client.events.length;
           client.emit('ssh_disconnect');
           expect(await client.waitForEvent('ssh_disconnected', from, 15_000)).toMatchObject({ status: 'disconnected' });
-          await eventually('the remote shell and its flood pipeline to exit', () => ![shell, ...pipeline].some(isAlive));
+          await until(() => ![shell, ...pipeline].some(isAlive), 'the remote shell and its flood pipeline to exit');
         } finally {
           clearInterval(sampler);
           stopThrottle();

@@ -1,20 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Repository } from 'typeorm';
-import { ReadCache } from '../database/read-cache.service';
-import { Server } from '../modules/servers/server.entity';
-
-/** Where pinned host keys live: the server's `host_key_fingerprint` column. */
-@Injectable()
-export class HostKeyStore {
-  constructor(
-    @InjectRepository(Server) private readonly servers: Repository<Server>,
-    private readonly cache: ReadCache,
-  ) {}
-
+/**
+ * Where pinned host keys are kept. SshPool pins the first key a server presents (trust on first use); the servers
+ * feature, which owns the servers table, provides the implementation.
+ */
+export abstract class HostKeyStore {
   /** Pins the first key seen; a key pinned meanwhile by another connection is left alone. */
-  async pinIfUnset(serverId: number, fingerprint: string): Promise<void> {
-    await this.servers.update({ id: serverId, host_key_fingerprint: IsNull() }, { host_key_fingerprint: fingerprint });
-    this.cache.invalidate('servers');
-  }
+  abstract pinIfUnset(serverId: number, fingerprint: string): Promise<void>;
 }

@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Server } from '../modules/servers/server.entity';
-import { HostKeyStore } from './host-key.store';
 import { SshExecutor } from './ssh-executor.service';
 import { SshPool } from './ssh-pool.service';
 
-/** SSH shared by every feature that talks to a server: the connection pool and the command executor. */
+/**
+ * SSH shared by every feature that talks to a server: the connection pool and the command executor. The pool's
+ * HostKeyStore comes from the servers feature (a global provider), so that this module depends on no feature.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([Server])],
-  providers: [HostKeyStore, SshPool, SshExecutor],
+  providers: [SshPool, SshExecutor],
   exports: [SshPool, SshExecutor],
 })
 export class SshModule {}

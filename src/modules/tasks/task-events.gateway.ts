@@ -1,5 +1,8 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { UseFilters } from '@nestjs/common';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, WsException } from '@nestjs/websockets';
 import { Server, Socket } from 'socket.io';
+import { SocketPayloadPipe, SocketRefusalFilter } from '../../realtime/socket-validation';
+import { TaskSubscriptionDto } from './task-subscription.dto';
 import { TasksRepository } from './tasks.repository';
 
 const room = (taskId: number) => `task:${taskId}`;
@@ -10,6 +13,7 @@ const room = (taskId: number) => `task:${taskId}`;
  * SocketAccessMonitor, which disconnects a revoked one, and its subscriptions with it.
  */
 @WebSocketGateway()
+@UseFilters(new SocketRefusalFilter('task_error'))
 export class TaskEventsGateway {
   @WebSocketServer()
   private readonly io?: Server;
@@ -17,17 +21,9 @@ export class TaskEventsGateway {
   constructor(private readonly tasks: TasksRepository) {}
 
   @SubscribeMessage('task_subscribe')
-  async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<void> {
-    const taskId = (payload as { task_id?: unknown } | null)?.task_id;
-    if (!Number.isInteger(taskId) || (taskId as number) < 1 || (taskId as number) > 2_147_483_647) {
-      socket.emit('task_error', { error: 'task_id must be a positive integer' });
-      return;
-    }
-    if (!(await this.tasks.findById(taskId as number))) {
-      socket.emit('task_error', { error: `Task ${taskId} not found`, task_id: taskId });
-      return;
-    }
-    await socket.join(room(taskId as number));
+  async subscribe(@ConnectedSocket() socket: Socket, @MessageBody(SocketPayloadPipe) { task_id: taskId }: TaskSubscriptionDto): Promise<void> {
+    if (!(await this.tasks.findById(taskId))) throw new WsException({ error: `Task ${taskId} not found`, task_id: taskId });
+    await socket.join(room(taskId));
     socket.emit('task_subscribed', { task_id: taskId });
   }
 

@@ -1,0 +1,11 @@
+import { IsInt, Max, Min } from 'class-validator';
+
+const TASK_ID_RULE = { message: 'task_id must be a positive integer' };
+
+/** `task_subscribe {task_id}`. */
+export class TaskSubscriptionDto {
+  @IsInt(TASK_ID_RULE)
+  @Min(1, TASK_ID_RULE)
+  @Max(2_147_483_647, TASK_ID_RULE)
+  task_id: number;
+}
