@@ -1,12 +1,9 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { ServiceOperations } from '../src/modules/services/service-operations.service';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
-import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
+import { describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
-import { eventually } from './helpers/eventually';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
+import { eventually } from './helpers/wait';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

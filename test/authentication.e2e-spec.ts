@@ -5,11 +5,9 @@ import { join } from 'node:path';
 import { io, Socket } from 'socket.io-client';
 import type { Response } from 'supertest';
 import { ServiceOperations } from '../src/modules/services/service-operations.service';
-import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
+import { describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { CapturingLogger } from './helpers/capturing-logger';
 import { placeholder, startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
 
 interface AuditEvent {
   id: number;

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
-import { eventually } from './helpers/eventually';
+import { eventually } from './helpers/wait';
 import { resetPostgres } from './helpers/test-app';
 
 const REPO_ROOT = resolve(__dirname, '..');

@@ -1,30 +1,106 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { validateEnvironment } from '../src/config/environment';
 
 const root = join(__dirname, '..');
 
-describe('docker deployment files', () => {
-  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
+interface ComposeService {
+  build?: string;
+  image?: string;
+  ports?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
 
-  it('builds the backend from the Dockerfile and runs it on PostgreSQL', () => {
-    expect(compose.services.backend.build).toBe('.');
-    expect(compose.services.backend.environment.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
-    expect(compose.services.backend.depends_on.postgres.condition).toBe('service_healthy');
-    expect(compose.services.postgres.image).toMatch(/^postgres:/);
+/** What `docker compose` makes of `${NAME:-default}` when NAME is unset: the default. */
+function withDefaults(value: string): string {
+  return value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+}
+
+/** The exec-form CMD of the image (the last one wins, as in Docker); exec form is a JSON array. */
+function imageCommand(dockerfile: string): string[] {
+  const cmd = dockerfile
+    .split('\n')
+    .filter((line) => line.startsWith('CMD '))
+    .pop();
+  if (!cmd) throw new Error('The Dockerfile has no CMD');
+  return JSON.parse(cmd.slice('CMD '.length)) as string[];
+}
+
+describe('docker compose file', () => {
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, unknown>;
+  };
+  const backend = compose.services.backend;
+  const postgres = compose.services.postgres;
+  const backendEnv = Object.fromEntries(Object.entries(backend.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]));
+
+  it('has the backend built from this repository and a PostgreSQL server', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['backend', 'postgres']);
+    expect(backend.build).toBe('.');
+    expect(postgres.image).toMatch(/^postgres:\d+$/);
   });
 
-  it('keeps data in named volumes that are declared', () => {
-    const mounted = [...compose.services.backend.volumes, ...compose.services.postgres.volumes].map(
-      (volume: string) => volume.split(':')[0],
-    );
-    expect(mounted).toEqual(['backend-data', 'postgres-data']);
-    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(mounted));
+  it('gives the backend an environment it accepts, pointing at the compose PostgreSQL database', () => {
+    const config = validateEnvironment(backendEnv);
+    const database = new URL(config.DATABASE_URL!);
+    const postgresEnv = Object.fromEntries(Object.entries(postgres.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]));
+    expect(database.protocol).toBe('postgres:');
+    expect(database.hostname).toBe('postgres');
+    expect(database.port).toBe('5432');
+    expect(database.username).toBe(postgresEnv.POSTGRES_USER);
+    expect(database.password).toBe(postgresEnv.POSTGRES_PASSWORD);
+    expect(database.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
   });
 
-  it('has a Dockerfile that builds and starts the compiled backend', () => {
-    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/RUN npm run build/);
-    expect(dockerfile).toMatch(/CMD \["node", "dist\/main.js"\]/);
+  it('publishes the port the backend listens on', () => {
+    const { PORT } = validateEnvironment(backendEnv);
+    expect(backend.ports).toEqual([`${PORT}:${PORT}`]);
+  });
+
+  it('starts the backend only once PostgreSQL answers its health check', () => {
+    expect(backend.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(postgres.healthcheck?.test).toEqual(expect.arrayContaining([expect.stringContaining('pg_isready')]));
+  });
+
+  it("keeps the backend's data directory and the database in declared named volumes", () => {
+    const { DATA_DIR } = validateEnvironment(backendEnv);
+    expect(backend.volumes).toEqual([`backend-data:${DATA_DIR}`]);
+    expect(postgres.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['backend-data', 'postgres-data']);
+  });
+});
+
+/**
+ * The image runs the compiled backend: the file its CMD names exists after the build its Dockerfile runs. Built with
+ * `tsc --noCheck` from tsconfig.build.json, which emits what `nest build` does without the type check (CI runs that).
+ */
+describe('docker image entry point', () => {
+  let buildDir: string;
+
+  beforeAll(async () => {
+    buildDir = mkdtempSync(join(tmpdir(), 'infini-build-'));
+    await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'], {
+      cwd: root,
+    });
+  }, 60_000);
+
+  afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
+
+  it('is a node script that the build emits', () => {
+    const [runtime, script] = imageCommand(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+    expect(runtime).toBe('node');
+    // The image copies the build's outDir (dist/) beside package.json; here the build went to buildDir instead.
+    const outDir = (JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string } }).compilerOptions.outDir;
+    const inOutDir = posix.relative(posix.normalize(outDir), posix.normalize(script));
+    expect(inOutDir.startsWith('..')).toBe(false);
+    expect(existsSync(join(buildDir, inOutDir))).toBe(true);
   });
 });

@@ -4,10 +4,8 @@ import { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
-import { sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
+import { describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TEST_ADMIN, TestApp } from './helpers/test-app';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
 
 const LOGO = readFileSync(join(__dirname, 'fixtures/logo.png'));
 const UPLOAD_URL = /^\/api\/uploads\/[0-9a-f-]{36}\.png$/;

@@ -1,9 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync, chownSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { closedPort, sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { closedPort, describeSsh, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
 
 describeSsh('servers over a real sshd', () => {
   let sshd: TestSshd;

@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { closedPort } from './helpers/sshd';
-import { setTimeout as delay } from 'node:timers/promises';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { io, Socket } from 'socket.io-client';
 import request from 'supertest';
@@ -10,6 +9,7 @@ import { createApplication } from '../src/app.factory';
 import { ServiceOperations } from '../src/modules/services/service-operations.service';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
 import { placeholder, startTestApp, TestApp } from './helpers/test-app';
+import { eventually, until } from './helpers/wait';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UNKNOWN_ID = 987654;
@@ -49,17 +49,6 @@ interface OperationBody {
   outcome: string;
   results: DeployEntry[] | null;
   status_after: string | null;
-}
-
-/** Bounded polling: probes until `accept` holds, failing with the last value seen. */
-async function until<T>(what: string, probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
-    await delay(20);
-  }
 }
 
 function processExists(pid: number): boolean {
@@ -117,7 +106,7 @@ describe('services through real agents', () => {
   const peers: TestAgent[] = [];
   const f = fixtures(() => t.http);
 
-  const newAgent = async (options: { delayMs?: number } = {}) => {
+  const newAgent = async (options: { delayMs?: number; answersHeldUntil?: Promise<unknown> } = {}) => {
     const created = await startAgentServer(options);
     peers.push(created);
     return created;
@@ -563,25 +552,18 @@ describe('services through real agents', () => {
   });
 
   describe('several servers', () => {
-    it('deploys to every server in parallel: four slow agents take about as long as one', async () => {
-      const single = await newAgent({ delayMs: 500 });
-      const singleServer = await f.server(single.port);
-      let started = Date.now();
-      const one = await f.service({ name: 'one', model_id: modelId, server_ids: [singleServer], deploy_command: 'sleep 60' });
-      await operations.settled(one);
-      const singleMs = Date.now() - started;
-      expect((await f.get(one)).deploy_status).toBe('deployed');
-
-      const four = await Promise.all([0, 1, 2, 3].map(() => newAgent({ delayMs: 500 })));
+    it('deploys to every server in parallel: all four agents get their request before any answers', async () => {
+      let answer!: () => void;
+      const answersHeld = new Promise<void>((resolve) => (answer = resolve));
+      const four = await Promise.all([0, 1, 2, 3].map(() => newAgent({ answersHeldUntil: answersHeld })));
       const fourServers: number[] = [];
       for (const [index, each] of four.entries()) fourServers.push(await f.server(each.port, `node-${index}`));
-      started = Date.now();
       const id = await f.service({ name: 'fanout', model_id: modelId, server_ids: fourServers, deploy_command: 'sleep 60' });
+      // One server at a time would leave the others waiting for the first answer, which never comes until all four asked.
+      await until(() => four.every((each) => postsTo(each, id).includes(`/service/${id}/deploy`)), 'every agent to receive its deploy');
+      answer();
       await operations.settled(id);
-      const fourMs = Date.now() - started;
 
-      expect(fourMs).toBeGreaterThanOrEqual(500);
-      expect(fourMs).toBeLessThan(2 * singleMs);
       expect((await f.get(id)).deploy_status).toBe('deployed');
       const log = await f.log(id);
       expect(log.map((entry) => [entry.server_id, entry.server_name, entry.success])).toEqual(
@@ -622,7 +604,7 @@ describe('services through real agents', () => {
       const { pid } = await agentStatus(agent, id);
 
       process.kill(-pid!, 'SIGKILL');
-      await until('the agent to see the process gone', () => agent.isRunning(id), (running) => !running);
+      await eventually(() => agent.isRunning(id), (running) => !running, 'the agent to see the process gone', 8000);
 
       const list = (await t.http.post('/api/services/refresh-status').expect(200)).body as ServiceBody[];
       expect(list.find((service) => service.id === id)?.deploy_status).toBe('online');
@@ -696,7 +678,7 @@ describe('services through real agents', () => {
 
       const id = await f.service({ name: 'pushed', model_id: modelId, server_ids: [agentServerId], deploy_command: 'sleep 60' });
       await operations.settled(id);
-      const deployed = await until('deploying and deployed to be pushed', () => statusesOf(id), (seen) => seen.length >= 2);
+      const deployed = await eventually(() => statusesOf(id), (seen) => seen.length >= 2, 'deploying and deployed to be pushed', 8000);
       expect(deployed).toEqual([
         { id, deploy_status: 'deploying' },
         { id, deploy_status: 'deployed' },
@@ -705,7 +687,7 @@ describe('services through real agents', () => {
       await t.http.post(`/api/services/${id}/stop`).expect(200);
       await operations.settled(id);
       // A stop keeps the status until the agents answer: no `deploying` in between.
-      const stopped = await until('the stop to be pushed', () => statusesOf(id), (seen) => seen.length >= 3);
+      const stopped = await eventually(() => statusesOf(id), (seen) => seen.length >= 3, 'the stop to be pushed', 8000);
       expect(stopped.slice(2)).toEqual([{ id, deploy_status: 'online' }]);
     });
   });
@@ -766,7 +748,7 @@ describe('services with hanging agents', () => {
     const first = await t.http.get('/api/services').expect(200);
     expect(Date.now() - started).toBeLessThan(1000);
     expect((first.body as ServiceBody[]).find((service) => service.id === id)?.deploy_status).toBe('deployed');
-    await until('the background refresh to reach the agent', servicesCalls, (calls) => calls === 1);
+    await eventually(servicesCalls, (calls) => calls === 1, 'the background refresh to reach the agent', 8000);
 
     const again = Date.now();
     const second = await t.http.get('/api/services').expect(200);
@@ -774,17 +756,17 @@ describe('services with hanging agents', () => {
     expect((second.body as ServiceBody[]).find((service) => service.id === id)?.deploy_status).toBe('deployed');
 
     // The refresh gives up on the agent after AGENT_STATUS_TIMEOUT_MS and marks the service offline.
-    await until('the refresh to mark the service offline', async () => (await f.get(id)).deploy_status, (status) => status === 'offline');
+    await eventually(async () => (await f.get(id)).deploy_status, (status) => status === 'offline', 'the refresh to mark the service offline', 8000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2400);
     // The second GET joined the refresh in flight instead of starting another.
     expect(servicesCalls()).toBe(1);
 
     // Once it is over, the next GET starts a new one.
     await t.http.get('/api/services').expect(200);
-    await until('a new refresh to reach the agent', servicesCalls, (calls) => calls === 2);
+    await eventually(servicesCalls, (calls) => calls === 2, 'a new refresh to reach the agent', 8000);
     // That refresh has read the services already: a status written now is overwritten when it gives up on the agent.
     await t.sql(`UPDATE services SET deploy_status = 'deployed' WHERE id = ${placeholder(1)}`, [id]);
-    await until('the second refresh to finish', async () => (await f.get(id)).deploy_status, (status) => status === 'offline');
+    await eventually(async () => (await f.get(id)).deploy_status, (status) => status === 'offline', 'the second refresh to finish', 8000);
   });
 
   it('POST /api/services/refresh-status is bounded by AGENT_STATUS_TIMEOUT_MS', async () => {
@@ -805,7 +787,7 @@ describe('services with hanging agents', () => {
     const hung = await hangingAgent();
     await f.service({ name: 'slow-to-refresh', model_id: modelId, server_ids: [await f.server(hung.port, 'gpu-slow')] });
     await t.http.get('/api/services').expect(200);
-    await until('the background refresh to reach the hanging agent', () => hung.requests.length, (count) => count === 1);
+    await eventually(() => hung.requests.length, (count) => count === 1, 'the background refresh to reach the hanging agent', 8000);
 
     // Meanwhile a process dies on a healthy agent.
     const healthy = await startAgentServer();
@@ -872,8 +854,11 @@ describe('services after a restart of the backend', () => {
       for (const id of ids) entries.push([id, ((await http.get(`/api/services/${id}`).expect(200)).body as ServiceBody).deploy_status]);
       return Object.fromEntries(entries);
     };
-    const settled = await until('the left-over deploying statuses to be resolved', statuses, (byId) =>
-      Object.values(byId).every((status) => status !== 'deploying'),
+    const settled = await eventually(
+      statuses,
+      (byId) => Object.values(byId).every((status) => status !== 'deploying'),
+      'the left-over deploying statuses to be resolved',
+      8000,
     );
     expect(settled).toEqual({ [running]: 'deployed', [idle]: 'online', [unreachable]: 'offline' });
     // The process deployed before the restart was left alone.

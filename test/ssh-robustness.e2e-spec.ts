@@ -1,8 +1,8 @@
 import { AddressInfo, Socket as NetSocket } from 'node:net';
 import { io, Socket } from 'socket.io-client';
-import { TerminalGateway } from '../src/ssh/terminal.gateway';
-import { sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
-import { eventually } from './helpers/eventually';
+import { TerminalGateway } from '../src/modules/terminal/terminal.gateway';
+import { describeSsh, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { eventually } from './helpers/wait';
 import { startStallingSshServer, StallingSshServer } from './helpers/stalling-ssh-server';
 import { startTestApp, TestApp } from './helpers/test-app';
 
@@ -11,8 +11,6 @@ import { startTestApp, TestApp } from './helpers/test-app';
  * are capped, and a revoked caller's socket loses everything it was subscribed to. Peers: a real sshd, and an
  * ssh2 `Server` that stalls at a chosen phase.
  */
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
 
 interface PoolState {
   connections: number;

@@ -2,15 +2,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { io } from 'socket.io-client';
 import type { Response, Test } from 'supertest';
-import { closedPort, sshdAvailable, startSshd, TestSshd } from './helpers/sshd';
+import { closedPort, describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
-import { eventually } from './helpers/eventually';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
+import { eventually } from './helpers/wait';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UNKNOWN_ID = 987654;

@@ -61,7 +61,7 @@ class HttpError extends Error {
  * A real stand-in for the port-8888 service agent: deploy/restart really spawn `bash -c <command>` in its
  * own process group, so status, pids and exit codes are the operating system's, not a script's.
  */
-export async function startAgentServer(options: { delayMs?: number } = {}): Promise<TestAgent> {
+export async function startAgentServer(options: { delayMs?: number; answersHeldUntil?: Promise<unknown> } = {}): Promise<TestAgent> {
   const delayMs = options.delayMs ?? 0;
   const services = new Map<string, ManagedService>();
   // Operations on one service run one at a time, so two concurrent deploys cannot both spawn and leak one.
@@ -133,6 +133,8 @@ export async function startAgentServer(options: { delayMs?: number } = {}): Prom
     }
     // Slows deploy/restart/stop answers so a test can tell parallel calls from sequential ones.
     if (delayMs > 0) await delay(delayMs, undefined, { signal: shutdown.signal });
+    // Holds them until the test says so: requests that all arrive while the answers are held were sent in parallel.
+    if (options.answersHeldUntil) await options.answersHeldUntil;
     return result;
   };
 

@@ -92,6 +92,8 @@ export interface ModelServerOptions {
   chunks?: number;
   /** Pause between streamed chunks; default 0 (then chunks are written back to back, paced only by back-pressure). */
   delayMs?: number;
+  /** Streams the first chunk, then holds the rest until this settles: a test can see where the first one got to meanwhile. */
+  restOfStreamHeldUntil?: Promise<unknown>;
   /** Stream bare JSON lines (`{...}\n`, no `data: ` prefix, no `[DONE]`), as some servers do, to test normalisation. */
   rawLines?: boolean;
   /** Where the endpoints are served; default `both`. */
@@ -225,6 +227,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const count = midStream ? Math.floor(chunks / 2) : chunks;
       for (let i = 0; i < count && !res.destroyed; i++) {
         if (i > 0 && delayMs > 0) await pause(res, delayMs);
+        if (i === 1 && options.restOfStreamHeldUntil) await options.restOfStreamHeldUntil;
         const finish = i === chunks - 1 ? '"stop"' : 'null';
         const flushed = res.write(`${head}${chunkText(i)}${afterText},"finish_reason":${finish}}]}${tail}`);
         if (!flushed) await pause(res, 'drain');

@@ -14,12 +14,7 @@ import {
   TestModelServer,
   UNPROCESSABLE_TEXT,
 } from './model-server';
-
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !condition(); await delay(20)) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
-  }
-}
+import { until } from './wait';
 
 function processExists(pid: number): boolean {
   try {
@@ -131,15 +126,15 @@ describe('test agent server', () => {
 
   it('kills the whole process group on stop, background children included', async () => {
     const { body } = await call('POST', '/service/12/deploy', { command: 'sleep 30 & sleep 30 & wait' });
-    await eventually(() => groupMembers(body.pid).length === 3, 'bash and both sleeps in the group');
+    await until(() => groupMembers(body.pid).length === 3, 'bash and both sleeps in the group');
     await call('POST', '/service/12/stop');
-    await eventually(() => groupMembers(body.pid).length === 0, 'the group to be empty');
+    await until(() => groupMembers(body.pid).length === 0, 'the group to be empty');
   });
 
   it('escalates to SIGKILL when the command ignores SIGTERM', async () => {
     const { body } = await call('POST', '/service/13/deploy', { command: "trap '' TERM; sleep 30" });
     // The answer comes once bash is spawned, possibly before it has run the trap.
-    await eventually(() => ignoresSigterm(body.pid), 'the trap to be set');
+    await until(() => ignoresSigterm(body.pid), 'the trap to be set');
     const started = Date.now();
     expect((await call('POST', '/service/13/stop')).body.status).toBe('stopped');
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -149,7 +144,7 @@ describe('test agent server', () => {
 
   it('reports a command that exits as stopped with its return code', async () => {
     await call('POST', '/service/14/deploy', { command: 'exit 3' });
-    await eventually(() => !agent.isRunning(14), 'the command to exit');
+    await until(() => !agent.isRunning(14), 'the command to exit');
     expect((await call('GET', '/service/14/status')).body).toMatchObject({ status: 'stopped', command: 'exit 3', return_code: 3 });
     // Stopping a service that already ended is not an error: the agent has seen it.
     expect((await call('POST', '/service/14/stop')).status).toBe(200);
@@ -200,7 +195,7 @@ describe('test agent server', () => {
     hanging.setFailure('hang');
     await expect(fetch(`${hanging.url}/health`, { signal: AbortSignal.timeout(300) })).rejects.toThrow(/timeout|aborted/i);
     const failed = expect(fetch(`${hanging.url}/service/1/status`)).rejects.toThrow('fetch failed');
-    await eventually(() => hanging.requests.length === 2, 'the second request to arrive');
+    await until(() => hanging.requests.length === 2, 'the second request to arrive');
     await hanging.stop();
     await failed;
   });
@@ -451,9 +446,9 @@ describe('test model server', () => {
       expect(slow.openConnections()).toBe(2);
       first.destroy();
       await slow.clientDisconnected();
-      await eventually(() => slow.openConnections() === 1, 'the first connection to close');
+      await until(() => slow.openConnections() === 1, 'the first connection to close');
       second.destroy();
-      await eventually(() => slow.openConnections() === 0, 'the second connection to close');
+      await until(() => slow.openConnections() === 0, 'the second connection to close');
     } finally {
       await slow.stop();
     }
@@ -463,7 +458,7 @@ describe('test model server', () => {
     const hanging = await startModelServer();
     hanging.setMode('hang');
     const failed = expect(complete(hanging, {})).rejects.toThrow('fetch failed');
-    await eventually(() => hanging.requests.length === 1, 'the request to arrive');
+    await until(() => hanging.requests.length === 1, 'the request to arrive');
     expect(hanging.openConnections()).toBe(1);
     await hanging.stop();
     await failed;

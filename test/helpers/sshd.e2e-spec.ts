@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client, ConnectConfig } from 'ssh2';
-import { closedPort, sshdAvailable, startSilentTcpHost, startSshd, TestSshd } from './sshd';
-
-const describeSsh = sshdAvailable ? describe : describe.skip;
+import { closedPort, describeSsh, startSilentTcpHost, startSshd, TestSshd } from './sshd';
+import { until } from './wait';
 
 function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -50,12 +48,6 @@ function exec(client: Client, command: string, pty = false): Promise<{ stdout: s
 /** Waits for the client's TCP connection to be closed. */
 function closed(client: Client): Promise<void> {
   return new Promise((resolve) => client.once('close', () => resolve()));
-}
-
-async function eventually(condition: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 5000; !condition(); await delay(20)) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
-  }
 }
 
 /** Zombies count as dead: PID 1 of some containers never reaps orphans. */
@@ -108,13 +100,13 @@ describeSsh('test sshd helper', () => {
 
   it('lists per-connection sshd processes and drops them when the client leaves', async () => {
     // Sessions ended by earlier tests go away asynchronously on the server.
-    await eventually(() => sshd.sshdPids().length === 1);
+    await until(() => sshd.sshdPids().length === 1, 'only the listener to be left');
     const [listener] = sshd.sshdPids();
     const { client } = await login({ privateKey: sshd.privateKey });
     expect(sshd.sshdPids().length).toBeGreaterThan(1);
     expect(sshd.sshdPids()[0]).toBe(listener);
     client.end();
-    await eventually(() => sshd.sshdPids().length === 1);
+    await until(() => sshd.sshdPids().length === 1, 'only the listener to be left');
   });
 
   it('restarts on the same port, killing open sessions, and can rotate the host key', async () => {

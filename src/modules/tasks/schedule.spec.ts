@@ -25,6 +25,70 @@ describe('nextSlot', () => {
     expect(nextSlot(berlin, at('2026-10-25T12:00:00Z'))!.toISOString()).toBe('2026-10-25T23:00:00.000Z');
   });
 
+  /** The next `count` slots from `from`, each as the local wall-clock time in `zone` and as UTC. */
+  function slotsFrom(fields: Partial<Schedule>, from: string, count: number): string[] {
+    const zone = fields.timezone ?? 'UTC';
+    const local = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, dateStyle: 'short', timeStyle: 'short' });
+    const slots: string[] = [];
+    for (let slot = at(from); slots.length < count; ) {
+      slot = nextSlot(schedule(fields), slot)!;
+      slots.push(`${local.format(slot)} = ${slot.toISOString()}`);
+    }
+    return slots;
+  }
+
+  describe('a daily time that does not exist on the spring-forward day runs once, an hour later', () => {
+    it('in Berlin (02:00 → 03:00 on 2026-03-29)', () => {
+      expect(slotsFrom({ schedule_type: 'cron', cron_expression: '30 2 * * *', timezone: 'Europe/Berlin' }, '2026-03-27T12:00:00Z', 3)).toEqual([
+        '2026-03-28 02:30 = 2026-03-28T01:30:00.000Z',
+        '2026-03-29 03:30 = 2026-03-29T01:30:00.000Z',
+        '2026-03-30 02:30 = 2026-03-30T00:30:00.000Z',
+      ]);
+    });
+
+    it('in New York (02:00 → 03:00 on 2026-03-08)', () => {
+      expect(slotsFrom({ schedule_type: 'cron', cron_expression: '30 2 * * *', timezone: 'America/New_York' }, '2026-03-06T12:00:00Z', 3)).toEqual([
+        '2026-03-07 02:30 = 2026-03-07T07:30:00.000Z',
+        '2026-03-08 03:30 = 2026-03-08T07:30:00.000Z',
+        '2026-03-09 02:30 = 2026-03-09T06:30:00.000Z',
+      ]);
+    });
+
+    it('for daily tasks where midnight itself is skipped (Santiago, 00:00 → 01:00 on 2026-09-06)', () => {
+      expect(slotsFrom({ timezone: 'America/Santiago' }, '2026-09-04T12:00:00Z', 3)).toEqual([
+        '2026-09-05 00:00 = 2026-09-05T04:00:00.000Z',
+        '2026-09-06 01:00 = 2026-09-06T04:00:00.000Z',
+        '2026-09-07 00:00 = 2026-09-07T03:00:00.000Z',
+      ]);
+    });
+  });
+
+  describe('a daily time that happens twice on the fall-back day runs once, at its first occurrence', () => {
+    it('in Berlin (03:00 → 02:00 on 2026-10-25)', () => {
+      expect(slotsFrom({ schedule_type: 'cron', cron_expression: '30 2 * * *', timezone: 'Europe/Berlin' }, '2026-10-23T12:00:00Z', 3)).toEqual([
+        '2026-10-24 02:30 = 2026-10-24T00:30:00.000Z',
+        '2026-10-25 02:30 = 2026-10-25T00:30:00.000Z',
+        '2026-10-26 02:30 = 2026-10-26T01:30:00.000Z',
+      ]);
+    });
+
+    it('in New York (02:00 → 01:00 on 2026-11-01)', () => {
+      expect(slotsFrom({ schedule_type: 'cron', cron_expression: '30 1 * * *', timezone: 'America/New_York' }, '2026-10-31T12:00:00Z', 3)).toEqual([
+        '2026-11-01 01:30 = 2026-11-01T05:30:00.000Z',
+        '2026-11-02 01:30 = 2026-11-02T06:30:00.000Z',
+        '2026-11-03 01:30 = 2026-11-03T06:30:00.000Z',
+      ]);
+    });
+  });
+
+  it('runs an hourly cron every real hour through the fall-back overlap (01:00 comes twice)', () => {
+    expect(slotsFrom({ schedule_type: 'cron', cron_expression: '0 * * * *', timezone: 'America/New_York' }, '2026-11-01T04:30:00Z', 3)).toEqual([
+      '2026-11-01 01:00 = 2026-11-01T05:00:00.000Z',
+      '2026-11-01 01:00 = 2026-11-01T06:00:00.000Z',
+      '2026-11-01 02:00 = 2026-11-01T07:00:00.000Z',
+    ]);
+  });
+
   it('runs weekly tasks at midnight on the weekday they were created, seen in their time zone', () => {
     // Wednesday 2026-01-07 23:30 UTC is already Thursday in Shanghai.
     const weekly = schedule({ schedule_type: 'weekly', timezone: 'Asia/Shanghai', created_at: at('2026-01-07T23:30:00Z') });
