@@ -7,7 +7,7 @@ import { explainBodyParseErrors, refuseUnacceptableInput, refuseUnreadableBodies
 import { useFormSchemas } from './common/decorators/api-json-or-form-body.decorator';
 import { operationsOf, splitLongSummaries } from './common/openapi-document';
 import { OriginPolicy, refuseCrossSiteRequests } from './common/origin-policy';
-import { RequestContext } from './common/request-context';
+import { REQUEST_ID_HEADER, RequestContext } from './common/request-context';
 import { logRequests } from './common/request-logger';
 import { logLevelsUpTo } from './config/environment';
 import { requiredRole } from './modules/auth/auth.guard';
@@ -28,7 +28,9 @@ export function configureApp(app: NestExpressApplication): void {
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
   app.set('etag', false);
-  // First, so that every answer carries its headers, errors of the checks and parsers below included.
+  // First, so that every answer (CORS preflights and helmet's included) carries its X-Request-Id, and every log line its id.
+  app.use(RequestContext.middleware);
+  // Next, so that every answer carries its headers, errors of the checks and parsers below included.
   app.use(
     helmet({
       // Logos are embedded by the admin UI from another origin.
@@ -41,8 +43,9 @@ export function configureApp(app: NestExpressApplication): void {
   app.enableCors({
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
+    // So that the admin UI can show the id a user quotes when reporting a failure.
+    exposedHeaders: [REQUEST_ID_HEADER],
   });
-  app.use(RequestContext.middleware);
   if (logLevelsUpTo(http.logLevel).includes('debug')) app.use(logRequests);
   const auth = app.get(AuthService);
   const origins = new OriginPolicy(http.corsOrigins, http.trustProxy);
@@ -67,7 +70,9 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Manages AI inference infrastructure: accelerator inventory, AI models, GPU servers, model services, ' +
         'chat through an OpenAI-compatible proxy, shell tasks and a browser SSH terminal. ' +
-        'Errors are `{statusCode, error, details?}`. Every route but sign-in and health needs a token: ' +
+        'Errors are `{statusCode, error, details?, request_id?}`. Every answer carries an `X-Request-Id` header (the ' +
+        "caller's own when it is 1-64 letters, digits, `.`, `_` or `-`, else a generated one); server errors (5xx) also " +
+        'give it as `request_id`: quote it when reporting a failure, as it names the log lines of that request. Every route but sign-in and health needs a token: ' +
         '`POST /api/auth/login`, then **Authorize** with the `access_token` (or an API token). ' +
         'Each operation names the least role it needs in `x-required-role` (viewer < operator < admin). ' +
         'Browsers may use the HttpOnly `infini_token` cookie instead, but a POST, PUT, PATCH or DELETE that relies on the ' +

@@ -18,6 +18,8 @@ describe('GET /api/health', () => {
   it('answers 503 with the error body when the database is gone', async () => {
     await t.app.get(DataSource).destroy();
     const res = await t.http.get('/api/health').expect(503);
-    expect(res.body).toEqual({ statusCode: 503, error: 'Database unavailable' });
+    // A 5xx body names the request, so that a user can quote it; it is the id the header carries.
+    expect(res.body).toEqual({ statusCode: 503, error: 'Database unavailable', request_id: expect.stringMatching(/^[\w-]{36}$/) });
+    expect(res.body.request_id).toBe(res.headers['x-request-id']);
   });
 });

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Role } from '../modules/auth/roles';
 
@@ -15,19 +16,36 @@ export interface Principal {
 }
 
 export interface RequestContextStore {
+  /** Names the request in every log line it causes, in its X-Request-Id response header and in 5xx error bodies. */
+  requestId: string;
   ip: string | null;
   principal?: Principal;
 }
 
 const storage = new AsyncLocalStorage<RequestContextStore>();
 
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+/** A caller's own id is kept only when it cannot forge or break a log line: short, and of safe characters. */
+const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The caller's X-Request-Id when it is acceptable (so a proxy's or client's id follows the request here), else a new one. */
+function requestIdFor(request: Request): string {
+  const offered = request.headers['x-request-id'];
+  return typeof offered === 'string' && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
+}
+
 /**
- * Per-request facts (caller, client IP) that services deep in the call tree need for the audit log,
+ * Per-request facts (request id, caller, client IP) that services deep in the call tree need for the audit log,
  * without threading them through every signature.
  */
 export const RequestContext = {
   current(): RequestContextStore | undefined {
     return storage.getStore();
+  },
+
+  /** The id of the request being handled; undefined outside a request. */
+  requestId(): string | undefined {
+    return storage.getStore()?.requestId;
   },
 
   /** The caller's username; null outside a request (the scheduler, start-up). */
@@ -39,7 +57,10 @@ export const RequestContext = {
     return storage.run(store, work);
   },
 
-  middleware(request: Request, _response: Response, next: NextFunction): void {
-    storage.run({ ip: request.ip ?? null }, next);
+  /** Names the request and echoes its id; first of all middleware, so that every answer carries the header. */
+  middleware(request: Request, response: Response, next: NextFunction): void {
+    const requestId = requestIdFor(request);
+    response.setHeader(REQUEST_ID_HEADER, requestId);
+    storage.run({ requestId, ip: request.ip ?? null }, next);
   },
 };

@@ -1,5 +1,5 @@
 import { authConfig } from './configuration';
-import { validateEnvironment } from './environment';
+import { environment, validateEnvironment } from './environment';
 
 describe('validateEnvironment', () => {
   it('gives the defaults that make `npm start` work with no configuration', () => {
@@ -42,6 +42,49 @@ describe('validateEnvironment', () => {
   it('refuses a TRUST_PROXY it cannot read, and takes one it can', () => {
     expect(() => validateEnvironment({ TRUST_PROXY: 'my-nginx' })).toThrow(/TRUST_PROXY/);
     expect(validateEnvironment({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://root@localhost/db'],
+    ['ENCRYPTION_KEY', 'short'],
+    ['ADMIN_PASSWORD', 'x'],
+    ['JWT_SECRET', 'too-short'],
+    ['LOGIN_RATE_LIMIT_PER_USER_IP', 'many'],
+  ])('reads the optional %s, which has no default, too', (name, bad) => {
+    expect(() => validateEnvironment({ [name]: bad })).toThrow(new RegExp(`${name}=`));
+  });
+
+  describe('environment()', () => {
+    const saved = process.env;
+    afterEach(() => {
+      process.env = saved;
+    });
+
+    it('validates once for the many config areas that ask, and again when a variable changes', () => {
+      process.env = { ...saved, PORT: '6001' };
+      const first = environment();
+      expect(environment()).toBe(first);
+      // Changed in place, as test helpers do, or replaced: either is seen.
+      process.env.PORT = '6002';
+      expect(environment().PORT).toBe(6002);
+      process.env = { ...saved, PORT: '6003', JWT_SECRET: 'x'.repeat(32) };
+      expect(environment()).toMatchObject({ PORT: 6003, JWT_SECRET: 'x'.repeat(32) });
+    });
+
+    it('ignores variables that are not settings', () => {
+      process.env = { ...saved, PORT: '6004' };
+      const first = environment();
+      process.env.SOME_OTHER_TOOL = 'on';
+      expect(environment()).toBe(first);
+    });
+
+    it('keeps refusing a bad value rather than remembering an earlier good one', () => {
+      process.env = { ...saved, PORT: '6005' };
+      environment();
+      process.env.PORT = 'abc';
+      expect(() => environment()).toThrow(/PORT=/);
+      expect(() => environment()).toThrow(/PORT=/);
+    });
   });
 
   describe('sign-in limits', () => {

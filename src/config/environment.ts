@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
+import { getMetadataStorage, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
 import { PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../common/credentials-policy';
 import { isTimeZone } from '../common/time-zone';
 import { parseTrustProxy } from '../common/trust-proxy';
@@ -340,14 +340,14 @@ export class EnvironmentVariables {
   AUDIT_RETENTION_DAYS = 365;
 }
 
+/** Every variable EnvironmentVariables declares, optional ones included: each carries at least one validation rule. */
+const VARIABLE_NAMES = [
+  ...new Set(getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false).map((rule) => rule.propertyName)),
+];
+
 /** Parses and validates `env`; throws one error naming every bad variable. */
 export function validateEnvironment(env: Record<string, unknown>): EnvironmentVariables {
-  const present = Object.fromEntries(
-    Object.keys(new EnvironmentVariables())
-      .concat('DATABASE_URL', 'ENCRYPTION_KEY', 'ADMIN_PASSWORD', 'JWT_SECRET', 'LOGIN_RATE_LIMIT_PER_USER_IP')
-      .filter((key) => env[key] !== undefined)
-      .map((key) => [key, env[key]]),
-  );
+  const present = Object.fromEntries(VARIABLE_NAMES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
   const parsed = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { skipMissingProperties: false, forbidUnknownValues: true });
   if (errors.length > 0) {
@@ -359,7 +359,16 @@ export function validateEnvironment(env: Record<string, unknown>): EnvironmentVa
   return parsed;
 }
 
-/** The validated environment of this process. */
+/** The last validated environment, and the values of its variables it was validated from. */
+let validated: { source: string; env: EnvironmentVariables } | undefined;
+
+/**
+ * The validated environment of this process. Validated once per set of values rather than once per caller (every
+ * config area asks at boot); keyed by the values, not held for good, so that tests that start apps with other
+ * variables get those.
+ */
 export function environment(): EnvironmentVariables {
-  return validateEnvironment(process.env);
+  const source = JSON.stringify(VARIABLE_NAMES.map((name) => process.env[name]));
+  if (validated?.source !== source) validated = { source, env: validateEnvironment(process.env) };
+  return validated.env;
 }

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ValidationDetail {
   /** Path of the bad field, e.g. `name` or `orders.0.id`. */
@@ -17,6 +17,13 @@ export class ErrorResponse {
 
   /** For validation errors: one entry per bad field. */
   details?: ValidationDetail[];
+
+  /**
+   * For server errors (5xx): the id of the request, also sent as the `X-Request-Id` header of every answer. Quote it
+   * when reporting the failure: it names the request's log lines.
+   */
+  @ApiPropertyOptional({ example: '6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b' })
+  request_id?: string;
 }
 
 export class MessageResponse {

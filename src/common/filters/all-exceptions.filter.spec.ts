@@ -1,9 +1,12 @@
 import { ArgumentsHost, BadGatewayException, BadRequestException, NotFoundException } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { QueryFailedError } from 'typeorm';
+import { RequestContext } from '../request-context';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 
-/** Runs the filter on `exception` and returns what it replied. */
+const REQUEST_ID = 'req-7f3a';
+
+/** Runs the filter on `exception`, as part of request REQUEST_ID, and returns what it replied. */
 function reply(exception: unknown): { status: number; body: Record<string, unknown> } {
   let sent: { status: number; body: Record<string, unknown> } | undefined;
   const adapterHost = {
@@ -18,7 +21,7 @@ function reply(exception: unknown): { status: number; body: Record<string, unkno
   } as unknown as ArgumentsHost;
   const filter = new AllExceptionsFilter(adapterHost);
   jest.spyOn((filter as unknown as { logger: { error: () => void } }).logger, 'error').mockImplementation(() => undefined);
-  filter.catch(exception, host);
+  RequestContext.run({ requestId: REQUEST_ID, ip: null }, () => filter.catch(exception, host));
   return sent!;
 }
 
@@ -40,10 +43,15 @@ describe('AllExceptionsFilter', () => {
     expect(reply(new BadGatewayException('Connection failed: 10.0.0.1:8000 refused')).body.error).toMatch(/10\.0\.0\.1/);
   });
 
-  it('answers an unexpected error with a bare 500 that leaks nothing', () => {
+  it('answers an unexpected error with a bare 500 that leaks nothing but the id to quote', () => {
     const { status, body } = reply(new Error('ENOENT /srv/secret/path password=hunter2'));
     expect(status).toBe(500);
-    expect(body).toEqual({ statusCode: 500, error: 'Internal server error' });
+    expect(body).toEqual({ statusCode: 500, error: 'Internal server error', request_id: REQUEST_ID });
+  });
+
+  it('gives the request id in every 5xx body, and leaves it to the header on a 4xx', () => {
+    expect(reply(new BadGatewayException('Connection refused')).body.request_id).toBe(REQUEST_ID);
+    expect(reply(new NotFoundException('Brand 7 not found')).body).not.toHaveProperty('request_id');
   });
 
   it('maps body-parser errors to their 4xx status', () => {

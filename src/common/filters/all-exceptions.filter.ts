@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { QueryFailedError } from 'typeorm';
 import { ErrorResponse } from '../dto/responses.dto';
 import { isConstraintViolation } from '../../database/constraint-violation';
+import { RequestContext } from '../request-context';
 import { maskUrlForLog } from '../secrets';
 
 /** Body-parser and other Express errors carry an HTTP status of their own. */
@@ -24,7 +25,8 @@ const BODY_PARSER_MESSAGES: Record<string, string> = {
 
 /**
  * Turns anything thrown while handling a request into the contract's error body
- * `{statusCode, error, details?}`. Unknown errors become a bare 500 that reveals nothing.
+ * `{statusCode, error, details?, request_id?}`. Unknown errors become a bare 500 that reveals nothing
+ * but the request id, which names the logged stack.
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -43,6 +45,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     const body = this.toErrorResponse(exception);
     if (body.statusCode >= 500) {
+      // A 4xx says what to fix; a 5xx says nothing useful, so it gives the id to quote (it is in the header as well).
+      const requestId = RequestContext.requestId();
+      if (requestId) body.request_id = requestId;
       const request = host.switchToHttp().getRequest();
       this.logger.error(
         `${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`,

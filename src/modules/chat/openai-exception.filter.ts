@@ -9,6 +9,8 @@ import { codeForStatus, OpenAiException } from './openai-errors';
  * Answers the errors of the OpenAI-compatible routes in OpenAI's shape `{error: {message, type, code, param}}`, so
  * that `openai` clients raise the right APIError with its `code` and `type`. Scoped to their controller, it also
  * sees what the guards and pipes throw; what fails before routing (malformed JSON, 413, 415) keeps the house shape.
+ * The request id stays out of the body, as with OpenAI: it is in the X-Request-Id header, which `openai` clients
+ * give as the error's `requestID`.
  */
 @Catch()
 export class OpenAiExceptionFilter implements ExceptionFilter {
