@@ -11,7 +11,7 @@ interface Entry {
 
 /**
  * Keeps the results of hot read queries (lists, overview counts) in memory. Every read names the tables
- * it depends on and every repository write invalidates the tables it touches, so this process never
+ * it depends on and every repository write invalidates the tables it touches (through CachedWrites), so this process never
  * serves its own stale data; the TTL bounds staleness caused by other writers. Concurrent misses share
  * one query. Cached values are shared: callers must not mutate them.
  */

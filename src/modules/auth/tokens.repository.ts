@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
 import { SINGLE_ROW } from '../../database/save-options';
 import { ApiToken } from './api-token.entity';
@@ -13,16 +14,20 @@ export interface ApiTokenRow extends Omit<ApiToken, 'user' | 'token_hash'> {
 /** API tokens and the login tokens revoked by logout. */
 @Injectable()
 export class TokensRepository {
+  private readonly tokenWrites: CachedWrites;
+  private readonly revocationWrites: CachedWrites;
+
   constructor(
     @InjectRepository(ApiToken) private readonly tokens: Repository<ApiToken>,
     @InjectRepository(RevokedSession) private readonly revoked: Repository<RevokedSession>,
     private readonly cache: ReadCache,
-  ) {}
+  ) {
+    this.tokenWrites = new CachedWrites(cache, 'api_tokens');
+    this.revocationWrites = new CachedWrites(cache, 'revoked_sessions');
+  }
 
-  async create(fields: Pick<ApiToken, 'name' | 'token_hash' | 'role' | 'user_id' | 'expires_at'>): Promise<ApiToken> {
-    const token = await this.tokens.save(this.tokens.create({ ...fields, last_used_at: null }), SINGLE_ROW);
-    this.cache.invalidate('api_tokens');
-    return token;
+  create(fields: Pick<ApiToken, 'name' | 'token_hash' | 'role' | 'user_id' | 'expires_at'>): Promise<ApiToken> {
+    return this.tokenWrites.run(() => this.tokens.save(this.tokens.create({ ...fields, last_used_at: null }), SINGLE_ROW));
   }
 
   /** Read on every request that presents an API token, so cached; revocation clears it. */
@@ -48,8 +53,7 @@ export class TokensRepository {
   }
 
   async delete(id: number): Promise<void> {
-    await this.tokens.delete({ id });
-    this.cache.invalidate('api_tokens');
+    await this.tokenWrites.run(() => this.tokens.delete({ id }));
   }
 
   /** Not cached-invalidating: last use is informational and written at most once a minute per token. */
@@ -58,9 +62,10 @@ export class TokensRepository {
   }
 
   async revokeSession(id: string, expiresAt: Date): Promise<void> {
-    await this.revoked.delete({ expires_at: LessThan(new Date()) });
-    await this.revoked.upsert({ id, expires_at: expiresAt }, ['id']);
-    this.cache.invalidate('revoked_sessions');
+    await this.revocationWrites.run(async () => {
+      await this.revoked.delete({ expires_at: LessThan(new Date()) });
+      await this.revoked.upsert({ id, expires_at: expiresAt }, ['id']);
+    });
   }
 
   /** The ids of login tokens ended by logout (expired ones are purged as new ones come). */

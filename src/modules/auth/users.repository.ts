@@ -2,6 +2,7 @@ import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { isConstraintViolation } from '../../database/constraint-violation';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
 import { SINGLE_ROW } from '../../database/save-options';
 import { Transactions } from '../../database/transactions.service';
@@ -11,11 +12,15 @@ export type UserFields = Partial<Pick<User, 'username' | 'password_hash' | 'role
 
 @Injectable()
 export class UsersRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly cache: ReadCache,
     private readonly transactions: Transactions,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'users');
+  }
 
   list(): Promise<User[]> {
     return this.users.find({ order: { id: 'ASC' } });
@@ -35,10 +40,8 @@ export class UsersRepository {
     return this.users.count();
   }
 
-  async create(fields: UserFields): Promise<User> {
-    const user = await this.users.save(this.users.create(fields), SINGLE_ROW).catch(usernameConflict(fields));
-    this.cache.invalidate('users');
-    return user;
+  create(fields: UserFields): Promise<User> {
+    return this.writes.run(() => this.users.save(this.users.create(fields), SINGLE_ROW).catch(usernameConflict(fields)));
   }
 
   async update(id: number, fields: UserFields): Promise<void> {
@@ -54,18 +57,22 @@ export class UsersRepository {
    * On PostgreSQL the enabled admins are locked first, so two concurrent demotions cannot both pass.
    */
   private async guardLastAdmin(id: number, fields: UserFields | null, change: (manager: EntityManager) => Promise<unknown>): Promise<void> {
-    await this.transactions.run(async (manager) => {
-      const removesAdmin = fields === null || (fields.role !== undefined && fields.role !== 'admin') || fields.disabled === true;
-      if (removesAdmin) {
-        const lock = manager.connection.options.type === 'postgres' ? ({ mode: 'pessimistic_write' } as const) : undefined;
-        const admins = await manager.find(User, { where: { role: 'admin', disabled: false }, select: { id: true }, lock });
-        if (admins.some((admin) => admin.id === id) && !admins.some((admin) => admin.id !== id)) {
-          throw new ConflictException('The last admin cannot be deleted, demoted or disabled: make another user admin first');
-        }
-      }
-      await change(manager);
-    });
-    this.cache.invalidate('users', 'api_tokens');
+    // Deleting a user deletes their API tokens through the schema: cached token lookups must go with them.
+    await this.writes.run(
+      () =>
+        this.transactions.run(async (manager) => {
+          const removesAdmin = fields === null || (fields.role !== undefined && fields.role !== 'admin') || fields.disabled === true;
+          if (removesAdmin) {
+            const lock = manager.connection.options.type === 'postgres' ? ({ mode: 'pessimistic_write' } as const) : undefined;
+            const admins = await manager.find(User, { where: { role: 'admin', disabled: false }, select: { id: true }, lock });
+            if (admins.some((admin) => admin.id === id) && !admins.some((admin) => admin.id !== id)) {
+              throw new ConflictException('The last admin cannot be deleted, demoted or disabled: make another user admin first');
+            }
+          }
+          await change(manager);
+        }),
+      'api_tokens',
+    );
   }
 
   /** A quick check for a clear message; the unique index on lower(username) settles races. */

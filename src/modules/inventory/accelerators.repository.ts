@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
 import { AcceleratorCard } from './entities/accelerator-card.entity';
 import { SINGLE_ROW } from '../../database/save-options';
@@ -9,10 +10,14 @@ export type AcceleratorFields = Omit<AcceleratorCard, 'id' | 'brand_id' | 'brand
 
 @Injectable()
 export class AcceleratorsRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(AcceleratorCard) private readonly cards: Repository<AcceleratorCard>,
     private readonly cache: ReadCache,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'accelerator_cards');
+  }
 
   listByBrand(brandId: number): Promise<AcceleratorCard[]> {
     return this.cache.get(`accelerators:brand:${brandId}`, ['accelerator_cards'], () =>
@@ -24,21 +29,21 @@ export class AcceleratorsRepository {
     return this.cards.findOneBy({ id });
   }
 
-  async create(brandId: number, fields: AcceleratorFields): Promise<AcceleratorCard> {
-    const card = await this.cards.save(this.cards.create({ ...fields, brand_id: brandId }), SINGLE_ROW);
-    this.cache.invalidate('accelerator_cards');
-    return card;
+  exists(id: number): Promise<boolean> {
+    return this.cards.existsBy({ id });
+  }
+
+  create(brandId: number, fields: AcceleratorFields): Promise<AcceleratorCard> {
+    return this.writes.run(() => this.cards.save(this.cards.create({ ...fields, brand_id: brandId }), SINGLE_ROW));
   }
 
   async update(id: number, fields: Partial<AcceleratorFields>): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.cards.update({ id }, fields);
-    this.cache.invalidate('accelerator_cards');
+    await this.writes.run(() => this.cards.update({ id }, fields));
   }
 
   /** Servers that referenced the card get `model_id` null through the schema. */
   async delete(id: number): Promise<void> {
-    await this.cards.delete({ id });
-    this.cache.invalidate('accelerator_cards', 'servers');
+    await this.writes.run(() => this.cards.delete({ id }), 'servers');
   }
 }

@@ -14,6 +14,10 @@ export class AcceleratorsService {
     private readonly audit: AuditService,
   ) {}
 
+  exists(id: number): Promise<boolean> {
+    return this.accelerators.exists(id);
+  }
+
   async listByBrand(brandId: number): Promise<AcceleratorCard[]> {
     await this.brands.requireBrand(brandId);
     return this.accelerators.listByBrand(brandId);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
 import { Transactions } from '../../database/transactions.service';
 import { Brand } from './entities/brand.entity';
@@ -8,11 +9,15 @@ import { SINGLE_ROW } from '../../database/save-options';
 
 @Injectable()
 export class BrandsRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(Brand) private readonly brands: Repository<Brand>,
     private readonly cache: ReadCache,
     private readonly transactions: Transactions,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'brands');
+  }
 
   /** The list as JSON text, served from the read cache. */
   listJson(): Promise<string> {
@@ -29,22 +34,18 @@ export class BrandsRepository {
     return this.brands.existsBy({ id });
   }
 
-  async create(fields: Pick<Brand, 'name' | 'logo'>): Promise<Brand> {
-    const brand = await this.brands.save(this.brands.create(fields), SINGLE_ROW);
-    this.cache.invalidate('brands');
-    return brand;
+  create(fields: Pick<Brand, 'name' | 'logo'>): Promise<Brand> {
+    return this.writes.run(() => this.brands.save(this.brands.create(fields), SINGLE_ROW));
   }
 
   async update(id: number, fields: Partial<Pick<Brand, 'name' | 'logo'>>): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.brands.update({ id }, fields);
-    this.cache.invalidate('brands');
+    await this.writes.run(() => this.brands.update({ id }, fields));
   }
 
   /** Deletes the brand; the schema cascades to its accelerator cards and nulls servers' references. */
   async delete(id: number): Promise<void> {
-    await this.brands.delete({ id });
-    this.cache.invalidate('brands', 'accelerator_cards', 'servers');
+    await this.writes.run(() => this.brands.delete({ id }), 'accelerator_cards', 'servers');
   }
 
   /** Ids among `ids` that name no brand. */
@@ -56,9 +57,10 @@ export class BrandsRepository {
 
   /** Applies every new position in one transaction: all or nothing. */
   async reorder(orders: { id: number; sort_order: number }[]): Promise<void> {
-    await this.transactions.run(async (manager) => {
-      for (const { id, sort_order } of orders) await manager.update(Brand, { id }, { sort_order });
-    });
-    this.cache.invalidate('brands');
+    await this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        for (const { id, sort_order } of orders) await manager.update(Brand, { id }, { sort_order });
+      }),
+    );
   }
 }

@@ -19,6 +19,10 @@ export class BrandsService {
     return this.brands.listJson();
   }
 
+  exists(id: number): Promise<boolean> {
+    return this.brands.exists(id);
+  }
+
   async create(dto: CreateBrandDto, logoFile?: Express.Multer.File): Promise<Brand> {
     const logo = logoFile ? (await this.uploads.storeImage(logoFile)).url : (dto.logo ?? null);
     return this.brands.create({ name: dto.name, logo });

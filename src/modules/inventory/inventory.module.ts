@@ -3,7 +3,6 @@ import { MulterModule } from '@nestjs/platform-express';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { memoryStorage } from 'multer';
 import { storageConfig, StorageConfig } from '../../config/configuration';
-import { Service } from '../services/service.entity';
 import { AcceleratorsController } from './accelerators.controller';
 import { AcceleratorsRepository } from './accelerators.repository';
 import { AcceleratorsService } from './accelerators.service';
@@ -21,7 +20,7 @@ import { UploadsService } from './uploads.service';
 
 @Module({
   imports: [
-    TypeOrmModule.forFeature([Brand, AcceleratorCard, Model, Service]),
+    TypeOrmModule.forFeature([Brand, AcceleratorCard, Model]),
     // Images are small (UPLOAD_MAX_BYTES) and must be checked before they touch the disk.
     MulterModule.registerAsync({
       inject: [storageConfig.KEY],
@@ -41,5 +40,7 @@ import { UploadsService } from './uploads.service';
     ModelsService,
     UploadsService,
   ],
+  // Servers check brand and card references, services check model references (and register theirs to models).
+  exports: [BrandsService, AcceleratorsService, ModelsService],
 })
 export class InventoryModule {}

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
-import { Service } from '../services/service.entity';
 import { Model } from './entities/model.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
@@ -10,11 +10,14 @@ export type ModelFields = Pick<Model, 'name' | 'logo' | 'parameters'>;
 
 @Injectable()
 export class ModelsRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(Model) private readonly models: Repository<Model>,
-    @InjectRepository(Service) private readonly services: Repository<Service>,
     private readonly cache: ReadCache,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'models');
+  }
 
   /** The list as JSON text, served from the read cache. */
   listJson(): Promise<string> {
@@ -25,25 +28,20 @@ export class ModelsRepository {
     return this.models.findOneBy({ id });
   }
 
-  async create(fields: ModelFields): Promise<Model> {
-    const model = await this.models.save(this.models.create(fields), SINGLE_ROW);
-    this.cache.invalidate('models');
-    return model;
+  exists(id: number): Promise<boolean> {
+    return this.models.existsBy({ id });
+  }
+
+  create(fields: ModelFields): Promise<Model> {
+    return this.writes.run(() => this.models.save(this.models.create(fields), SINGLE_ROW));
   }
 
   async update(id: number, fields: Partial<ModelFields>): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.models.update({ id }, fields);
-    this.cache.invalidate('models');
+    await this.writes.run(() => this.models.update({ id }, fields));
   }
 
   async delete(id: number): Promise<void> {
-    await this.models.delete({ id });
-    this.cache.invalidate('models');
-  }
-
-  /** Services that deploy the model (they block its deletion). */
-  servicesUsing(id: number): Promise<Pick<Service, 'id' | 'name'>[]> {
-    return this.services.find({ select: { id: true, name: true }, where: { model_id: id }, order: { id: 'ASC' } });
+    await this.writes.run(() => this.models.delete({ id }));
   }
 }

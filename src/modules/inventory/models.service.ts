@@ -1,5 +1,6 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
+import { ReferenceChecks, ReferrerLookup } from '../../database/references';
 import { CreateModelDto, UpdateModelDto } from './dto/model.dto';
 import { Model } from './entities/model.entity';
 import { ModelsRepository } from './models.repository';
@@ -9,6 +10,8 @@ import { AuditService } from '../audit/audit.service';
 
 @Injectable()
 export class ModelsService {
+  private readonly references = new ReferenceChecks();
+
   constructor(
     private readonly models: ModelsRepository,
     private readonly uploads: UploadsService,
@@ -17,6 +20,15 @@ export class ModelsService {
 
   listJson(): Promise<string> {
     return this.models.listJson();
+  }
+
+  exists(id: number): Promise<boolean> {
+    return this.models.exists(id);
+  }
+
+  /** For the features whose rows name a model: such a model cannot be deleted. */
+  addReferenceCheck(kind: string, lookup: ReferrerLookup): void {
+    this.references.register(kind, lookup);
   }
 
   async create(dto: CreateModelDto, logoFile?: Express.Multer.File): Promise<Model> {
@@ -34,7 +46,8 @@ export class ModelsService {
 
   async delete(id: number): Promise<void> {
     const model = await this.requireModel(id);
-    const users = await this.models.servicesUsing(id);
+    // Services are the only feature that names models.
+    const users = await this.references.referrersOf(id);
     if (users.length > 0) {
       const names = users.map((service) => `${service.name} (id ${service.id})`).join(', ');
       throw new ConflictException(`Model ${id} is used by services: ${names}`);

@@ -2,10 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CredentialVault } from '../../common/credential-vault.service';
 import { SshModule } from '../../ssh/ssh.module';
-import { AcceleratorCard } from '../inventory/entities/accelerator-card.entity';
-import { Brand } from '../inventory/entities/brand.entity';
-import { Service } from '../services/service.entity';
-import { Task } from '../tasks/task.entity';
+import { InventoryModule } from '../inventory/inventory.module';
 import { Server } from './server.entity';
 import { ServerHostKeysModule } from './server-host-keys.module';
 import { ServersController } from './servers.controller';
@@ -13,7 +10,7 @@ import { ServersRepository } from './servers.repository';
 import { ServersService } from './servers.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Server, Service, Task, Brand, AcceleratorCard]), SshModule, ServerHostKeysModule],
+  imports: [TypeOrmModule.forFeature([Server]), SshModule, ServerHostKeysModule, InventoryModule],
   controllers: [ServersController],
   providers: [ServersRepository, ServersService, CredentialVault],
   exports: [ServersService],

@@ -1,11 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
-import { AcceleratorCard } from '../inventory/entities/accelerator-card.entity';
-import { Brand } from '../inventory/entities/brand.entity';
-import { Service } from '../services/service.entity';
-import { Task } from '../tasks/task.entity';
 import { Server } from './server.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
@@ -16,6 +13,9 @@ export interface ServerRow extends Omit<Server, 'password' | 'private_key' | 'pa
 
 /** A server with its (encrypted) secrets, for opening SSH connections. */
 export type ServerWithSecrets = Server;
+
+/** Where a server's agent and model server listen: what the services module needs to know of it. */
+export type ServerAddress = Pick<Server, 'id' | 'name' | 'host_ip' | 'agent_port' | 'chat_port'>;
 
 export type ServerFields = Partial<
   Pick<
@@ -40,14 +40,14 @@ const SECRET_COLUMNS = ['password', 'private_key', 'passphrase'] as const;
 
 @Injectable()
 export class ServersRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(Server) private readonly servers: Repository<Server>,
-    @InjectRepository(Service) private readonly services: Repository<Service>,
-    @InjectRepository(Task) private readonly tasks: Repository<Task>,
-    @InjectRepository(Brand) private readonly brands: Repository<Brand>,
-    @InjectRepository(AcceleratorCard) private readonly cards: Repository<AcceleratorCard>,
     private readonly cache: ReadCache,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'servers');
+  }
 
   /** Newest first, with the brand's and the accelerator card's names; secrets are not selected. */
   list(): Promise<ServerRow[]> {
@@ -66,6 +66,26 @@ export class ServersRepository {
     return this.servers.findOneBy({ id });
   }
 
+  exists(id: number): Promise<boolean> {
+    return this.servers.existsBy({ id });
+  }
+
+  /** The servers among `ids`, in the order of `ids` (missing ones left out). */
+  async addresses(ids: number[]): Promise<ServerAddress[]> {
+    if (ids.length === 0) return [];
+    const found = await this.servers.find({
+      select: { id: true, name: true, host_ip: true, agent_port: true, chat_port: true },
+      where: { id: In(ids) },
+    });
+    const byId = new Map<number, ServerAddress>(found.map((server) => [server.id, server]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** `addresses`, served from the read cache (hot for chat). */
+  cachedAddresses(ids: number[]): Promise<ServerAddress[]> {
+    return this.cache.get(`servers:addresses:${ids.join(',')}`, ['servers'], () => this.addresses(ids));
+  }
+
   findWithSecrets(id: number): Promise<ServerWithSecrets | null> {
     return this.secretsQuery().where('server.id = :id', { id }).getOne();
   }
@@ -74,50 +94,30 @@ export class ServersRepository {
     return this.secretsQuery().orderBy('server.id', 'ASC').getMany();
   }
 
-  async create(fields: ServerFields): Promise<Server> {
-    const server = await this.servers.save(this.servers.create(fields), SINGLE_ROW);
-    this.cache.invalidate('servers');
-    return server;
+  create(fields: ServerFields): Promise<Server> {
+    return this.writes.run(() => this.servers.save(this.servers.create(fields), SINGLE_ROW));
   }
 
   async update(id: number, fields: ServerFields): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.servers.update({ id }, fields);
-    this.cache.invalidate('servers');
+    await this.writes.run(() => this.servers.update({ id }, fields));
   }
 
   async delete(id: number): Promise<void> {
-    await this.servers.delete({ id });
-    this.cache.invalidate('servers');
+    await this.writes.run(() => this.servers.delete({ id }));
   }
 
   /** Stores the outcome of reachability checks: one statement per status. */
   async recordStatuses(results: { id: number; status: string }[], checkedAt: Date): Promise<void> {
-    for (const status of new Set(results.map((result) => result.status))) {
-      const ids = results.filter((result) => result.status === status).map((result) => result.id);
-      await this.servers.update({ id: In(ids) }, { status, last_check: checkedAt });
-    }
-    this.cache.invalidate('servers');
+    await this.writes.run(async () => {
+      for (const status of new Set(results.map((result) => result.status))) {
+        const ids = results.filter((result) => result.status === status).map((result) => result.id);
+        await this.servers.update({ id: In(ids) }, { status, last_check: checkedAt });
+      }
+    });
   }
 
-  async brandExists(id: number): Promise<boolean> {
-    return this.brands.existsBy({ id });
-  }
-
-  async acceleratorExists(id: number): Promise<boolean> {
-    return this.cards.existsBy({ id });
-  }
-
-  /** Services whose `server_ids` include the server. */
-  async servicesUsing(id: number): Promise<Pick<Service, 'id' | 'name'>[]> {
-    const services = await this.services.find({ select: { id: true, name: true, server_ids: true }, order: { id: 'ASC' } });
-    return services.filter((service) => (service.server_ids ?? []).includes(id)).map(({ id: serviceId, name }) => ({ id: serviceId, name }));
-  }
-
-  tasksUsing(id: number): Promise<Pick<Task, 'id' | 'name'>[]> {
-    return this.tasks.find({ select: { id: true, name: true }, where: { server_id: id }, order: { id: 'ASC' } });
-  }
-
+  /** A read-only view: inventory's tables are joined for the names lists show, never written or checked here. */
   private withNames() {
     return this.servers
       .createQueryBuilder('server')

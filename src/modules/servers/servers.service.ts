@@ -11,23 +11,30 @@ import { utils as ssh2Utils } from 'ssh2';
 import { CredentialVault } from '../../common/credential-vault.service';
 import { definedOnly } from '../../common/objects';
 import { serversConfig, ServersConfig } from '../../config/configuration';
+import { ReferenceChecks, ReferrerLookup } from '../../database/references';
 import { SshExecutor } from '../../ssh/ssh-executor.service';
 import { PoolState, SshPool } from '../../ssh/ssh-pool.service';
 import { SshTarget } from '../../ssh/ssh-target';
 import { CreateServerDto, ResourcesResponse, ServerCheckResult, ServerResourcesResponse, UpdateServerDto } from './dto/server.dto';
 import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
 import { Server } from './server.entity';
-import { ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
+import { ServerAddress, ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
 import { probeSshBanner } from './ssh-banner.probe';
 import { AuditService } from '../audit/audit.service';
+import { AcceleratorsService } from '../inventory/accelerators.service';
+import { BrandsService } from '../inventory/brands.service';
 
 type SecretField = 'password' | 'private_key' | 'passphrase';
 const SECRET_FIELDS: SecretField[] = ['password', 'private_key', 'passphrase'];
 
 @Injectable()
 export class ServersService {
+  private readonly references = new ReferenceChecks();
+
   constructor(
     private readonly servers: ServersRepository,
+    private readonly brands: BrandsService,
+    private readonly accelerators: AcceleratorsService,
     private readonly vault: CredentialVault,
     private readonly executor: SshExecutor,
     private readonly pool: SshPool,
@@ -43,6 +50,25 @@ export class ServersService {
     const server = await this.servers.findRow(id);
     if (!server) throw new NotFoundException(`Server ${id} not found`);
     return server;
+  }
+
+  exists(id: number): Promise<boolean> {
+    return this.servers.exists(id);
+  }
+
+  /** The servers among `ids`, in the order of `ids` (missing ones left out). */
+  addresses(ids: number[]): Promise<ServerAddress[]> {
+    return this.servers.addresses(ids);
+  }
+
+  /** `addresses` from the read cache, for hot paths that accept its bounded staleness (chat). */
+  cachedAddresses(ids: number[]): Promise<ServerAddress[]> {
+    return this.servers.cachedAddresses(ids);
+  }
+
+  /** For the features whose rows name servers (services, tasks): a server they use cannot be deleted. */
+  addReferenceCheck(kind: string, lookup: ReferrerLookup): void {
+    this.references.register(kind, lookup);
   }
 
   async create(dto: CreateServerDto): Promise<Server> {
@@ -85,13 +111,10 @@ export class ServersService {
 
   async delete(id: number): Promise<void> {
     const server = await this.get(id);
-    const [services, tasks] = await Promise.all([this.servers.servicesUsing(id), this.servers.tasksUsing(id)]);
-    if (services.length > 0 || tasks.length > 0) {
-      const users = [
-        ...services.map((service) => `service ${service.name} (id ${service.id})`),
-        ...tasks.map((task) => `task ${task.name} (id ${task.id})`),
-      ];
-      throw new ConflictException(`Server ${id} is still used by ${users.join(', ')}`);
+    const users = await this.references.referrersOf(id);
+    if (users.length > 0) {
+      const names = users.map((user) => `${user.kind} ${user.name} (id ${user.id})`);
+      throw new ConflictException(`Server ${id} is still used by ${names.join(', ')}`);
     }
     await this.servers.delete(id);
     this.pool.disconnect(id);
@@ -185,10 +208,10 @@ export class ServersService {
   }
 
   private async checkReferences(dto: UpdateServerDto): Promise<void> {
-    if (dto.brand_id != null && !(await this.servers.brandExists(dto.brand_id))) {
+    if (dto.brand_id != null && !(await this.brands.exists(dto.brand_id))) {
       throw new BadRequestException(`brand_id ${dto.brand_id} does not exist`);
     }
-    if (dto.model_id != null && !(await this.servers.acceleratorExists(dto.model_id))) {
+    if (dto.model_id != null && !(await this.accelerators.exists(dto.model_id))) {
       throw new BadRequestException(`model_id ${dto.model_id} does not exist (it names an accelerator card)`);
     }
   }

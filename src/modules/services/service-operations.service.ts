@@ -12,6 +12,7 @@ import { DEFAULT_HISTORY_LIMIT } from '../../common/dto/history-query.dto';
 import { RequestContext } from '../../common/request-context';
 import { servicesConfig, ServicesConfig } from '../../config/configuration';
 import { AuditService } from '../audit/audit.service';
+import { ServersService } from '../servers/servers.service';
 import { AgentClient, AgentError } from './agent.client';
 import { DeployResultEntry } from './dto/service.dto';
 import { OperationOutcome, ServiceOperationRecord } from './service-operation.entity';
@@ -37,6 +38,7 @@ export class ServiceOperations implements OnApplicationBootstrap, OnApplicationS
 
   constructor(
     private readonly services: ServicesRepository,
+    private readonly servers: ServersService,
     private readonly records: ServiceOperationsRepository,
     private readonly agents: AgentClient,
     private readonly events: ServiceStatusGateway,
@@ -111,7 +113,7 @@ export class ServiceOperations implements OnApplicationBootstrap, OnApplicationS
 
   /** Calls every server's agent in parallel, then stores the per-server results and the status the agents report. */
   private async perform(service: Service, record: ServiceOperationRecord): Promise<void> {
-    const hosts = await this.services.hosts(service.server_ids);
+    const hosts = await this.servers.addresses(service.server_ids);
     const results = await Promise.all(hosts.map((host) => this.performOn(host, service, record.operation)));
     for (const missing of service.server_ids.filter((id) => !hosts.some((host) => host.id === id))) {
       results.push({ server_id: missing, server_name: null, server_ip: null, success: false, error: `Server ${missing} no longer exists` });
@@ -175,7 +177,7 @@ export class ServiceOperations implements OnApplicationBootstrap, OnApplicationS
   private async interruptedResults(service: Service, operation: ServiceOperation | null): Promise<DeployResult[]> {
     // Rows from before deploy_operation was recorded do not say which operation it was.
     const why = `${operation ? OPERATION_NAMES[operation] : 'Operation'} interrupted by a restart of the backend`;
-    const hosts = await this.services.hosts(service.server_ids);
+    const hosts = await this.servers.addresses(service.server_ids);
     return service.server_ids.map((serverId) => {
       const host = hosts.find((candidate) => candidate.id === serverId);
       const entry = { server_id: serverId, server_name: host?.name ?? null, server_ip: host?.host_ip ?? null, success: false };
@@ -184,7 +186,7 @@ export class ServiceOperations implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async queryStatus(service: Service): Promise<string> {
-    const hosts = await this.services.hosts(service.server_ids);
+    const hosts = await this.servers.addresses(service.server_ids);
     if (hosts.length < service.server_ids.length) return 'offline';
     const states = await Promise.all(
       hosts.map((host) =>

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Model } from '../inventory/entities/model.entity';
-import { Server } from '../servers/server.entity';
+import { InventoryModule } from '../inventory/inventory.module';
+import { ServersModule } from '../servers/servers.module';
 import { AgentClient } from './agent.client';
 import { ServiceOperationRecord } from './service-operation.entity';
 import { ServiceOperations } from './service-operations.service';
@@ -13,7 +13,7 @@ import { ServicesRepository } from './services.repository';
 import { ServicesService } from './services.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Service, ServiceOperationRecord, Server, Model])],
+  imports: [TypeOrmModule.forFeature([Service, ServiceOperationRecord]), ServersModule, InventoryModule],
   controllers: [ServicesController],
   providers: [AgentClient, ServicesRepository, ServiceOperationsRepository, ServicesService, ServiceOperations, ServiceStatusGateway],
   exports: [ServicesService],

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Not, Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
-import { Model } from '../inventory/entities/model.entity';
-import { Server } from '../servers/server.entity';
+import { ServerAddress } from '../servers/servers.repository';
 import { DeployResult, Service } from './service.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
@@ -16,16 +16,18 @@ export interface ServiceRow extends Omit<Service, 'model' | 'deploy_result'> {
 export type ServiceFields = Partial<Pick<Service, 'name' | 'model_id' | 'server_ids' | 'deploy_command'>>;
 
 /** What the services module needs to know of a server: where its agent and model server listen. */
-export type ServiceHost = Pick<Server, 'id' | 'name' | 'host_ip' | 'agent_port' | 'chat_port'>;
+export type ServiceHost = ServerAddress;
 
 @Injectable()
 export class ServicesRepository {
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(Service) private readonly services: Repository<Service>,
-    @InjectRepository(Server) private readonly servers: Repository<Server>,
-    @InjectRepository(Model) private readonly models: Repository<Model>,
     private readonly cache: ReadCache,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'services');
+  }
 
   /** Newest first, with the model's name. */
   list(): Promise<ServiceRow[]> {
@@ -52,61 +54,50 @@ export class ServicesRepository {
     return this.services.find({ where: { deploy_status: status }, order: { id: 'ASC' } });
   }
 
-  modelExists(id: number): Promise<boolean> {
-    return this.models.existsBy({ id });
-  }
-
-  /** The servers of a service, in its order; null for an unknown service. Served from the read cache (hot for chat). */
-  serviceHosts(id: number): Promise<ServiceHost[] | null> {
-    return this.cache.get(`services:${id}:hosts`, ['services', 'servers'], async () => {
+  /** The server ids of a service, in its order; null for an unknown service. Served from the read cache (hot for chat). */
+  serverIdsOf(id: number): Promise<number[] | null> {
+    return this.cache.get(`services:${id}:server_ids`, ['services'], async () => {
       const service = await this.services.findOne({ select: { id: true, server_ids: true }, where: { id } });
-      return service ? this.hosts(service.server_ids) : null;
+      return service ? service.server_ids : null;
     });
   }
 
-  /** The servers among `ids`, in the order of `ids` (missing ones left out). */
-  async hosts(ids: number[]): Promise<ServiceHost[]> {
-    if (ids.length === 0) return [];
-    const found = await this.servers.find({
-      select: { id: true, name: true, host_ip: true, agent_port: true, chat_port: true },
-      where: { id: In(ids) },
-    });
-    const byId = new Map<number, ServiceHost>(found.map((server) => [server.id, server]));
-    return ids.flatMap((id) => byId.get(id) ?? []);
+  /** Services whose `server_ids` include the server. */
+  async usingServer(serverId: number): Promise<Pick<Service, 'id' | 'name'>[]> {
+    const services = await this.services.find({ select: { id: true, name: true, server_ids: true }, order: { id: 'ASC' } });
+    return services.filter((service) => (service.server_ids ?? []).includes(serverId)).map(({ id, name }) => ({ id, name }));
   }
 
-  async create(fields: Required<ServiceFields>): Promise<Service> {
-    const service = await this.services.save(this.services.create({ ...fields, deploy_status: 'offline' }), SINGLE_ROW);
-    this.cache.invalidate('services');
-    return service;
+  /** Services that deploy the model. */
+  usingModel(modelId: number): Promise<Pick<Service, 'id' | 'name'>[]> {
+    return this.services.find({ select: { id: true, name: true }, where: { model_id: modelId }, order: { id: 'ASC' } });
+  }
+
+  create(fields: Required<ServiceFields>): Promise<Service> {
+    return this.writes.run(() => this.services.save(this.services.create({ ...fields, deploy_status: 'offline' }), SINGLE_ROW));
   }
 
   async update(id: number, fields: ServiceFields): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.services.update({ id }, fields);
-    this.cache.invalidate('services');
+    await this.writes.run(() => this.services.update({ id }, fields));
   }
 
   /** Deletes the service; the schema deletes its chat history with it. */
   async delete(id: number): Promise<void> {
-    await this.services.delete({ id });
-    this.cache.invalidate('services', 'chat_history');
+    await this.writes.run(() => this.services.delete({ id }), 'chat_history');
   }
 
   /** A sync's answer; never overwrites `deploying`, which belongs to the operation in flight. Returns whether it changed. */
-  async setSyncedStatus(id: number, deploy_status: string): Promise<boolean> {
-    const result = await this.services.update({ id, deploy_status: Not(In(['deploying', deploy_status])) }, { deploy_status });
-    const changed = (result.affected ?? 0) > 0;
-    if (changed) this.cache.invalidate('services');
-    return changed;
+  setSyncedStatus(id: number, deploy_status: string): Promise<boolean> {
+    return this.writes.runIfChanged(() => this.services.update({ id, deploy_status: Not(In(['deploying', deploy_status])) }, { deploy_status }));
   }
 
   /** An operation's end on a service whose operation left no record (it predates the operation history). */
   async setStatusAndResult(id: number, deploy_status: string, deploy_result: DeployResult[]): Promise<void> {
-    await this.services.update({ id }, { deploy_status, deploy_result });
-    this.cache.invalidate('services');
+    await this.writes.run(() => this.services.update({ id }, { deploy_status, deploy_result }));
   }
 
+  /** A read-only view: the models table is joined for the name lists show, never written or checked here. */
   private withModelName() {
     return this.services.createQueryBuilder('service').leftJoin('service.model', 'model').addSelect('model.name', 'model_name');
   }

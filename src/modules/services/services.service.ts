@@ -7,6 +7,7 @@ import {
   NotFoundException,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  OnModuleInit,
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
 import { servicesConfig, ServicesConfig } from '../../config/configuration';
@@ -18,22 +19,32 @@ import { ServiceStatusGateway } from './service-status.gateway';
 import { agentOf, aggregateStatus, HostState } from './service-status';
 import { ServiceHost, ServiceRow, ServicesRepository } from './services.repository';
 import { AuditService } from '../audit/audit.service';
+import { ModelsService } from '../inventory/models.service';
+import { ServersService } from '../servers/servers.service';
 
 /** Services as records (create, edit, delete) and their status, kept in step with what the agents report. */
 @Injectable()
-export class ServicesService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ServicesService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ServicesService.name);
   private refreshing?: Promise<void>;
   private syncTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly services: ServicesRepository,
+    private readonly servers: ServersService,
+    private readonly models: ModelsService,
     private readonly agents: AgentClient,
     private readonly operations: ServiceOperations,
     private readonly events: ServiceStatusGateway,
     private readonly audit: AuditService,
     @Inject(servicesConfig.KEY) private readonly config: ServicesConfig,
   ) {}
+
+  /** A server or a model that a service names cannot be deleted. */
+  onModuleInit(): void {
+    this.servers.addReferenceCheck('service', (serverId) => this.services.usingServer(serverId));
+    this.models.addReferenceCheck('service', (modelId) => this.services.usingModel(modelId));
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.syncIntervalMs > 0) {
@@ -115,9 +126,9 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
 
   /** The servers of a service, in its order, with the ports of their agent and model server. */
   async hostsOf(id: number): Promise<ServiceHost[]> {
-    const hosts = await this.services.serviceHosts(id);
-    if (!hosts) throw new NotFoundException(`Service ${id} not found`);
-    return hosts;
+    const serverIds = await this.services.serverIdsOf(id);
+    if (!serverIds) throw new NotFoundException(`Service ${id} not found`);
+    return this.servers.cachedAddresses(serverIds);
   }
 
   private refreshAll(): Promise<void> {
@@ -130,7 +141,7 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
   /** One `/services` call per server answers for every service on it. */
   private async syncAllStatuses(): Promise<void> {
     const services = await this.services.findAll();
-    const hosts = await this.services.hosts([...new Set(services.flatMap((service) => service.server_ids))]);
+    const hosts = await this.servers.addresses([...new Set(services.flatMap((service) => service.server_ids))]);
     const answers = new Map<number, Record<string, AgentServiceStatus> | null>();
     await Promise.all(
       hosts.map(async (host) => answers.set(host.id, await this.agents.services(agentOf(host)).catch(() => null))),
@@ -157,11 +168,11 @@ export class ServicesService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async checkReferences(dto: UpdateServiceDto): Promise<void> {
-    if (dto.model_id !== undefined && !(await this.services.modelExists(dto.model_id))) {
+    if (dto.model_id !== undefined && !(await this.models.exists(dto.model_id))) {
       throw new BadRequestException(`model_id ${dto.model_id} does not exist`);
     }
     if (dto.server_ids?.length) {
-      const found = new Set((await this.services.hosts(dto.server_ids)).map((host) => host.id));
+      const found = new Set((await this.servers.addresses(dto.server_ids)).map((host) => host.id));
       const missing = dto.server_ids.filter((id) => !found.has(id));
       if (missing.length > 0) throw new BadRequestException(`server_ids name servers that do not exist: ${missing.join(', ')}`);
     }

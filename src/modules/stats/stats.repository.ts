@@ -11,6 +11,7 @@ export interface StatsCounts {
   services: number;
 }
 
+/** A read-only view: counts over the servers' and services' tables, which it never writes. */
 @Injectable()
 export class StatsRepository {
   constructor(

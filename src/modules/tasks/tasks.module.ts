@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SshModule } from '../../ssh/ssh.module';
-import { Server } from '../servers/server.entity';
 import { ServersModule } from '../servers/servers.module';
 import { TaskEventsGateway } from './task-events.gateway';
 import { TaskRun } from './task-run.entity';
@@ -13,7 +12,7 @@ import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Task, TaskRun, Server]), SshModule, ServersModule],
+  imports: [TypeOrmModule.forFeature([Task, TaskRun]), SshModule, ServersModule],
   controllers: [TasksController],
   providers: [TasksRepository, TasksService, TaskRunner, TaskScheduler, TaskEventsGateway],
 })

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
+import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
 import { keepNewest } from '../../database/history';
 import { Transactions } from '../../database/transactions.service';
-import { Server } from '../servers/server.entity';
 import { TaskRun } from './task-run.entity';
 import { Task } from './task.entity';
 import { SINGLE_ROW } from '../../database/save-options';
@@ -43,13 +43,17 @@ export type TaskFields = Partial<
 
 @Injectable()
 export class TasksRepository {
+  /** Run history is not cached: runs are written directly, tasks through `writes`. */
+  private readonly writes: CachedWrites;
+
   constructor(
     @InjectRepository(Task) private readonly tasks: Repository<Task>,
     @InjectRepository(TaskRun) private readonly runs: Repository<TaskRun>,
-    @InjectRepository(Server) private readonly servers: Repository<Server>,
     private readonly cache: ReadCache,
     private readonly transactions: Transactions,
-  ) {}
+  ) {
+    this.writes = new CachedWrites(cache, 'tasks');
+  }
 
   /** Newest first, with the server's name. */
   list(): Promise<TaskRow[]> {
@@ -68,26 +72,23 @@ export class TasksRepository {
     return this.tasks.findOneBy({ id });
   }
 
-  serverExists(id: number): Promise<boolean> {
-    return this.servers.existsBy({ id });
+  /** Tasks that run on the server. */
+  usingServer(serverId: number): Promise<Pick<Task, 'id' | 'name'>[]> {
+    return this.tasks.find({ select: { id: true, name: true }, where: { server_id: serverId }, order: { id: 'ASC' } });
   }
 
-  async create(fields: TaskFields): Promise<Task> {
-    const task = await this.tasks.save(this.tasks.create(fields), SINGLE_ROW);
-    this.cache.invalidate('tasks');
-    return task;
+  create(fields: TaskFields): Promise<Task> {
+    return this.writes.run(() => this.tasks.save(this.tasks.create(fields), SINGLE_ROW));
   }
 
   async update(id: number, fields: TaskFields): Promise<void> {
     if (Object.keys(fields).length === 0) return;
-    await this.tasks.update({ id }, fields);
-    this.cache.invalidate('tasks');
+    await this.writes.run(() => this.tasks.update({ id }, fields));
   }
 
   /** Deletes the task with its run history. */
   async delete(id: number): Promise<void> {
-    await this.tasks.delete({ id });
-    this.cache.invalidate('tasks');
+    await this.writes.run(() => this.tasks.delete({ id }));
   }
 
   startRun(taskId: number, trigger: string, startedAt: Date, scheduledFor: Date | null): Promise<TaskRun> {
@@ -117,23 +118,24 @@ export class TasksRepository {
 
   /** Records a finished run and mirrors it on the task, in one transaction; then keeps only the newest `keep` runs. */
   async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>, keep: number): Promise<void> {
-    await this.transactions.run(async (manager) => {
-      await manager.update(
-        TaskRun,
-        { id: run.id },
-        {
-          finished_at: run.finished_at,
-          duration_ms: run.duration_ms,
-          status: run.status,
-          exit_status: run.exit_status,
-          output: run.output,
-          error: run.error,
-        },
-      );
-      await manager.update(Task, { id: run.task_id }, task);
-      await keepNewest(manager, TaskRun, 'task_id', run.task_id, keep);
-    });
-    this.cache.invalidate('tasks');
+    await this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        await manager.update(
+          TaskRun,
+          { id: run.id },
+          {
+            finished_at: run.finished_at,
+            duration_ms: run.duration_ms,
+            status: run.status,
+            exit_status: run.exit_status,
+            output: run.output,
+            error: run.error,
+          },
+        );
+        await manager.update(Task, { id: run.task_id }, task);
+        await keepNewest(manager, TaskRun, 'task_id', run.task_id, keep);
+      }),
+    );
   }
 
   /** Enabled tasks whose next slot has come, oldest slot first. */
@@ -152,11 +154,8 @@ export class TasksRepository {
    * Takes the slot `due` of a task for this instance by moving `next_run` on, only if nobody else has:
    * with several instances on one database, exactly one of them gets each slot.
    */
-  async claimSlot(id: number, due: Date, next: Date | null): Promise<boolean> {
-    const result = await this.tasks.update({ id, next_run: due }, { next_run: next });
-    const claimed = (result.affected ?? 0) > 0;
-    if (claimed) this.cache.invalidate('tasks');
-    return claimed;
+  claimSlot(id: number, due: Date, next: Date | null): Promise<boolean> {
+    return this.writes.runIfChanged(() => this.tasks.update({ id, next_run: due }, { next_run: next }));
   }
 
   /** Whether a run of the task is going on somewhere (in any instance); runs left behind by a crash do not count. */
@@ -173,11 +172,12 @@ export class TasksRepository {
   async failInterruptedRuns(reason: string, at: Date): Promise<number> {
     const stale = (await this.runningRuns()).filter((run) => run.deadline < at.getTime());
     if (stale.length === 0) return 0;
-    await this.transactions.run(async (manager) => {
-      await manager.update(TaskRun, { id: In(stale.map((run) => run.id)) }, { status: 'failed', error: reason, finished_at: at });
-      await manager.update(Task, { id: In(stale.map((run) => run.task_id)), status: 'executing' }, { status: 'failed' });
-    });
-    this.cache.invalidate('tasks');
+    await this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        await manager.update(TaskRun, { id: In(stale.map((run) => run.id)) }, { status: 'failed', error: reason, finished_at: at });
+        await manager.update(Task, { id: In(stale.map((run) => run.task_id)), status: 'executing' }, { status: 'failed' });
+      }),
+    );
     return stale.length;
   }
 
@@ -201,6 +201,7 @@ export class TasksRepository {
     }));
   }
 
+  /** A read-only view: the servers table is joined for the name lists show, never written or checked here. */
   private withServerName() {
     return this.tasks.createQueryBuilder('task').leftJoin('task.server', 'server').addSelect('server.name', 'server_name');
   }

@@ -6,6 +6,7 @@ import {
   Logger,
   NotFoundException,
   OnApplicationBootstrap,
+  OnModuleInit,
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
 import { DEFAULT_HISTORY_LIMIT } from '../../common/dto/history-query.dto';
@@ -19,22 +20,29 @@ import { TaskRunner } from './task-runner.service';
 import { TaskScheduler } from './task-scheduler.service';
 import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
 import { AuditService } from '../audit/audit.service';
+import { ServersService } from '../servers/servers.service';
 
 
 /** Fields whose change re-plans the next run. */
 const SCHEDULE_FIELDS = ['schedule_type', 'cron_expression', 'timezone', 'run_at', 'enabled'] as const;
 
 @Injectable()
-export class TasksService implements OnApplicationBootstrap {
+export class TasksService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(TasksService.name);
 
   constructor(
     private readonly tasks: TasksRepository,
+    private readonly servers: ServersService,
     private readonly runner: TaskRunner,
     private readonly scheduler: TaskScheduler,
     private readonly audit: AuditService,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {}
+
+  /** A server that a task runs on cannot be deleted. */
+  onModuleInit(): void {
+    this.servers.addReferenceCheck('task', (serverId) => this.tasks.usingServer(serverId));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const count = await this.tasks.failInterruptedRuns('Interrupted: the backend stopped while the command ran', new Date());
@@ -154,7 +162,7 @@ export class TasksService implements OnApplicationBootstrap {
   }
 
   private async requireServer(serverId: number): Promise<void> {
-    if (!(await this.tasks.serverExists(serverId))) throw new BadRequestException(`server_id ${serverId} does not exist`);
+    if (!(await this.servers.exists(serverId))) throw new BadRequestException(`server_id ${serverId} does not exist`);
   }
 }
 
