@@ -55,10 +55,30 @@ export function refuseUnacceptableInput(request: Request, _response: Response, n
   next(new BadRequestException(details ? { message: problem.message, details } : problem.message));
 }
 
-/** Body-parser's parse errors carry JSON.parse's bare message; say what was wrong with the request. */
+/** Body-parser's errors, by type, in words for the caller. */
+const BODY_PARSER_MESSAGES: Record<string, string> = {
+  'entity.parse.failed': 'Malformed JSON in request body',
+  'entity.too.large': 'Request body too large',
+  'encoding.unsupported': 'Unsupported request body encoding',
+  'charset.unsupported': 'Unsupported request body charset',
+  'request.aborted': 'Request aborted',
+};
+
+/** What went wrong reading the body, for the caller; undefined for an error body-parser did not raise. */
+export function describeBodyParserError(error: unknown): string | undefined {
+  const { type, message } = (error ?? {}) as { type?: string; message?: string };
+  if (type === undefined) return undefined;
+  // JSON.parse's text says where the JSON broke.
+  return type === 'entity.parse.failed' ? `${BODY_PARSER_MESSAGES[type]}: ${message}` : BODY_PARSER_MESSAGES[type];
+}
+
+/**
+ * Body-parser's parse errors are SyntaxErrors, which Nest answers with JSON.parse's bare text before the exception
+ * filter could tell them from any other: they are described here, while they still say what they are.
+ */
 export function explainBodyParseErrors(error: unknown, _request: Request, _response: Response, next: NextFunction): void {
   if ((error as { type?: string })?.type === 'entity.parse.failed') {
-    next(new BadRequestException(`Malformed JSON in request body: ${(error as Error).message}`));
+    next(new BadRequestException(describeBodyParserError(error)));
     return;
   }
   next(error);

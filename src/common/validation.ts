@@ -23,7 +23,7 @@ function messagesFor(error: ValidationError, field: string): string[] {
 
 /**
  * The global pipe: DTOs are transformed, unknown fields are refused with a 400 that names them
- * (read-only fields are dropped by `@ReadOnlyField()` before this check sees them).
+ * (read-only fields are dropped by `@AcceptsReadOnlyFields()` before this check sees them).
  */
 class BodyValidationPipe extends ValidationPipe {
   /** Route and query parameters are parsed by their own pipes, which give precise errors; leave them raw. */

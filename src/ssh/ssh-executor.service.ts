@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { StringDecoder } from 'node:string_decoder';
+import type { ClientChannel } from 'ssh2';
 import { sshConfig, SshConfig } from '../config/configuration';
 import { loginShellCommand } from './shell-quote';
 import { crlfToLf } from './crlf-to-lf';
 import { OpenDeadlineExpired, openWithin } from './open-deadline';
-import { SshPool } from './ssh-pool.service';
+import { ExitRecord, OpenedChannel, SshPool } from './ssh-pool.service';
 import { SshError, SshTarget } from './ssh-target';
 
 export interface ExecOptions {
@@ -65,6 +66,39 @@ class OutputBuffer {
   }
 }
 
+/** What a command that ran left behind, and how it ended. */
+interface RanCommand {
+  stdout: OutputBuffer;
+  stderr: OutputBuffer;
+  exit: ExitRecord;
+  timedOut: boolean;
+  timeoutMs: number;
+  limit: number;
+  pty: boolean;
+}
+
+/** The result of a command that ran: its output, and every reason it did not simply succeed. */
+function ranResult({ stdout, stderr, exit, timedOut, timeoutMs, limit, pty }: RanCommand): ExecResult {
+  const exitStatus = exit.code ?? null;
+  const signal = exit.signal;
+  const output = stdout.finish();
+  const errorText = stderr.finish();
+  const reasons = [
+    errorText,
+    timedOut ? `Command timed out after ${timeoutMs / 1000} s and was ended` : '',
+    signal && !timedOut ? `Command ended by signal ${signal}` : '',
+    stdout.truncated || stderr.truncated ? `Output truncated at ${limit} bytes` : '',
+  ].filter(Boolean);
+  return {
+    success: !timedOut && exitStatus === 0,
+    output: pty ? crlfToLf(output) : output,
+    error: reasons.join('\n'),
+    exit_status: timedOut ? null : exitStatus,
+    truncated: stdout.truncated || stderr.truncated,
+    timed_out: timedOut,
+  };
+}
+
 /** How long a timed-out command's channel may take to confirm its close before the result is given anyway. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -80,7 +114,7 @@ export class SshExecutor {
     const limit = options.maxOutputBytes ?? this.config.maxOutputBytes;
     const pty = options.pty ?? true;
     const deadline = Date.now() + options.timeoutMs;
-    let opened;
+    let opened: OpenedChannel;
     try {
       opened = await openWithin(
         this.pool.openExec(target, loginShellCommand(command), pty ? { term: 'xterm', cols: 200, rows: 50 } : false),
@@ -88,51 +122,46 @@ export class SshExecutor {
         (late) => this.pool.release(late),
       );
     } catch (error) {
-      const timedOut = error instanceof OpenDeadlineExpired || (error instanceof SshError && error.kind === 'timeout');
-      const message =
-        error instanceof OpenDeadlineExpired
-          ? this.describeOpenTimeout(target, options.timeoutMs)
-          : error instanceof SshError
-            ? error.message
-            : `SSH to ${target.host}:${target.port} failed: ${String(error)}`;
-      return { success: false, output: '', error: message, exit_status: null, truncated: false, timed_out: timedOut };
+      return this.notStarted(target, error, options.timeoutMs);
     }
     const { channel, exit } = opened;
     const stdout = new OutputBuffer(limit, options.onOutput);
     const stderr = new OutputBuffer(limit);
     channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const timedOut = await this.closedOrTimedOut(channel, deadline);
+    return ranResult({ stdout, stderr, exit, timedOut, timeoutMs: options.timeoutMs, limit, pty });
+  }
 
-    return new Promise<ExecResult>((resolve) => {
+  /** The result of a command that never started: no connection or no channel, in time or at all. */
+  private notStarted(target: SshTarget, error: unknown, timeoutMs: number): ExecResult {
+    const timedOut = error instanceof OpenDeadlineExpired || (error instanceof SshError && error.kind === 'timeout');
+    const message =
+      error instanceof OpenDeadlineExpired
+        ? this.describeOpenTimeout(target, timeoutMs)
+        : error instanceof SshError
+          ? error.message
+          : `SSH to ${target.host}:${target.port} failed: ${String(error)}`;
+    return { success: false, output: '', error: message, exit_status: null, truncated: false, timed_out: timedOut };
+  }
+
+  /**
+   * Waits for the command's channel to close; at the deadline, closes it and says the command timed out
+   * (true). A server that does not confirm the close does not get to hold the caller too.
+   */
+  private closedOrTimedOut(channel: ClientChannel, deadline: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       let timedOut = false;
       let closeTimer: NodeJS.Timeout | undefined;
       const finish = () => {
         clearTimeout(timer);
         clearTimeout(closeTimer);
         channel.off('close', finish);
-        const exitStatus = exit.code ?? null;
-        const signal = exit.signal;
-        const output = stdout.finish();
-        const errorText = stderr.finish();
-        const reasons = [
-          errorText,
-          timedOut ? `Command timed out after ${options.timeoutMs / 1000} s and was ended` : '',
-          signal && !timedOut ? `Command ended by signal ${signal}` : '',
-          stdout.truncated || stderr.truncated ? `Output truncated at ${limit} bytes` : '',
-        ].filter(Boolean);
-        resolve({
-          success: !timedOut && exitStatus === 0,
-          output: pty ? crlfToLf(output) : output,
-          error: reasons.join('\n'),
-          exit_status: timedOut ? null : exitStatus,
-          truncated: stdout.truncated || stderr.truncated,
-          timed_out: timedOut,
-        });
+        resolve(timedOut);
       };
       const timer = setTimeout(() => {
         timedOut = true;
         this.pool.release(channel);
-        // A server that does not confirm the close does not get to hold the caller too.
         closeTimer = setTimeout(finish, CLOSE_GRACE_MS);
       }, Math.max(0, deadline - Date.now()));
       channel.once('close', finish);

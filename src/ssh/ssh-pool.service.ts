@@ -228,60 +228,25 @@ export class SshPool implements OnApplicationShutdown {
 
   private connect(target: SshTarget, entry: ServerConnections): Promise<PooledConnection> {
     const client = new Client();
-    let presentedKey: string | undefined;
-    let phase: ConnectPhase = 'connect';
-    client.once('connect', () => (phase = 'handshake'));
-    client.once('handshake', () => (phase = 'auth'));
-    const address = `${target.host}:${target.port}`;
-    const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      readyTimeout: this.config.connectTimeoutMs,
-      keepaliveInterval: this.config.keepaliveIntervalMs,
-      keepaliveCountMax: 3,
-      hostVerifier: (key: Buffer) => {
-        presentedKey = fingerprintOf(key);
-        return !target.hostKeyFingerprint || target.hostKeyFingerprint === presentedKey;
-      },
-    };
-    if (target.privateKey) {
-      config.privateKey = target.privateKey;
-      if (target.passphrase) config.passphrase = target.passphrase;
-    } else if (target.password) {
-      config.password = target.password;
-    }
-
+    const progress = followProgress(client);
+    const config = this.connectConfig(target, progress);
     return new Promise<PooledConnection>((resolve, reject) => {
       const connection = new PooledConnection(client, this.config.maxChannelsPerConnection);
-      let ready = false;
+      let settled = false;
       // Always listening: ssh2 can emit more than one error (e.g. while tearing down a failed handshake).
       client.on('error', (error) => {
-        if (ready) {
-          this.logger.warn(`SSH connection to ${address} failed: ${error.message}`);
+        if (settled) {
+          this.logger.warn(`SSH connection to ${target.host}:${target.port} failed: ${error.message}`);
           return;
         }
-        ready = true;
+        settled = true;
         client.end();
-        reject(toConnectError(target, error, phase, presentedKey));
+        reject(toConnectError(target, error, progress.phase, progress.presentedKey));
       });
       client.once('ready', () => {
-        ready = true;
+        settled = true;
         this.handshakes++;
-        // Commands are small writes that wait for an answer: Nagle's algorithm would hold each one back
-        // for the peer's delayed ACK (~40 ms on Linux).
-        client.setNoDelay(true);
-        if (!target.hostKeyFingerprint && presentedKey) {
-          this.hostKeys.pinIfUnset(target.serverId, presentedKey).catch((error: unknown) => {
-            this.logger.error(`Could not pin the host key of server ${target.serverId}: ${String(error)}`);
-          });
-        }
-        client.once('close', () => {
-          connection.closed = true;
-          const index = entry.connections.indexOf(connection);
-          if (index >= 0) entry.connections.splice(index, 1);
-        });
-        entry.connections.push(connection);
+        this.adopt(target, entry, connection, progress.presentedKey);
         resolve(connection);
       });
       try {
@@ -291,6 +256,47 @@ export class SshPool implements OnApplicationShutdown {
         client.emit('error', error as Error);
       }
     });
+  }
+
+  /** The connection settings for `target`; the host key presented is recorded in `progress` and checked against the pinned one. */
+  private connectConfig(target: SshTarget, progress: ConnectProgress): ConnectConfig {
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      readyTimeout: this.config.connectTimeoutMs,
+      keepaliveInterval: this.config.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        progress.presentedKey = fingerprintOf(key);
+        return !target.hostKeyFingerprint || target.hostKeyFingerprint === progress.presentedKey;
+      },
+    };
+    if (target.privateKey) {
+      config.privateKey = target.privateKey;
+      if (target.passphrase) config.passphrase = target.passphrase;
+    } else if (target.password) {
+      config.password = target.password;
+    }
+    return config;
+  }
+
+  /** Makes a just-authenticated connection part of the pool: pins the host key first seen, and forgets the connection once it closes. */
+  private adopt(target: SshTarget, entry: ServerConnections, connection: PooledConnection, presentedKey: string | undefined): void {
+    // Commands are small writes that wait for an answer: Nagle's algorithm would hold each one back
+    // for the peer's delayed ACK (~40 ms on Linux).
+    connection.client.setNoDelay(true);
+    if (!target.hostKeyFingerprint && presentedKey) {
+      this.hostKeys.pinIfUnset(target.serverId, presentedKey).catch((error: unknown) => {
+        this.logger.error(`Could not pin the host key of server ${target.serverId}: ${String(error)}`);
+      });
+    }
+    connection.client.once('close', () => {
+      connection.closed = true;
+      const index = entry.connections.indexOf(connection);
+      if (index >= 0) entry.connections.splice(index, 1);
+    });
+    entry.connections.push(connection);
   }
 }
 
@@ -330,6 +336,19 @@ function toChannelError(target: SshTarget, error: unknown): SshError {
 
 /** How far a connection got: TCP connect, the SSH handshake (banner and key exchange), authentication. */
 type ConnectPhase = 'connect' | 'handshake' | 'auth';
+
+/** What a connection attempt got to, and the host key it was shown: what its error, if any, reports. */
+interface ConnectProgress {
+  phase: ConnectPhase;
+  presentedKey?: string;
+}
+
+function followProgress(client: Client): ConnectProgress {
+  const progress: ConnectProgress = { phase: 'connect' };
+  client.once('connect', () => (progress.phase = 'handshake'));
+  client.once('handshake', () => (progress.phase = 'auth'));
+  return progress;
+}
 
 const STALLED_PHASE: Record<ConnectPhase, string> = {
   connect: 'TCP connect: no answer from the host',

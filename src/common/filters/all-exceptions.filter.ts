@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { QueryFailedError } from 'typeorm';
+import { describeBodyParserError } from '../body-rules';
 import { ErrorResponse } from '../dto/responses.dto';
 import { isConstraintViolation } from '../../database/constraint-violation';
 import { RequestContext } from '../request-context';
@@ -10,18 +11,8 @@ import { maskUrlForLog } from '../secrets';
 interface ErrorWithStatus {
   status?: number;
   statusCode?: number;
-  type?: string;
-  expose?: boolean;
   message?: string;
 }
-
-const BODY_PARSER_MESSAGES: Record<string, string> = {
-  'entity.parse.failed': 'Malformed JSON in request body',
-  'entity.too.large': 'Request body too large',
-  'encoding.unsupported': 'Unsupported request body encoding',
-  'charset.unsupported': 'Unsupported request body charset',
-  'request.aborted': 'Request aborted',
-};
 
 /**
  * Turns anything thrown while handling a request into the contract's error body
@@ -64,8 +55,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     const status = (exception as ErrorWithStatus)?.status ?? (exception as ErrorWithStatus)?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      const { type, message } = exception as ErrorWithStatus;
-      return { statusCode: status, error: BODY_PARSER_MESSAGES[type ?? ''] ?? message ?? 'Bad request' };
+      return { statusCode: status, error: describeBodyParserError(exception) ?? (exception as ErrorWithStatus).message ?? 'Bad request' };
     }
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal server error' };
   }

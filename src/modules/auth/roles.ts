@@ -7,10 +7,6 @@ export function roleAllows(role: Role, required: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(required);
 }
 
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
-}
-
 /** "an admin", "an operator", "a viewer": for messages that name a caller's role. */
 export function roleWithArticle(role: Role): string {
   return `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;

@@ -66,7 +66,7 @@ export function parseResourceProbe(output: string): ResourceMetrics {
       memory[fields[0].replace(':', '')] = Number(fields[1]);
     } else if (tag === 'DISK' && fields.length === 3) {
       const [, used, available] = fields.map(Number);
-      // df's own Use%: used / (used + available), rounded up like df does.
+      // df's Use% basis: used / (used + available), but to one decimal where df rounds up to a whole percent.
       if (Number.isFinite(used) && Number.isFinite(available) && used + available > 0) {
         metrics.disk_usage = oneDecimal((used / (used + available)) * 100);
       }

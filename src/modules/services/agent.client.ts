@@ -40,7 +40,7 @@ export class AgentError extends Error {
 }
 
 /**
- * The port-8888 agent protocol: deploy, restart, stop, status, services and health on
+ * The port-8888 agent protocol: deploy, restart, stop, status and services on
  * `http://<host>:<agent_port>`, over keep-alive connections, every call bounded by a timeout.
  */
 @Injectable()
@@ -72,10 +72,6 @@ export class AgentClient implements OnApplicationShutdown {
 
   services(agent: AgentAddress): Promise<Record<string, AgentServiceStatus>> {
     return this.call(agent, 'GET', '/services', this.config.agentStatusTimeoutMs);
-  }
-
-  health(agent: AgentAddress): Promise<{ status: string }> {
-    return this.call(agent, 'GET', '/health', this.config.agentStatusTimeoutMs);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,4 +1,5 @@
 import { IsInt, Max, Min } from 'class-validator';
+import { MAX_INT32 } from '../../common/decorators/fields';
 
 const TASK_ID_RULE = { message: 'task_id must be a positive integer' };
 
@@ -6,6 +7,6 @@ const TASK_ID_RULE = { message: 'task_id must be a positive integer' };
 export class TaskSubscriptionDto {
   @IsInt(TASK_ID_RULE)
   @Min(1, TASK_ID_RULE)
-  @Max(2_147_483_647, TASK_ID_RULE)
+  @Max(MAX_INT32, TASK_ID_RULE)
   task_id: number;
 }

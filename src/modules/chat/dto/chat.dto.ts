@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsIn, IsString, Matches, MinLength } from 'class-validator';
+import { NoNulCharacters } from '../../../common/decorators/fields';
 
 export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
 
@@ -22,6 +23,6 @@ export class CreateChatMessageDto {
   @IsString()
   @MinLength(1)
   @Matches(/\S/, { message: 'content must not be blank' })
-  @Matches(/^[^\u0000]*$/, { message: 'content must not contain NUL characters' })
+  @NoNulCharacters()
   content: string;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AcceptsReadOnlyFields, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { AcceptsReadOnlyFields, MAX_INT32, NoNulCharacters, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { UpdateType } from '../../../common/dto/update-type';
 import { IsHost, IsPort } from '../../../common/decorators/network';
 import type { PoolState } from '../../../ssh/ssh-pool.service';
@@ -39,7 +39,7 @@ function Secret(maxLength: number, description: string): PropertyDecorator {
     IsOptional()(target, key);
     IsString()(target, key);
     MaxLength(maxLength)(target, key);
-    Matches(/^[^\u0000]*$/, { message: '$property must not contain NUL characters' })(target, key);
+    NoNulCharacters()(target, key);
   };
 }
 
@@ -75,14 +75,14 @@ export class CreateServerDto {
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(2_147_483_647)
+  @Max(MAX_INT32)
   brand_id?: number | null;
 
   @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'Accelerator card id' })
   @IsOptional()
   @IsInt()
   @Min(1)
-  @Max(2_147_483_647)
+  @Max(MAX_INT32)
   model_id?: number | null;
 
   @IsPort(8888, 'Port of the service agent')

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AcceptsReadOnlyFields, RequiredText } from '../../../common/decorators/fields';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { AcceptsReadOnlyFields, MAX_INT32, NO_NUL, NoNulCharacters, RequiredText } from '../../../common/decorators/fields';
 import { OperationOutcome } from '../service-operation.entity';
 import { DeployResult, ServiceOperation } from '../service.entity';
 
@@ -54,7 +54,7 @@ export class CreateServiceDto {
   @ApiProperty({ type: 'integer', minimum: 1 })
   @IsInt()
   @Min(1)
-  @Max(2_147_483_647)
+  @Max(MAX_INT32)
   model_id: number;
 
   @ApiProperty({ type: [Number], description: 'Ids of existing servers' })
@@ -63,15 +63,15 @@ export class CreateServiceDto {
   @ArrayUnique()
   @IsInt({ each: true })
   @Min(1, { each: true })
-  @Max(2_147_483_647, { each: true })
+  @Max(MAX_INT32, { each: true })
   server_ids: number[];
 
   /** Command the agents run to start the model server. With servers and a command, create deploys at once. */
-  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 65536 })
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 65536, pattern: NO_NUL.source })
   @IsOptional()
   @IsString()
   @MaxLength(65536)
-  @Matches(/^[^\u0000]*$/, { message: 'deploy_command must not contain NUL characters' })
+  @NoNulCharacters()
   deploy_command?: string | null;
 }
 

@@ -1,11 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsDate, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
-import { AcceptsReadOnlyFields, IsoDateTime, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
+import { AcceptsReadOnlyFields, IsoDateTime, MAX_INT32, NO_NUL, NoNulCharacters, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { UpdateType } from '../../../common/dto/update-type';
 import { isTimeZone } from '../../../common/time-zone';
 import { SCHEDULE_TYPES } from '../schedule';
-
 
 export class TaskResultBody {
   output: string;
@@ -50,18 +49,18 @@ export class CreateTaskDto {
   name: string;
 
   /** Run as `bash -l -c '<command>'` on the server. */
-  @ApiProperty({ minLength: 1, maxLength: 65536 })
+  @ApiProperty({ minLength: 1, maxLength: 65536, pattern: NO_NUL.source })
   @IsString()
   @MinLength(1)
   @MaxLength(65536)
-  @Matches(/^[^\u0000]*$/, { message: 'command must not contain NUL characters' })
+  @NoNulCharacters()
   @Matches(/\S/, { message: 'command must not be blank' })
   command: string;
 
   @ApiProperty({ type: 'integer', minimum: 1 })
   @IsInt()
   @Min(1)
-  @Max(2_147_483_647)
+  @Max(MAX_INT32)
   server_id: number;
 
   /** `once`, `daily` (00:00), `weekly` (00:00 on the weekday of creation, every 7 days) or `cron`. */

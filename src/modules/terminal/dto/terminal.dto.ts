@@ -1,8 +1,8 @@
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { MAX_INT32 } from '../../../common/decorators/fields';
 
 /** The payloads of the terminal's Socket.IO messages; a broken rule's message is sent as `ssh_error`. */
 
-const MAX_ID = 2_147_483_647;
 const MAX_AUTO_COMMAND_CHARS = 4096;
 const MAX_WINDOW_DIMENSION = 1000;
 export const MAX_INPUT_CHARS = 64 * 1024;
@@ -16,7 +16,7 @@ const WINDOW_SIZE_RULE = { message: `cols and rows must be integers from 1 to ${
 export class SshConnectDto {
   @IsInt(SERVER_ID_RULE)
   @Min(1, SERVER_ID_RULE)
-  @Max(MAX_ID, SERVER_ID_RULE)
+  @Max(MAX_INT32, SERVER_ID_RULE)
   server_id: number;
 
   /** Typed at the prompt once the shell has started; empty means none. */
@@ -29,7 +29,7 @@ export class SshConnectDto {
   @IsOptional()
   @IsInt(SERVICE_ID_RULE)
   @Min(1, SERVICE_ID_RULE)
-  @Max(MAX_ID, SERVICE_ID_RULE)
+  @Max(MAX_INT32, SERVICE_ID_RULE)
   service_id?: number | null;
 
   // Each may be given alone; the other keeps its default.
