@@ -66,8 +66,7 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
   });
 
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopped ??= killChild(child).then(() => rm(dataDir, { recursive: true, force: true })));
+  const stop = (): Promise<void> => (stopped ??= killChild(child).then(() => rm(dataDir, { recursive: true, force: true })));
 
   let authHeaders: Record<string, string> = {};
   try {

@@ -97,8 +97,14 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   return document;
 }
 
-const UNAUTHORIZED = { description: 'No token, or an invalid, expired or revoked one', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
-const FORBIDDEN = { description: 'Your role may not do this', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+const UNAUTHORIZED = {
+  description: 'No token, or an invalid, expired or revoked one',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+};
+const FORBIDDEN = {
+  description: 'Your role may not do this',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+};
 
 /** Marks every operation but the public ones as needing a token and a role, with their 401 and 403 answers. */
 function declareAccess(document: OpenAPIObject): void {

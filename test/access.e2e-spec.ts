@@ -29,7 +29,8 @@ function concrete(path: string): string {
 
 const routeName = ({ method, path }: DocumentedOperation) => `${method} ${path}`;
 /** Whether the document gives the route OpenAI's error body (`{error: {message, type, code, param}}`) rather than the house one. */
-const answersOpenAiErrors = ({ responses }: DocumentedOperation) => JSON.stringify(responses['401']).includes('#/components/schemas/OpenAiErrorResponse');
+const answersOpenAiErrors = ({ responses }: DocumentedOperation) =>
+  JSON.stringify(responses['401']).includes('#/components/schemas/OpenAiErrorResponse');
 
 describe('access control of every documented route', () => {
   let t: TestApp;
@@ -50,7 +51,10 @@ describe('access control of every documented route', () => {
       })),
     );
     for (const role of ['viewer', 'operator'] as const) {
-      await t.http.post('/api/users').send({ username: `${role}-1`, password: `${role}-password`, role }).expect(201);
+      await t.http
+        .post('/api/users')
+        .send({ username: `${role}-1`, password: `${role}-password`, role })
+        .expect(201);
       tokens[role] = await t.login(`${role}-1`, `${role}-password`);
     }
     tokens.admin = t.adminToken;
@@ -67,9 +71,17 @@ describe('access control of every documented route', () => {
 
   it('documents the public routes as public and every other one as needing a bearer token and a role', () => {
     expect(operations.length).toBeGreaterThan(50);
-    expect(operations.filter((operation) => operation.isPublic).map(routeName).sort()).toEqual([...PUBLIC_ROUTES].sort());
+    expect(
+      operations
+        .filter((operation) => operation.isPublic)
+        .map(routeName)
+        .sort(),
+    ).toEqual([...PUBLIC_ROUTES].sort());
     for (const operation of operations.filter((candidate) => !candidate.isPublic)) {
-      expect({ route: routeName(operation), security: operation.securedBy }).toEqual({ route: routeName(operation), security: [{ bearer: [] }, { cookie: [] }] });
+      expect({ route: routeName(operation), security: operation.securedBy }).toEqual({
+        route: routeName(operation),
+        security: [{ bearer: [] }, { cookie: [] }],
+      });
       expect({ route: routeName(operation), has401: '401' in operation.responses }).toEqual({ route: routeName(operation), has401: true });
       const expected = ADMIN_ONLY.includes(routeName(operation))
         ? 'admin'
@@ -88,7 +100,11 @@ describe('access control of every documented route', () => {
         const call = t.anonymous[operation.method.toLowerCase() as 'get'](concrete(operation.path));
         if (authorization) call.set('Authorization', authorization);
         const res = await (operation.method === 'GET' ? call : call.send({}));
-        expect({ route: routeName(operation), authorization, status: res.status }).toEqual({ route: routeName(operation), authorization, status: 401 });
+        expect({ route: routeName(operation), authorization, status: res.status }).toEqual({
+          route: routeName(operation),
+          authorization,
+          status: 401,
+        });
         expect(res.headers['www-authenticate']).toBe('Bearer');
         const message = expect.stringMatching(authorization ? /invalid, expired or revoked/i : /authentication required/i);
         // The OpenAI-compatible routes of a service answer in OpenAI's error shape, as their document says.
@@ -102,7 +118,7 @@ describe('access control of every documented route', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it('answers 403 to callers whose role is below the route\'s, and changes nothing', async () => {
+  it("answers 403 to callers whose role is below the route's, and changes nothing", async () => {
     const before = await snapshot();
     const below: Record<string, Role[]> = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] };
     let checked = 0;
@@ -111,7 +127,9 @@ describe('access control of every documented route', () => {
         const call = t.anonymous[operation.method.toLowerCase() as 'get'](concrete(operation.path)).set('Authorization', `Bearer ${tokens[role]}`);
         const res = await (operation.method === 'GET' ? call : call.send({}));
         expect({ route: routeName(operation), role, status: res.status }).toEqual({ route: routeName(operation), role, status: 403 });
-        expect(answersOpenAiErrors(operation) ? res.body.error.message : res.body.error).toMatch(new RegExp(`needs the ${operation.requiredRole} role`));
+        expect(answersOpenAiErrors(operation) ? res.body.error.message : res.body.error).toMatch(
+          new RegExp(`needs the ${operation.requiredRole} role`),
+        );
         checked++;
       }
     }
@@ -119,12 +137,16 @@ describe('access control of every documented route', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it('lets each role through to the routes its role allows (the answer is the route\'s own, never 401 or 403)', async () => {
+  it("lets each role through to the routes its role allows (the answer is the route's own, never 401 or 403)", async () => {
     for (const operation of operations.filter((candidate) => !candidate.isPublic && candidate.method === 'GET')) {
       const allowed: Role[] = operation.requiredRole === 'admin' ? ['admin'] : ['viewer', 'operator', 'admin'];
       for (const role of allowed) {
         const res = await t.anonymous.get(concrete(operation.path)).set('Authorization', `Bearer ${tokens[role]}`);
-        expect({ route: routeName(operation), role, denied: [401, 403].includes(res.status) }).toEqual({ route: routeName(operation), role, denied: false });
+        expect({ route: routeName(operation), role, denied: [401, 403].includes(res.status) }).toEqual({
+          route: routeName(operation),
+          role,
+          denied: false,
+        });
       }
     }
   });

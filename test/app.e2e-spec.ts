@@ -142,8 +142,12 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
               .map(([, response]) => JSON.stringify(response.content?.['application/json']?.schema)),
           ),
         );
-      expect(errorSchemas(operations.filter(([route]) => !openAiCompatible(route)))).toEqual(new Set([JSON.stringify({ $ref: '#/components/schemas/ErrorResponse' })]));
-      expect(errorSchemas(operations.filter(([route]) => openAiCompatible(route)))).toEqual(new Set([JSON.stringify({ $ref: '#/components/schemas/OpenAiErrorResponse' })]));
+      expect(errorSchemas(operations.filter(([route]) => !openAiCompatible(route)))).toEqual(
+        new Set([JSON.stringify({ $ref: '#/components/schemas/ErrorResponse' })]),
+      );
+      expect(errorSchemas(operations.filter(([route]) => openAiCompatible(route)))).toEqual(
+        new Set([JSON.stringify({ $ref: '#/components/schemas/OpenAiErrorResponse' })]),
+      );
     });
   });
 

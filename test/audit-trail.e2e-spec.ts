@@ -48,7 +48,10 @@ describeSsh('the audit trail of commands', () => {
     agent = await startAgentServer();
     t = await startTestApp({ SCHEDULER_ENABLED: 'true', SCHEDULER_POLL_MS: '100' });
     for (const username of ['alice', 'bob']) {
-      await t.http.post('/api/users').send({ username, password: `${username}-password`, role: 'operator' }).expect(201);
+      await t.http
+        .post('/api/users')
+        .send({ username, password: `${username}-password`, role: 'operator' })
+        .expect(201);
       tokens[username] = await t.login(username, `${username}-password`);
     }
     serverId = (
@@ -57,7 +60,9 @@ describeSsh('the audit trail of commands', () => {
         .send({ name: 'gpu-ssh', host_ip: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password })
         .expect(201)
     ).body.id;
-    agentServerId = (await t.http.post('/api/servers').send({ name: 'gpu-agent', host_ip: '127.0.0.1', username: 'u', agent_port: agent.port }).expect(201)).body.id;
+    agentServerId = (
+      await t.http.post('/api/servers').send({ name: 'gpu-agent', host_ip: '127.0.0.1', username: 'u', agent_port: agent.port }).expect(201)
+    ).body.id;
     modelId = (await t.http.post('/api/models').send({ name: 'jiuge' }).expect(201)).body.id;
   });
   afterAll(async () => {
@@ -67,14 +72,23 @@ describeSsh('the audit trail of commands', () => {
   });
 
   it('traces a scheduled run of a command changed by PUT to whoever changed it', async () => {
-    const created = await as('alice').post('/api/tasks').send({ name: 'nightly', command: 'echo benign', server_id: serverId, schedule_type: 'once', enabled: false }).expect(201);
+    const created = await as('alice')
+      .post('/api/tasks')
+      .send({ name: 'nightly', command: 'echo benign', server_id: serverId, schedule_type: 'once', enabled: false })
+      .expect(201);
     const id = created.body.id as number;
     expect((await as('alice').get(`/api/tasks/${id}`).expect(200)).body.command_set_by).toBe('alice');
 
     // Enabling a `once` task without run_at makes it due at once: the scheduler runs bob's command.
     await as('bob').put(`/api/tasks/${id}`).send({ command: 'echo changed-by-bob', enabled: true }).expect(200);
     const [run] = await eventually(
-      async () => (await t.http.get(`/api/tasks/${id}/runs`).expect(200)).body as Array<{ trigger: string; status: string; output: string; scheduled_for: string }>,
+      async () =>
+        (await t.http.get(`/api/tasks/${id}/runs`).expect(200)).body as Array<{
+          trigger: string;
+          status: string;
+          output: string;
+          scheduled_for: string;
+        }>,
       (runs) => runs.length > 0 && runs[0].status !== 'running',
       'the scheduled run to finish',
     );
@@ -109,9 +123,14 @@ describeSsh('the audit trail of commands', () => {
   });
 
   it('records who set the command of a task executed by hand', async () => {
-    const id = (await as('alice').post('/api/tasks').send({ name: 'by hand', command: 'echo one', server_id: serverId, schedule_type: 'daily' }).expect(201)).body.id;
+    const id = (
+      await as('alice').post('/api/tasks').send({ name: 'by hand', command: 'echo one', server_id: serverId, schedule_type: 'daily' }).expect(201)
+    ).body.id;
     await as('bob').put(`/api/tasks/${id}`).send({ command: 'echo two' }).expect(200);
-    expect((await as('alice').post(`/api/tasks/${id}/execute`).expect(200)).body).toMatchObject({ success: true, output: expect.stringContaining('two') });
+    expect((await as('alice').post(`/api/tasks/${id}/execute`).expect(200)).body).toMatchObject({
+      success: true,
+      output: expect.stringContaining('two'),
+    });
 
     const execute = (await eventsOf(`task:${id}`)).find((event) => event.action === 'task.execute');
     expect(execute).toMatchObject({ user: 'alice', detail: { command: 'echo two', server_id: serverId, command_set_by: 'bob' } });
@@ -119,7 +138,10 @@ describeSsh('the audit trail of commands', () => {
 
   it("records services' deploy commands: on create and update, and what each deploy, restart and stop sent", async () => {
     const services = t.app.get(ServiceOperations);
-    const created = await as('alice').post('/api/services').send({ name: 'qwen', model_id: modelId, server_ids: [agentServerId], deploy_command: 'sleep 30' }).expect(201);
+    const created = await as('alice')
+      .post('/api/services')
+      .send({ name: 'qwen', model_id: modelId, server_ids: [agentServerId], deploy_command: 'sleep 30' })
+      .expect(201);
     const id = created.body.id as number;
     await services.settled(id);
     await as('bob').put(`/api/services/${id}`).send({ deploy_command: 'sleep 31', name: 'qwen' }).expect(200);
@@ -136,7 +158,11 @@ describeSsh('the audit trail of commands', () => {
       [`/service/${id}/stop`, undefined],
     ]);
     // Each operation's audit row names its entry in the service's history, which names the same person.
-    const history = (await t.http.get(`/api/services/${id}/operations`).expect(200)).body as Array<{ id: number; operation: string; started_by: string }>;
+    const history = (await t.http.get(`/api/services/${id}/operations`).expect(200)).body as Array<{
+      id: number;
+      operation: string;
+      started_by: string;
+    }>;
     expect(history.map((entry) => [entry.operation, entry.started_by])).toEqual([
       ['stop', 'alice'],
       ['restart', 'bob'],
@@ -146,13 +172,21 @@ describeSsh('the audit trail of commands', () => {
     const events = await eventsOf(`service:${id}`);
     expect(events.map((event) => ({ action: event.action, user: event.user, detail: event.detail }))).toEqual([
       { action: 'service.create', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], deploy_command: 'sleep 30' } },
-      { action: 'service.deploy', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 30', operation_id: operationIds[3] } },
+      {
+        action: 'service.deploy',
+        user: 'alice',
+        detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 30', operation_id: operationIds[3] },
+      },
       {
         action: 'service.update',
         user: 'bob',
         detail: { changed: ['deploy_command'], deploy_command: 'sleep 31', previous_deploy_command: 'sleep 30', server_ids: [agentServerId] },
       },
-      { action: 'service.restart', user: 'bob', detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 31', operation_id: operationIds[1] } },
+      {
+        action: 'service.restart',
+        user: 'bob',
+        detail: { name: 'qwen', server_ids: [agentServerId], command: 'sleep 31', operation_id: operationIds[1] },
+      },
       { action: 'service.stop', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], operation_id: operationIds[0] } },
     ]);
   });

@@ -77,8 +77,12 @@ describe('authentication', () => {
 
       const { id } = await addUser(t, 'dora', 'operator');
       await t.http.put(`/api/users/${id}`).send({ disabled: true }).expect(200);
-      expect((await t.anonymous.post('/api/auth/login').send({ username: 'dora', password: 'wrong-password' }).expect(401)).body.error).toBe('Invalid username or password');
-      expect((await t.anonymous.post('/api/auth/login').send({ username: 'dora', password: 'dora-password' }).expect(401)).body.error).toBe('This account is disabled');
+      expect((await t.anonymous.post('/api/auth/login').send({ username: 'dora', password: 'wrong-password' }).expect(401)).body.error).toBe(
+        'Invalid username or password',
+      );
+      expect((await t.anonymous.post('/api/auth/login').send({ username: 'dora', password: 'dora-password' }).expect(401)).body.error).toBe(
+        'This account is disabled',
+      );
     });
 
     it('rejects malformed sign-in bodies with a 400 naming the field', async () => {
@@ -109,11 +113,19 @@ describe('authentication', () => {
 
     it('changes a password: a wrong current one is a 403; afterwards old sessions end, the new session and password work', async () => {
       const { token } = await addUser(t, 'paula', 'viewer');
-      await t.anonymous.put('/api/auth/password').set(bearer(token)).send({ current_password: 'wrong-password', new_password: 'paula-new-password' }).expect(403);
+      await t.anonymous
+        .put('/api/auth/password')
+        .set(bearer(token))
+        .send({ current_password: 'wrong-password', new_password: 'paula-new-password' })
+        .expect(403);
       await t.anonymous.put('/api/auth/password').set(bearer(token)).send({ current_password: 'paula-password', new_password: 'short' }).expect(400);
       await t.anonymous.get('/api/auth/me').set(bearer(token)).expect(200);
 
-      const res = await t.anonymous.put('/api/auth/password').set(bearer(token)).send({ current_password: 'paula-password', new_password: 'paula-new-password' }).expect(200);
+      const res = await t.anonymous
+        .put('/api/auth/password')
+        .set(bearer(token))
+        .send({ current_password: 'paula-password', new_password: 'paula-new-password' })
+        .expect(200);
       await t.anonymous.get('/api/auth/me').set(bearer(token)).expect(401);
       expect((await t.anonymous.get('/api/auth/me').set(bearer(res.body.access_token)).expect(200)).body.username).toBe('paula');
       await t.anonymous.post('/api/auth/login').send({ username: 'paula', password: 'paula-password' }).expect(401);
@@ -179,7 +191,9 @@ describe('authentication', () => {
       const { body } = await createToken(operator.token, { name: 'short', expires_at: new Date(Date.now() + 60_000).toISOString() }).expect(201);
       await t.anonymous.get('/api/auth/me').set(bearer(body.token)).expect(200);
       // Expire it in the database rather than wait for it.
-      await t.sql(`UPDATE api_tokens SET expires_at = ${process.env.DATABASE_URL ? "now() - interval '1 second'" : "datetime('now', '-1 second')"} WHERE id = ${body.id}`);
+      await t.sql(
+        `UPDATE api_tokens SET expires_at = ${process.env.DATABASE_URL ? "now() - interval '1 second'" : "datetime('now', '-1 second')"} WHERE id = ${body.id}`,
+      );
       await t.anonymous.get('/api/auth/me').set(bearer(body.token)).expect(401);
     });
 
@@ -223,13 +237,15 @@ describe('authentication', () => {
       );
       expect(attempts.map((res) => res.status).sort()).toEqual([201, 409]);
       expect(attempts.find((res) => res.status === 409)!.body.error).toMatch(/username "[Tt]win" is taken/);
-      const twins = ((await t.http.get('/api/users').expect(200)).body as { username: string }[]).filter((user) => user.username.toLowerCase() === 'twin');
+      const twins = ((await t.http.get('/api/users').expect(200)).body as { username: string }[]).filter(
+        (user) => user.username.toLowerCase() === 'twin',
+      );
       expect(twins).toHaveLength(1);
       const { id } = await addUser(t, 'other-twin', 'viewer');
       await t.http.put(`/api/users/${id}`).send({ username: 'TWIN' }).expect(409);
     });
 
-    it('names the caller\'s role with its article in a refusal', async () => {
+    it("names the caller's role with its article in a refusal", async () => {
       const { token } = await addUser(t, 'olga', 'operator');
       const refused = await t.anonymous.get('/api/users').set(bearer(token)).expect(403);
       expect(refused.body).toEqual({ statusCode: 403, error: 'This needs the admin role; olga is an operator' });
@@ -242,11 +258,18 @@ describe('authentication', () => {
       await t.http.delete('/api/users/1').expect(409);
       const { id } = await addUser(t, 'second-admin', 'admin');
       await t.http.put('/api/users/1').send({ role: 'operator' }).expect(200);
-      await t.http.delete(`/api/users/${id}`).set(bearer(await t.login('second-admin', 'second-admin-password'))).expect(409);
-      await t.anonymous.put('/api/users/1').set(bearer(await t.login('second-admin', 'second-admin-password'))).send({ role: 'admin' }).expect(200);
+      await t.http
+        .delete(`/api/users/${id}`)
+        .set(bearer(await t.login('second-admin', 'second-admin-password')))
+        .expect(409);
+      await t.anonymous
+        .put('/api/users/1')
+        .set(bearer(await t.login('second-admin', 'second-admin-password')))
+        .send({ role: 'admin' })
+        .expect(200);
     });
 
-    it('ends a disabled or deleted user\'s tokens and sessions at once', async () => {
+    it("ends a disabled or deleted user's tokens and sessions at once", async () => {
       const { id, token } = await addUser(t, 'ned', 'operator');
       const { body } = await t.anonymous.post('/api/auth/tokens').set(bearer(token)).send({ name: 'ned script' }).expect(201);
       await t.http.put(`/api/users/${id}`).send({ disabled: true }).expect(200);
@@ -269,16 +292,27 @@ describe('authentication', () => {
 
     it('records each audited action once, with who did it and on what', async () => {
       const { id: userId, token } = await addUser(t, 'ada', 'operator');
-      await t.anonymous.put('/api/auth/password').set(bearer(token)).send({ current_password: 'ada-password', new_password: 'ada-password-2' }).expect(200);
+      await t.anonymous
+        .put('/api/auth/password')
+        .set(bearer(token))
+        .send({ current_password: 'ada-password', new_password: 'ada-password-2' })
+        .expect(200);
       const created = (await t.http.post('/api/auth/tokens').send({ name: 'cron' }).expect(201)).body;
       await t.http.delete(`/api/auth/tokens/${created.id}`).expect(200);
       await t.http.put(`/api/users/${userId}`).send({ role: 'viewer', password: 'ada-password-3' }).expect(200);
       await t.http.delete(`/api/users/${userId}`).expect(200);
 
-      const server = (await t.http.post('/api/servers').send({ name: 'gpu-x', host_ip: '127.0.0.1', port: 1, username: 'root', password: 'pw-123456' }).expect(201)).body.id;
+      const server = (
+        await t.http.post('/api/servers').send({ name: 'gpu-x', host_ip: '127.0.0.1', port: 1, username: 'root', password: 'pw-123456' }).expect(201)
+      ).body.id;
       await t.http.post(`/api/servers/${server}/host-key/reset`).expect(200);
       const model = (await t.http.post('/api/models').send({ name: 'm' }).expect(201)).body.id;
-      const service = (await t.http.post('/api/services').send({ name: 's', model_id: model, server_ids: [server], deploy_command: 'run' }).expect(201)).body.id;
+      const service = (
+        await t.http
+          .post('/api/services')
+          .send({ name: 's', model_id: model, server_ids: [server], deploy_command: 'run' })
+          .expect(201)
+      ).body.id;
       await t.app.get(ServiceOperations).settled(service);
       await t.http.post(`/api/services/${service}/restart`).expect(200);
       await t.app.get(ServiceOperations).settled(service);
@@ -287,7 +321,8 @@ describe('authentication', () => {
       await t.http.delete(`/api/services/${service}/chat`).expect(200);
       await t.http.delete(`/api/services/${service}`).expect(200);
       await t.http.delete(`/api/models/${model}`).expect(200);
-      const task = (await t.http.post('/api/tasks').send({ name: 'n', command: 'uptime', server_id: server, schedule_type: 'daily' }).expect(201)).body.id;
+      const task = (await t.http.post('/api/tasks').send({ name: 'n', command: 'uptime', server_id: server, schedule_type: 'daily' }).expect(201))
+        .body.id;
       await t.http.delete(`/api/tasks/${task}`).expect(200);
       await t.http.delete(`/api/servers/${server}`).expect(200);
       const brand = (await t.http.post('/api/brands').send({ name: 'b' }).expect(201)).body.id;
@@ -295,7 +330,9 @@ describe('authentication', () => {
       await t.http.delete(`/api/accelerators/${card}`).expect(200);
       await t.http.post('/api/auth/logout').expect(200);
 
-      const rows = await t.sql<{ username: string; action: string; target: string; detail: string | null }>('SELECT username, action, target, detail FROM audit_events ORDER BY id');
+      const rows = await t.sql<{ username: string; action: string; target: string; detail: string | null }>(
+        'SELECT username, action, target, detail FROM audit_events ORDER BY id',
+      );
       const events = rows.map(({ username, action, target }) => `${username} ${action} ${target}`);
       expect(events).toEqual([
         'admin auth.login user:1',
@@ -337,7 +374,8 @@ describe('authentication', () => {
     it('answers 429 with Retry-After once a username has had its failures from an address, even with the right password; other names still sign in', async () => {
       await addUser(t, 'tim', 'viewer');
       // Successful sign-ins are no failures: tim's own (in addUser) left all three.
-      for (let attempt = 0; attempt < 3; attempt++) await t.anonymous.post('/api/auth/login').send({ username: 'tim', password: 'wrong-password' }).expect(401);
+      for (let attempt = 0; attempt < 3; attempt++)
+        await t.anonymous.post('/api/auth/login').send({ username: 'tim', password: 'wrong-password' }).expect(401);
       const blocked = await t.anonymous.post('/api/auth/login').send({ username: 'TIM', password: 'tim-password' }).expect(429);
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
@@ -405,7 +443,10 @@ describe('authentication', () => {
     it('deletes events older than AUDIT_RETENTION_DAYS when an instance starts, keeps newer ones, and keeps all with 0', async () => {
       const t = await startTestApp({ AUDIT_RETENTION_DAYS: '0' });
       try {
-        for (const [action, days] of [['ancient.event', 4000], ['recent.event', 20]] as const) {
+        for (const [action, days] of [
+          ['ancient.event', 4000],
+          ['recent.event', 20],
+        ] as const) {
           await t.sql(`INSERT INTO audit_events (at, action) VALUES (${placeholder(1)}, ${placeholder(2)})`, [daysAgo(days), action]);
         }
         const actions = async () => (await auditEvents(t)).map((event) => event.action);
@@ -431,7 +472,12 @@ describe('authentication', () => {
 
     it('lets every caller in as an admin, says so loudly at start-up, and has no tokens to give', async () => {
       expect(t.adminToken).toBe('');
-      expect((await t.anonymous.get('/api/auth/me').expect(200)).body).toEqual({ id: null, username: 'anonymous', role: 'admin', auth_enabled: false });
+      expect((await t.anonymous.get('/api/auth/me').expect(200)).body).toEqual({
+        id: null,
+        username: 'anonymous',
+        role: 'admin',
+        auth_enabled: false,
+      });
       await t.anonymous.post('/api/brands').send({ name: 'open door' }).expect(201);
       await t.anonymous.get('/api/users').expect(200);
       await t.anonymous.post('/api/auth/tokens').send({ name: 'x' }).expect(409);
@@ -450,10 +496,20 @@ describe('authentication', () => {
         stderr.mockRestore();
       }
       try {
-        const lines = written.join('').split('\n').filter((line) => /generated password/.test(line));
+        const lines = written
+          .join('')
+          .split('\n')
+          .filter((line) => /generated password/.test(line));
         expect(lines).toHaveLength(1);
         const password = /generated password (\S+)/.exec(lines[0])![1];
-        expect((await t.anonymous.get('/api/auth/me').set(bearer(await t.login('admin', password))).expect(200)).body.role).toBe('admin');
+        expect(
+          (
+            await t.anonymous
+              .get('/api/auth/me')
+              .set(bearer(await t.login('admin', password)))
+              .expect(200)
+          ).body.role,
+        ).toBe('admin');
       } finally {
         await t.close();
       }
@@ -507,7 +563,12 @@ describeSsh('authentication of sockets, roles on the terminal, and the audit log
     t = await startTestApp({ LOG_LEVEL: 'debug' }, logger);
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
-    serverId = (await t.http.post('/api/servers').send({ name: 'gpu-1', host_ip: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password }).expect(201)).body.id;
+    serverId = (
+      await t.http
+        .post('/api/servers')
+        .send({ name: 'gpu-1', host_ip: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password })
+        .expect(201)
+    ).body.id;
     viewer = await addUser(t, 'vera', 'viewer');
   });
   afterAll(async () => {
@@ -539,22 +600,41 @@ describeSsh('authentication of sockets, roles on the terminal, and the audit log
   });
 
   it('records terminal sessions, task executions, credential changes, deletions and sign-ins, each with user, IP and target', async () => {
-    const task = (await t.http.post('/api/tasks').send({ name: 'uptime', command: 'echo audited', server_id: serverId, schedule_type: 'daily' }).expect(201)).body.id;
+    const task = (
+      await t.http.post('/api/tasks').send({ name: 'uptime', command: 'echo audited', server_id: serverId, schedule_type: 'daily' }).expect(201)
+    ).body.id;
     expect((await t.http.post(`/api/tasks/${task}/execute`).expect(200)).body.output).toContain('audited');
     await t.http.put(`/api/servers/${serverId}`).send({ password: sshd.password }).expect(200);
     const brand = (await t.http.post('/api/brands').send({ name: 'Doomed' }).expect(201)).body.id;
     await t.http.delete(`/api/brands/${brand}`).expect(200);
     await t.anonymous.post('/api/auth/login').send({ username: 'vera', password: 'wrong-password' }).expect(401);
 
-    expect(await lastEvent(t, 'task.execute')).toMatchObject({ user: 'admin', ip: expect.stringMatching(/127\.0\.0\.1/), target: `task:${task}`, detail: { command: 'echo audited', server_id: serverId } });
-    expect(await lastEvent(t, 'server.credentials_change')).toMatchObject({ user: 'admin', target: `server:${serverId}`, detail: { changed: ['password'] } });
+    expect(await lastEvent(t, 'task.execute')).toMatchObject({
+      user: 'admin',
+      ip: expect.stringMatching(/127\.0\.0\.1/),
+      target: `task:${task}`,
+      detail: { command: 'echo audited', server_id: serverId },
+    });
+    expect(await lastEvent(t, 'server.credentials_change')).toMatchObject({
+      user: 'admin',
+      target: `server:${serverId}`,
+      detail: { changed: ['password'] },
+    });
     expect(await lastEvent(t, 'brand.delete')).toMatchObject({ user: 'admin', target: `brand:${brand}`, detail: { name: 'Doomed' } });
     expect(await lastEvent(t, 'auth.login_failed')).toMatchObject({ user: 'vera', detail: { reason: 'wrong password' } });
-    expect(await lastEvent(t, 'user.create')).toMatchObject({ user: 'admin', target: `user:${viewer.id}`, detail: { username: 'vera', role: 'viewer' } });
+    expect(await lastEvent(t, 'user.create')).toMatchObject({
+      user: 'admin',
+      target: `user:${viewer.id}`,
+      detail: { username: 'vera', role: 'viewer' },
+    });
     expect(await lastEvent(t, 'server.create')).toMatchObject({ user: 'admin', target: `server:${serverId}` });
     // The terminal the previous test opened and closed (written as the socket events happen).
     expect(await lastEvent(t, 'terminal.open')).toMatchObject({ user: 'admin', target: `server:${serverId}` });
-    expect(await lastEvent(t, 'terminal.close')).toMatchObject({ user: 'admin', target: `server:${serverId}`, detail: { seconds: expect.any(Number) } });
+    expect(await lastEvent(t, 'terminal.close')).toMatchObject({
+      user: 'admin',
+      target: `server:${serverId}`,
+      detail: { seconds: expect.any(Number) },
+    });
   });
 
   it('filters the audit log by user, action prefix and time, pages it, and keeps it from non-admins', async () => {
@@ -580,17 +660,31 @@ describeSsh('authentication of sockets, roles on the terminal, and the audit log
     const userPassword = 'User-Pa55-qrs';
     const responses: string[] = [];
     const keep = (res: Response) => responses.push(JSON.stringify(res.body) + JSON.stringify(res.headers));
-    const server = await t.http.post('/api/servers').send({ name: 'gpu-secret', host_ip: '127.0.0.1', port: 1, username: 'u', password: serverPassword }).expect(201);
+    const server = await t.http
+      .post('/api/servers')
+      .send({ name: 'gpu-secret', host_ip: '127.0.0.1', port: 1, username: 'u', password: serverPassword })
+      .expect(201);
     keep(server);
     const secretServer = server.body.id as number;
-    keep(await t.http.put(`/api/servers/${secretServer}`).send({ password: `${serverPassword}-2` }).expect(200));
+    keep(
+      await t.http
+        .put(`/api/servers/${secretServer}`)
+        .send({ password: `${serverPassword}-2` })
+        .expect(200),
+    );
     keep(await t.http.get(`/api/servers/${secretServer}`).expect(200));
     keep(await t.http.get('/api/servers').expect(200));
     keep(await t.http.post('/api/users').send({ username: 'sam', password: userPassword, role: 'operator' }).expect(201));
     const session = await t.anonymous.post('/api/auth/login').send({ username: 'sam', password: userPassword }).expect(200);
     const created = await t.anonymous.post('/api/auth/tokens').set(bearer(session.body.access_token)).send({ name: 'secret token' }).expect(201);
     keep(await t.anonymous.get('/api/auth/tokens').set(bearer(session.body.access_token)).expect(200));
-    keep(await t.anonymous.put('/api/auth/password').set(bearer(created.body.token)).send({ current_password: userPassword, new_password: `${userPassword}-2` }).expect(200));
+    keep(
+      await t.anonymous
+        .put('/api/auth/password')
+        .set(bearer(created.body.token))
+        .send({ current_password: userPassword, new_password: `${userPassword}-2` })
+        .expect(200),
+    );
     keep(await t.http.get('/api/audit?per_page=500').expect(200));
     keep(await t.http.get('/api/users').expect(200));
     const auditRows = JSON.stringify(await t.sql('SELECT * FROM audit_events'));

@@ -80,7 +80,8 @@ describe('chat', () => {
   const extraModels: TestModelServer[] = [];
 
   const createServer = async (chatPort: number, name = `gpu-${chatPort}`): Promise<number> =>
-    (await t.http.post('/api/servers').send({ name, host_ip: '127.0.0.1', username: 'u', agent_port: 8888, chat_port: chatPort }).expect(201)).body.id;
+    (await t.http.post('/api/servers').send({ name, host_ip: '127.0.0.1', username: 'u', agent_port: 8888, chat_port: chatPort }).expect(201)).body
+      .id;
   const createService = async (serverIds: number[], name = 'svc'): Promise<number> =>
     (await t.http.post('/api/services').send({ name, model_id: modelId, server_ids: serverIds }).expect(201)).body.id;
   /** A model server of its own, stopped with the suite. */
@@ -185,8 +186,14 @@ describe('chat', () => {
     });
 
     it(`refuses content longer than CHAT_MESSAGE_MAX_CHARS (${MAX_CHARS})`, async () => {
-      await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'x'.repeat(MAX_CHARS) }).expect(201);
-      const tooLong = await t.http.post(`/api/services/${id}/chat`).send({ role: 'user', content: 'y'.repeat(MAX_CHARS + 1) }).expect(400);
+      await t.http
+        .post(`/api/services/${id}/chat`)
+        .send({ role: 'user', content: 'x'.repeat(MAX_CHARS) })
+        .expect(201);
+      const tooLong = await t.http
+        .post(`/api/services/${id}/chat`)
+        .send({ role: 'user', content: 'y'.repeat(MAX_CHARS + 1) })
+        .expect(400);
       expect(tooLong.body.error).toContain(String(MAX_CHARS));
       expect((await history(id)).map((message: { content: string }) => message.content)).toEqual(['x'.repeat(MAX_CHARS)]);
     });
@@ -219,12 +226,16 @@ describe('chat', () => {
   });
 
   describe('completions: requests and errors', () => {
-    it('answers 404 for an unknown service and 400 for a service without servers, in OpenAI\'s error shape', async () => {
+    it("answers 404 for an unknown service and 400 for a service without servers, in OpenAI's error shape", async () => {
       const unknown = await t.http.post(`/api/services/${UNKNOWN_ID}/chat/completions`).send({ messages: HELLO }).expect(404);
-      expect(unknown.body).toEqual({ error: { message: `Service ${UNKNOWN_ID} not found`, type: 'invalid_request_error', code: 'service_not_found', param: null } });
+      expect(unknown.body).toEqual({
+        error: { message: `Service ${UNKNOWN_ID} not found`, type: 'invalid_request_error', code: 'service_not_found', param: null },
+      });
       const empty = await createService([], 'no-servers');
       const noServers = await t.http.post(`/api/services/${empty}/chat/completions`).send({ messages: HELLO }).expect(400);
-      expect(noServers.body).toEqual({ error: { message: 'No servers associated with this service', type: 'invalid_request_error', code: 'no_servers', param: null } });
+      expect(noServers.body).toEqual({
+        error: { message: 'No servers associated with this service', type: 'invalid_request_error', code: 'no_servers', param: null },
+      });
     });
 
     it('refuses a request without messages, or with malformed ones, before calling the model server, naming the field in param', async () => {
@@ -249,7 +260,9 @@ describe('chat', () => {
           error: { message: expect.any(String), type: 'invalid_request_error', code, param },
         });
       }
-      expect((await t.http.post(`/api/services/${serviceId}/chat/completions`).send({}).expect(400)).body.error.message).toBe("Missing required parameter: 'messages'");
+      expect((await t.http.post(`/api/services/${serviceId}/chat/completions`).send({}).expect(400)).body.error.message).toBe(
+        "Missing required parameter: 'messages'",
+      );
       // Malformed JSON is refused before routing, in the house shape.
       const malformed = await t.http
         .post(`/api/services/${serviceId}/chat/completions`)
@@ -272,7 +285,7 @@ describe('chat', () => {
       expect(model.requests.at(-1)).toEqual({ messages: HELLO, model: 'qwen-72b', top_p: 0.9 });
     });
 
-    it('answers a non-streamed completion with the model server\'s JSON as it is', async () => {
+    it("answers a non-streamed completion with the model server's JSON as it is", async () => {
       const expected = await (await direct(model, { model: 'jiuge', messages: HELLO })).text();
       const res = await complete(serviceId, { messages: HELLO });
       expect(res.status).toBe(200);
@@ -294,7 +307,12 @@ describe('chat', () => {
       const id = await createService([await createServer(first), await createServer(second)], 'all-down');
       const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO }).expect(502);
       expect(res.body).toEqual({
-        error: { message: `Connection failed: connection refused by 127.0.0.1:${first}, 127.0.0.1:${second}`, type: 'upstream_error', code: 'upstream_unreachable', param: null },
+        error: {
+          message: `Connection failed: connection refused by 127.0.0.1:${first}, 127.0.0.1:${second}`,
+          type: 'upstream_error',
+          code: 'upstream_unreachable',
+          param: null,
+        },
       });
       // The same for a stream: nothing has been sent yet, so it is a plain error answer.
       const streamed = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO, stream: true }).expect(502);
@@ -323,7 +341,14 @@ describe('chat', () => {
       const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
       const elapsed = Date.now() - started;
       expect(res.status).toBe(504);
-      expect(res.body).toEqual({ error: { message: `Model server 127.0.0.1:${silent.port} did not answer in time`, type: 'upstream_error', code: 'upstream_timeout', param: null } });
+      expect(res.body).toEqual({
+        error: {
+          message: `Model server 127.0.0.1:${silent.port} did not answer in time`,
+          type: 'upstream_error',
+          code: 'upstream_timeout',
+          param: null,
+        },
+      });
       expect(elapsed).toBeGreaterThanOrEqual(IDLE_MS - 100);
       expect(elapsed).toBeLessThan(IDLE_MS + 2500);
       await within(silent.clientDisconnected(), 2000, 'the proxy to close the hung upstream request');
@@ -336,7 +361,12 @@ describe('chat', () => {
       const res = await t.http.post(`/api/services/${id}/chat/completions`).send({ messages: HELLO });
       expect({ status: res.status, error: res.body.error }).toEqual({
         status: 502,
-        error: { message: expect.stringContaining(`Connection failed: 127.0.0.1:${breaking.port}: `), type: 'upstream_error', code: 'upstream_disconnected', param: null },
+        error: {
+          message: expect.stringContaining(`Connection failed: 127.0.0.1:${breaking.port}: `),
+          type: 'upstream_error',
+          code: 'upstream_disconnected',
+          param: null,
+        },
       });
     });
 
@@ -383,7 +413,7 @@ describe('chat', () => {
       }
     });
 
-    it('answers 502 to a 401, 403 or 404 of the model server, which are not the caller\'s credentials or route failing', async () => {
+    it("answers 502 to a 401, 403 or 404 of the model server, which are not the caller's credentials or route failing", async () => {
       const cases: Array<[ModelMode, number, string]> = [
         ['unauthorized', 401, 'Unauthorized: Invalid API key'],
         ['forbidden', 403, 'Forbidden: 403 Forbidden 403 Forbidden nginx'],
@@ -411,7 +441,12 @@ describe('chat', () => {
     it('answers 502 to a 5xx, quoting the message of its OpenAI error', async () => {
       model.setMode('error');
       for (const stream of [false, true]) {
-        expectUpstreamError(await ask(stream), 502, 'upstream_status_500', `Model server ${address()} answered 500 Internal Server Error: model exploded`);
+        expectUpstreamError(
+          await ask(stream),
+          502,
+          'upstream_status_500',
+          `Model server ${address()} answered 500 Internal Server Error: model exploded`,
+        );
       }
     });
 
@@ -423,12 +458,27 @@ describe('chat', () => {
       model.setMode('html');
       // HTML_PAGE without its markup, style, script and comment.
       const page = 'Sign in Please sign in Your session has expired.';
-      expectUpstreamError(await ask(false), 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with a body that is not JSON: ${page}`);
+      expectUpstreamError(
+        await ask(false),
+        502,
+        'upstream_invalid_body',
+        `Model server ${address()} answered 200 OK with a body that is not JSON: ${page}`,
+      );
       const streamed = await ask(true);
-      expectUpstreamError(streamed, 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with text/html instead of an event stream: ${page}`);
+      expectUpstreamError(
+        streamed,
+        502,
+        'upstream_invalid_body',
+        `Model server ${address()} answered 200 OK with text/html instead of an event stream: ${page}`,
+      );
 
       model.setMode('invalid-json');
-      expectUpstreamError(await ask(false), 502, 'upstream_invalid_body', `Model server ${address()} answered 200 OK with a body that is not JSON: ${INVALID_JSON}`);
+      expectUpstreamError(
+        await ask(false),
+        502,
+        'upstream_invalid_body',
+        `Model server ${address()} answered 200 OK with a body that is not JSON: ${INVALID_JSON}`,
+      );
       // Streamed, a JSON answer is relayed line by line as it arrives: the relay does not hold a stream back to validate it.
       const relayed = await complete(serviceId, { messages: HELLO, stream: true });
       expect(relayed.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -554,7 +604,12 @@ describe('chat', () => {
       expect(events.slice(0, 3).map(contentOf)).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
       expect(events).toHaveLength(5);
       expect(JSON.parse(events[3])).toEqual({
-        error: { message: expect.stringContaining(`Model server 127.0.0.1:${breaking.port} stream failed: `), type: 'upstream_error', code: 'upstream_disconnected', param: null },
+        error: {
+          message: expect.stringContaining(`Model server 127.0.0.1:${breaking.port} stream failed: `),
+          type: 'upstream_error',
+          code: 'upstream_disconnected',
+          param: null,
+        },
       });
       expect(events[4]).toBe('[DONE]');
     });
@@ -588,7 +643,10 @@ describe('chat', () => {
 
     it('authenticates with an API token as its apiKey, and is refused with any other key before the model server is asked', async () => {
       const { token } = (await t.http.post('/api/auth/tokens').send({ name: 'chat script', role: 'operator' }).expect(201)).body as { token: string };
-      const completion = await client(serviceId, token).chat.completions.create({ model: 'jiuge', messages: [{ role: 'user', content: 'hello there' }] });
+      const completion = await client(serviceId, token).chat.completions.create({
+        model: 'jiuge',
+        messages: [{ role: 'user', content: 'hello there' }],
+      });
       expect(completion.choices[0].message.content).toBe(completionText(5));
       const asked = model.requests.length;
       const refusal = await client(serviceId, 'sk-not-ours')
@@ -637,7 +695,13 @@ describe('chat', () => {
           .catch((error: unknown) => error);
         expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
         const { status, code, type, message } = failure as InstanceType<typeof OpenAI.BadRequestError>;
-        expect({ stream, status, code, type, message }).toEqual({ stream, status: 400, code: 'invalid_temperature', type: 'invalid_request_error', message: '400 bad temperature' });
+        expect({ stream, status, code, type, message }).toEqual({
+          stream,
+          status: 400,
+          code: 'invalid_temperature',
+          type: 'invalid_request_error',
+          message: '400 bad temperature',
+        });
       }
     });
 

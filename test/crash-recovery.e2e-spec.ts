@@ -54,9 +54,13 @@ describe('a backend killed with SIGKILL', () => {
 
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'infini-build-'));
-    await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'], {
-      cwd: REPO_ROOT,
-    });
+    await promisify(execFile)(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -121,9 +125,16 @@ describe('a backend killed with SIGKILL', () => {
 
   /** A client of one backend, signed in as the admin. */
   async function signIn(backend: Backend) {
-    const login = await fetch(`${backend.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) });
+    const login = await fetch(`${backend.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
     expect(login.status).toBe(200);
-    const headers = { authorization: `Bearer ${((await login.json()) as { access_token: string }).access_token}`, 'content-type': 'application/json' };
+    const headers = {
+      authorization: `Bearer ${((await login.json()) as { access_token: string }).access_token}`,
+      'content-type': 'application/json',
+    };
     const call = async <T = { id: number }>(method: string, path: string, body?: unknown) => {
       const response = await fetch(`${backend.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: response.status, body: (await response.json()) as T };
@@ -204,7 +215,12 @@ describe('a backend killed with SIGKILL', () => {
     expect(created.status).toBe(201);
     const id = created.body.id;
     const statusOf = async (client: typeof call) => (await client<ServiceBody>('GET', `/api/services/${id}`)).body;
-    await eventually(() => statusOf(call), (service) => service.deploy_status === 'deployed', 'the deploy', 8000);
+    await eventually(
+      () => statusOf(call),
+      (service) => service.deploy_status === 'deployed',
+      'the deploy',
+      8000,
+    );
 
     // A restart the agent takes and never answers: the backend dies while it waits.
     agent.setFailure('hang');
@@ -230,7 +246,14 @@ describe('a backend killed with SIGKILL', () => {
     expect(service).toMatchObject({ deploy_status: 'deployed', deploy_operation: 'restart' });
     const log = await restarted.call<unknown[]>('GET', `/api/services/${id}/deploy-log`);
     expect(log.body).toEqual([
-      { server_id: serverId, server_name: 'gpu-agent', server_ip: '127.0.0.1', success: false, output: '', error: 'Restart interrupted by a restart of the backend' },
+      {
+        server_id: serverId,
+        server_name: 'gpu-agent',
+        server_ip: '127.0.0.1',
+        success: false,
+        output: '',
+        error: 'Restart interrupted by a restart of the backend',
+      },
     ]);
     expect(JSON.parse(service.deploy_result!)).toEqual(log.body);
     // The history says the same, and who started the restart.

@@ -87,9 +87,13 @@ describe('docker image entry point', () => {
 
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'infini-build-'));
-    await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'], {
-      cwd: root,
-    });
+    await promisify(execFile)(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'],
+      {
+        cwd: root,
+      },
+    );
   }, 60_000);
 
   afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
@@ -98,7 +102,8 @@ describe('docker image entry point', () => {
     const [runtime, script] = imageCommand(readFileSync(join(root, 'Dockerfile'), 'utf8'));
     expect(runtime).toBe('node');
     // The image copies the build's outDir (dist/) beside package.json; here the build went to buildDir instead.
-    const outDir = (JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string } }).compilerOptions.outDir;
+    const outDir = (JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string } }).compilerOptions
+      .outDir;
     const inOutDir = posix.relative(posix.normalize(outDir), posix.normalize(script));
     expect(inOutDir.startsWith('..')).toBe(false);
     expect(existsSync(join(buildDir, inOutDir))).toBe(true);

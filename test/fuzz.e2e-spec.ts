@@ -68,8 +68,7 @@ interface Part {
 }
 
 type Body =
-  | { kind: 'text'; contentType: string; text: string; headers?: Record<string, string>; value?: unknown }
-  | { kind: 'multipart'; parts: Part[] };
+  { kind: 'text'; contentType: string; text: string; headers?: Record<string, string>; value?: unknown } | { kind: 'multipart'; parts: Part[] };
 
 /** One request: which aspect is malformed, and the request itself. */
 interface Probe {
@@ -156,7 +155,10 @@ const ODD_NUMBERS: [string, unknown][] = [
   ['30-digit integer', new Raw('123456789012345678901234567890')],
 ];
 /** The odd contents most likely to reach a parser (a cron expression, a private key) once an enum value enables it. */
-const VARIANT_STRINGS: [string, unknown][] = [['null', null], ...ODD_STRINGS.filter(([label]) => ['""', '10k chars', 'NUL', 'control chars', 'lone surrogate'].includes(label))];
+const VARIANT_STRINGS: [string, unknown][] = [
+  ['null', null],
+  ...ODD_STRINGS.filter(([label]) => ['""', '10k chars', 'NUL', 'control chars', 'lone surrogate'].includes(label)),
+];
 /** What a lenient conversion would turn into a number. */
 const NUMERIC_STRINGS: [string, string][] = [
   ['""', ''],
@@ -224,7 +226,15 @@ class ErrorCollector implements LoggerService {
   error(message: unknown, ...rest: unknown[]): void {
     // Nest's Logger passes its context last, after the stack.
     const context = rest.length > 1 && typeof rest[rest.length - 1] === 'string' ? `[${String(rest.pop())}] ` : '';
-    this.entries.push({ request: this.current, text: context + [message, ...rest].filter((part) => part !== undefined).map(String).join('\n') });
+    this.entries.push({
+      request: this.current,
+      text:
+        context +
+        [message, ...rest]
+          .filter((part) => part !== undefined)
+          .map(String)
+          .join('\n'),
+    });
   }
   fatal(message: unknown, ...rest: unknown[]): void {
     this.error(message, ...rest);
@@ -329,9 +339,10 @@ describe('fuzzing every documented operation with malformed input', () => {
           return {
             method,
             path,
-            parameters: [...((item.parameters as unknown as Parameter[] | undefined) ?? []), ...((operation.parameters as Parameter[] | undefined) ?? [])].map(
-              (parameter) => resolve(parameter as Schema) as unknown as Parameter,
-            ),
+            parameters: [
+              ...((item.parameters as unknown as Parameter[] | undefined) ?? []),
+              ...((operation.parameters as Parameter[] | undefined) ?? []),
+            ].map((parameter) => resolve(parameter as Schema) as unknown as Parameter),
             bodies: Object.entries(content).map(([contentType, media]) => ({ contentType, schema: media.schema ?? {} })),
           };
         }),
@@ -357,13 +368,38 @@ describe('fuzzing every documented operation with malformed input', () => {
     fixtures.set('models', await created('/api/models', { name: 'fuzz model' }));
     fixtures.set(
       'servers',
-      await created('/api/servers', { name: 'fuzz server', host_ip: '127.0.0.1', username: 'fuzz', password: 'fuzz', port, agent_port: agentPort, chat_port: chatPort }),
+      await created('/api/servers', {
+        name: 'fuzz server',
+        host_ip: '127.0.0.1',
+        username: 'fuzz',
+        password: 'fuzz',
+        port,
+        agent_port: agentPort,
+        chat_port: chatPort,
+      }),
     );
-    fixtures.set('services', await created('/api/services', { name: 'fuzz service', model_id: Number(fixtures.get('models')), server_ids: [Number(fixtures.get('servers'))], deploy_command: 'true' }));
-    await t.http.post(`/api/services/${fixtures.get('services')}/chat`).send({ role: 'user', content: 'hello' }).expect(201);
+    fixtures.set(
+      'services',
+      await created('/api/services', {
+        name: 'fuzz service',
+        model_id: Number(fixtures.get('models')),
+        server_ids: [Number(fixtures.get('servers'))],
+        deploy_command: 'true',
+      }),
+    );
+    await t.http
+      .post(`/api/services/${fixtures.get('services')}/chat`)
+      .send({ role: 'user', content: 'hello' })
+      .expect(201);
     fixtures.set(
       'tasks',
-      await created('/api/tasks', { name: 'fuzz task', command: 'true', server_id: Number(fixtures.get('servers')), schedule_type: 'once', run_at: '2099-01-01T00:00:00.000Z' }),
+      await created('/api/tasks', {
+        name: 'fuzz task',
+        command: 'true',
+        server_id: Number(fixtures.get('servers')),
+        schedule_type: 'once',
+        run_at: '2099-01-01T00:00:00.000Z',
+      }),
     );
     // Never the admin: the walk must keep its own account.
     fixtures.set('users', await created('/api/users', { username: 'fuzz-viewer', password: 'fuzz-viewer-password', role: 'viewer' }));
@@ -455,7 +491,10 @@ describe('fuzzing every documented operation with malformed input', () => {
     if (typeOf(schema) === 'array') return depth > 1 ? [] : fieldPaths(schema.items ?? {}, [...prefix, 0], depth + 1);
     return Object.entries(schema.properties ?? {})
       .filter(([, property]) => !isBinary(property))
-      .flatMap(([key, property]) => [{ path: [...prefix, key], schema: resolve(property) }, ...(depth > 1 ? [] : fieldPaths(property, [...prefix, key], depth + 1))]);
+      .flatMap(([key, property]) => [
+        { path: [...prefix, key], schema: resolve(property) },
+        ...(depth > 1 ? [] : fieldPaths(property, [...prefix, key], depth + 1)),
+      ]);
   }
 
   function withValue(base: unknown, full: unknown, path: (string | number)[], value: unknown): unknown {
@@ -488,8 +527,16 @@ describe('fuzzing every documented operation with malformed input', () => {
         all.push(['"true"', 'true'], ['"false"', 'false'], ['0', 0], ['1', 1], ['""', '']);
         break;
       case 'array':
-        all.push(['[null]', [null]], ['duplicate items', [valid, valid].flat()], ['nested in another array', [valid]], ['"x"', 'x'], ['1', 1], ['true', true]);
-        if (schema.maxItems !== undefined && schema.maxItems <= 10_000) all.push(['maxItems + 1 items', Array.from({ length: schema.maxItems + 1 }, () => (valid as unknown[])[0])]);
+        all.push(
+          ['[null]', [null]],
+          ['duplicate items', [valid, valid].flat()],
+          ['nested in another array', [valid]],
+          ['"x"', 'x'],
+          ['1', 1],
+          ['true', true],
+        );
+        if (schema.maxItems !== undefined && schema.maxItems <= 10_000)
+          all.push(['maxItems + 1 items', Array.from({ length: schema.maxItems + 1 }, () => (valid as unknown[])[0])]);
         break;
       case 'object':
         all.push(['"x"', 'x'], ['1', 1], ['true', true]);
@@ -505,7 +552,12 @@ describe('fuzzing every documented operation with malformed input', () => {
     return isHostField(name) ? all.filter(([, value]) => isHostSafe(value)) : all;
   }
 
-  const json = (value: unknown, mutation: string): Probe => ({ mutation, path: {}, query: '', body: { kind: 'text', contentType: 'application/json', text: toJson(value), value } });
+  const json = (value: unknown, mutation: string): Probe => ({
+    mutation,
+    path: {},
+    query: '',
+    body: { kind: 'text', contentType: 'application/json', text: toJson(value), value },
+  });
   const text = (mutation: string, contentType: string, body: string, headers?: Record<string, string>): Probe => ({
     mutation,
     path: {},
@@ -552,9 +604,18 @@ describe('fuzzing every documented operation with malformed input', () => {
       text('Content-Encoding br', 'application/json', encoded, { 'Content-Encoding': 'br' }),
       text('text/plain', 'text/plain', encoded),
       text('application/xml', 'application/xml', '<fuzz><name>x</name></fuzz>'),
-      text('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', new URLSearchParams(Object.entries(object).map(([key, value]): [string, string] => [key, String(value)])).toString()),
+      text(
+        'application/x-www-form-urlencoded',
+        'application/x-www-form-urlencoded',
+        new URLSearchParams(Object.entries(object).map(([key, value]): [string, string] => [key, String(value)])).toString(),
+      ),
       text('urlencoded nested keys', 'application/x-www-form-urlencoded', 'a[b][c]=1&__proto__[x]=1&name=x&name=y'),
-      { mutation: 'multipart/form-data', path: {}, query: '', body: { kind: 'multipart', parts: Object.entries(object).map(([name, value]) => ({ name, value: String(value) })) } },
+      {
+        mutation: 'multipart/form-data',
+        path: {},
+        query: '',
+        body: { kind: 'multipart', parts: Object.entries(object).map(([name, value]) => ({ name, value: String(value) })) },
+      },
     );
     return probes;
   }
@@ -565,7 +626,9 @@ describe('fuzzing every documented operation with malformed input', () => {
    */
   function enumVariantProbes(raw: Schema, full: unknown): Probe[] {
     const properties = Object.entries(resolve(raw).properties ?? {}).map(([key, property]): [string, Schema] => [key, resolve(property)]);
-    const strings = properties.filter(([key, property]) => typeOf(property) === 'string' && !property.enum && property.format !== 'binary' && !isHostField(key));
+    const strings = properties.filter(
+      ([key, property]) => typeOf(property) === 'string' && !property.enum && property.format !== 'binary' && !isHostField(key),
+    );
     return properties
       .filter(([, property]) => (property.enum?.length ?? 0) > 1)
       .flatMap(([key, property]) =>
@@ -574,7 +637,9 @@ describe('fuzzing every documented operation with malformed input', () => {
           return [
             json(variant, `valid-ish (all fields), ${key} = ${String(choice)}`),
             ...strings.flatMap(([other]) =>
-              VARIANT_STRINGS.map(([label, value]) => json(withValue(variant, full, [other], value), `${key} = ${String(choice)}, ${other} = ${label}`)),
+              VARIANT_STRINGS.map(([label, value]) =>
+                json(withValue(variant, full, [other], value), `${key} = ${String(choice)}, ${other} = ${label}`),
+              ),
             ),
           ];
         }),
@@ -589,7 +654,9 @@ describe('fuzzing every documented operation with malformed input', () => {
       properties
         .filter(([name]) => !requiredOnly || required.has(name))
         .map(([name, property]) =>
-          isBinary(property) ? { name, value: PNG, filename: 'logo.png', contentType: 'image/png' } : { name, value: String(sample(property, name, true)) },
+          isBinary(property)
+            ? { name, value: PNG, filename: 'logo.png', contentType: 'image/png' }
+            : { name, value: String(sample(property, name, true)) },
         );
     const base = partsFor(true);
     const multipart = (mutation: string, parts: Part[]): Probe => ({ mutation, path: {}, query: '', body: { kind: 'multipart', parts } });
@@ -627,7 +694,13 @@ describe('fuzzing every documented operation with malformed input', () => {
       ];
       probes.push(
         multipart(`${name} absent`, replacing(name, [])),
-        multipart(`${name} twice`, replacing(name, [{ name, value: 'a' }, { name, value: 'b' }])),
+        multipart(
+          `${name} twice`,
+          replacing(name, [
+            { name, value: 'a' },
+            { name, value: 'b' },
+          ]),
+        ),
         multipart(`${name} as a file`, replacing(name, [{ name, value: PNG, filename: 'logo.png', contentType: 'image/png' }])),
         ...textValues.map(([label, value]) => multipart(`${name} = ${label}`, replacing(name, [{ name, value }]))),
       );
@@ -648,13 +721,21 @@ describe('fuzzing every documented operation with malformed input', () => {
   /** Every probe of an operation; the first is the valid-ish one, whose path and query the others reuse. */
   function probesFor(operation: Operation): Probe[] {
     const queryParameters = operation.parameters.filter((parameter) => parameter.in === 'query');
-    const validQuery = queryParameters.map((parameter) => `${parameter.name}=${encodeURIComponent(String(sample(parameter.schema, parameter.name, true)))}`);
-    const bodyProbes = operation.bodies.flatMap(({ contentType, schema }) => (contentType === 'multipart/form-data' ? multipartProbes(schema) : jsonProbes(schema)));
+    const validQuery = queryParameters.map(
+      (parameter) => `${parameter.name}=${encodeURIComponent(String(sample(parameter.schema, parameter.name, true)))}`,
+    );
+    const bodyProbes = operation.bodies.flatMap(({ contentType, schema }) =>
+      contentType === 'multipart/form-data' ? multipartProbes(schema) : jsonProbes(schema),
+    );
     const validBody = bodyProbes[0]?.body;
     const plain = (mutation: string, path: Record<string, string>, query: string, body = validBody): Probe => ({ mutation, path, query, body });
     const probes: Probe[] = bodyProbes.length ? bodyProbes : [plain('valid-ish', {}, '')];
     if (!bodyProbes.length && operation.method !== 'get') {
-      probes.push(text('unexpected malformed JSON', 'application/json', '{"a":'), json(DEEP_ARRAYS, 'unexpected 5000 nested arrays'), text('unexpected text/plain', 'text/plain', 'x'));
+      probes.push(
+        text('unexpected malformed JSON', 'application/json', '{"a":'),
+        json(DEEP_ARRAYS, 'unexpected 5000 nested arrays'),
+        text('unexpected text/plain', 'text/plain', 'x'),
+      );
     }
     for (const parameter of operation.parameters.filter((candidate) => candidate.in === 'path')) {
       probes.push(...PATH_MUTATIONS.map(([label, value]) => plain(`${parameter.name}: ${label}`, { [parameter.name]: value }, '')));
@@ -771,7 +852,9 @@ describe('fuzzing every documented operation with malformed input', () => {
         errors.current = sent++;
         const res = await send(operation, probe);
         const answer = res instanceof Error ? undefined : res;
-        const status = answer?.status ?? ((res as { timeout?: unknown }).timeout ? 'hang' : `no response (${(res as { code?: string }).code ?? (res as Error).message})`);
+        const status =
+          answer?.status ??
+          ((res as { timeout?: unknown }).timeout ? 'hang' : `no response (${(res as { code?: string }).code ?? (res as Error).message})`);
         const bucket = typeof status === 'number' ? `${String(status)[0]}xx` : status.replace(/ \(.*/, '');
         statuses.set(bucket, (statuses.get(bucket) ?? 0) + 1);
         if (answer && answer.status < 300) reached.add(name);
@@ -800,9 +883,18 @@ describe('fuzzing every documented operation with malformed input', () => {
       durations.push([`${name} (${probes.length})`, Date.now() - operationStarted]);
       // The walk is only meaningful while it runs as the admin: a probe that demoted or disabled it ends the walk.
       let me = await t.http.get('/api/auth/me').set('Authorization', `Bearer ${token}`).timeout(REQUEST_TIMEOUT_MS);
-      if (me.status === 401 && (await signIn())) me = await t.http.get('/api/auth/me').set('Authorization', `Bearer ${token}`).timeout(REQUEST_TIMEOUT_MS);
+      if (me.status === 401 && (await signIn()))
+        me = await t.http.get('/api/auth/me').set('Authorization', `Bearer ${token}`).timeout(REQUEST_TIMEOUT_MS);
       if (me.body?.role !== 'admin') {
-        failures.push({ operation: name, url: '', mutation: 'after this operation', body: '', status: me.status, response: `the walk lost its admin (walk stopped): ${me.text}`, logs: [] });
+        failures.push({
+          operation: name,
+          url: '',
+          mutation: 'after this operation',
+          body: '',
+          status: me.status,
+          response: `the walk lost its admin (walk stopped): ${me.text}`,
+          logs: [],
+        });
         break walk;
       }
     }
@@ -812,9 +904,20 @@ describe('fuzzing every documented operation with malformed input', () => {
       [
         `fuzz seed ${SEED}: ${sent} requests (${planned} planned) to ${operations.length} operations in ${((Date.now() - started) / 1000).toFixed(1)} s (${(Object.values(process.cpuUsage(cpu)).reduce((sum, us) => sum + us, 0) / 1e6).toFixed(1)} s of CPU)`,
         `answers: ${[...statuses].map(([status, count]) => `${status} ×${count}`).join(', ')}; upstream 502/504 accepted: ${upstreamFailures}`,
-        `operations that never answered 2xx: ${operations.map(nameOf).filter((name) => !reached.has(name)).join(', ') || 'none'}`,
-        `slowest: ${durations.sort((a, b) => b[1] - a[1]).slice(0, 6).map(([operation, ms]) => `${operation} ${(ms / 1000).toFixed(1)} s`).join(', ')}`,
-        ...(background.length ? [`errors logged by background work (${background.length}):`, ...background.slice(0, 10).map((entry) => truncate(entry.text, 600))] : []),
+        `operations that never answered 2xx: ${
+          operations
+            .map(nameOf)
+            .filter((name) => !reached.has(name))
+            .join(', ') || 'none'
+        }`,
+        `slowest: ${durations
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 6)
+          .map(([operation, ms]) => `${operation} ${(ms / 1000).toFixed(1)} s`)
+          .join(', ')}`,
+        ...(background.length
+          ? [`errors logged by background work (${background.length}):`, ...background.slice(0, 10).map((entry) => truncate(entry.text, 600))]
+          : []),
       ].join('\n'),
     );
     // Thrown rather than compared with [], so that jest prints the report as it is rather than as an escaped string.
@@ -836,14 +939,20 @@ function truncate(value: string, max: number): string {
 
 /** Control, bidi, zero-width and surrogate code units as escapes, so that a report prints what was sent. */
 function printable(value: string): string {
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return value.replace(
+    /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]/g,
+    (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The logged error's message and innermost frame, or else the answer itself. */
 function causeOf(failure: Failure): string {
   const lines = failure.logs[0]?.split('\n') ?? [];
   const error = lines.find((line) => /^\w*(Error|Exception)\b/.test(line));
-  const frame = lines.find((line) => /^\s+at /.test(line))?.trim().replace(/^at /, 'in ');
+  const frame = lines
+    .find((line) => /^\s+at /.test(line))
+    ?.trim()
+    .replace(/^at /, 'in ');
   return error ? `${failure.status} ${error} ${frame ?? ''}` : `${failure.status}: ${truncate(failure.response, 200)}`;
 }
 
@@ -861,7 +970,10 @@ function fold(log: string): string {
   }
   if (repeats) lines.push(`      (the frame above ${repeats} more times)`);
   // Jest takes lines starting with "at" for its own stack and moves them.
-  return lines.slice(0, 10).map((line) => line.replace(/^\s+at /, '      ↳ ')).join('\n    ');
+  return lines
+    .slice(0, 10)
+    .map((line) => line.replace(/^\s+at /, '      ↳ '))
+    .join('\n    ');
 }
 
 /** One entry per cause, naming every operation and mutation that hit it. */

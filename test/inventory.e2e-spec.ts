@@ -107,10 +107,7 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
 
   const params = (count: number) => Array.from({ length: count }, (_, index) => placeholder(index + 1)).join(', ');
 
-  async function insertServer(
-    name: string,
-    fields: { brand_id?: number | null; model_id?: number | null; status?: string } = {},
-  ): Promise<number> {
+  async function insertServer(name: string, fields: { brand_id?: number | null; model_id?: number | null; status?: string } = {}): Promise<number> {
     await t.sql(`INSERT INTO servers (name, host_ip, username, brand_id, model_id, status) VALUES (${params(6)})`, [
       name,
       '127.0.0.1',
@@ -288,7 +285,12 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
 
       const res = await t.http
         .post('/api/brands/reorder')
-        .send({ orders: [{ id: first, sort_order: 7 }, { id: second, sort_order: 6 }] })
+        .send({
+          orders: [
+            { id: first, sort_order: 7 },
+            { id: second, sort_order: 6 },
+          ],
+        })
         .expect(200);
 
       expect(res.body).toEqual({ message: 'Brands reordered successfully' });
@@ -642,23 +644,18 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
       ['put', (id) => `/api/models/${id}`, { name: 'x' }],
       ['delete', (id) => `/api/models/${id}`],
     ];
-    const ID_ROUTE_CASES = ID_ROUTES.map(
-      ([method, path, body]) => [`${method.toUpperCase()} ${path(':id')}`, method, path, body] as const,
-    );
+    const ID_ROUTE_CASES = ID_ROUTES.map(([method, path, body]) => [`${method.toUpperCase()} ${path(':id')}`, method, path, body] as const);
 
     it.each(ID_ROUTE_CASES)('%s: an unknown id is a 404', async (_name, method, path, body) => {
       await expectRefused(json(method, path(String(UNKNOWN_ID)), body), 404, /not found/i);
     });
 
-    it.each(ID_ROUTE_CASES)(
-      '%s: a non-numeric id is a 400 and an id too large for the database is a 404',
-      async (_name, method, path, body) => {
-        for (const id of ['abc', '1.5', '-1', '1e3']) {
-          await expectRefused(json(method, path(id), body), 400, /Invalid id/);
-        }
-        await expectRefused(json(method, path('99999999999'), body), 404, /99999999999/);
-      },
-    );
+    it.each(ID_ROUTE_CASES)('%s: a non-numeric id is a 400 and an id too large for the database is a 404', async (_name, method, path, body) => {
+      for (const id of ['abc', '1.5', '-1', '1e3']) {
+        await expectRefused(json(method, path(id), body), 400, /Invalid id/);
+      }
+      await expectRefused(json(method, path('99999999999'), body), 404, /99999999999/);
+    });
 
     /** A route that takes a body; the path is resolved once the fixture rows exist. */
     type BodyRoute = [name: string, method: 'post' | 'put', path: () => string];

@@ -55,7 +55,8 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
   };
   const client = (id: number, apiKey = t.adminToken) => new OpenAI({ baseURL: `${base}/api/services/${id}`, apiKey, maxRetries: 0 });
   /** `created` of the models a service lists for itself: its own creation, in Unix seconds. */
-  const createdOf = async (id: number): Promise<number> => Math.floor(Date.parse((await t.http.get(`/api/services/${id}`).expect(200)).body.created_at) / 1000);
+  const createdOf = async (id: number): Promise<number> =>
+    Math.floor(Date.parse((await t.http.get(`/api/services/${id}`).expect(200)).body.created_at) / 1000);
   const configuredModels = (created: number) => [
     { id: SERVICE_MODEL, object: 'model', created, owned_by: 'infinistudio' },
     { id: 'jiuge', object: 'model', created, owned_by: 'infinistudio' },
@@ -73,7 +74,7 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
   });
 
   describe('models', () => {
-    it('lists and retrieves the models a /v1 model server serves, completing entries to OpenAI\'s shape', async () => {
+    it("lists and retrieves the models a /v1 model server serves, completing entries to OpenAI's shape", async () => {
       const { id, upstream } = await serviceWith({ paths: 'v1', models: ['Qwen/Qwen2.5-7B-Instruct', { id: 'bare' }, { name: 'no id' }] });
       const created = await createdOf(id);
       const served = { id: 'Qwen/Qwen2.5-7B-Instruct', object: 'model', created: MODEL_CREATED, owned_by: 'test-server', max_model_len: 4096 };
@@ -91,7 +92,7 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       expect(upstream.hits).toEqual(['GET /v1/models', 'GET /models', 'GET /models']);
     });
 
-    it('lists the service\'s model and CHAT_DEFAULT_MODEL when no model server lists any', async () => {
+    it("lists the service's model and CHAT_DEFAULT_MODEL when no model server lists any", async () => {
       const cases: Array<[string, () => Promise<number>]> = [
         ['a model server without a model list', async () => (await serviceWith()).id],
         ['no servers', () => createService([])],
@@ -118,7 +119,7 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       await upstream.clientDisconnected();
     });
 
-    it('answers a model it does not serve with OpenAI\'s 404 model_not_found', async () => {
+    it("answers a model it does not serve with OpenAI's 404 model_not_found", async () => {
       const { id } = await serviceWith({ models: ['served'] });
       const failure = await failureOf(client(id).models.retrieve('gpt-4o'));
       expect(failure).toBeInstanceOf(OpenAI.NotFoundError);
@@ -150,7 +151,8 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       expect(upstream.hits.slice(2)).toEqual(['POST /chat/completions']);
       // Streamed requests take the same path.
       let streamed = '';
-      for await (const chunk of await client(id).chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true })) streamed += chunk.choices[0]?.delta?.content ?? '';
+      for await (const chunk of await client(id).chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true }))
+        streamed += chunk.choices[0]?.delta?.content ?? '';
       expect(streamed).toBe(completionText(3));
       expect(upstream.hits.slice(3)).toEqual(['POST /chat/completions']);
 
@@ -166,7 +168,11 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
     it('gets text completions, streamed and not, passing every field on', async () => {
       const { id, upstream } = await serviceWith({ paths: 'v1', chunks: 6 });
       const completion = await client(id).completions.create({ model: 'jiuge', prompt: 'Once upon a time', max_tokens: 16 });
-      expect(completion).toMatchObject({ object: 'text_completion', model: 'jiuge', choices: [{ index: 0, text: completionText(6), finish_reason: 'stop' }] });
+      expect(completion).toMatchObject({
+        object: 'text_completion',
+        model: 'jiuge',
+        choices: [{ index: 0, text: completionText(6), finish_reason: 'stop' }],
+      });
       expect(upstream.requests.at(-1)).toEqual({ model: 'jiuge', prompt: 'Once upon a time', max_tokens: 16 });
       const { data: stream, response } = await client(id).completions.create({ model: 'jiuge', prompt: 'Once', stream: true }).withResponse();
       expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -179,7 +185,10 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
 
     it('defaults the model of a text completion to CHAT_DEFAULT_MODEL, and finds a legacy /completions', async () => {
       const { id, upstream } = await serviceWith({ paths: 'legacy' });
-      const res = await t.http.post(`/api/services/${id}/completions`).send({ prompt: ['a', 'b'] }).expect(200);
+      const res = await t.http
+        .post(`/api/services/${id}/completions`)
+        .send({ prompt: ['a', 'b'] })
+        .expect(200);
       expect(res.body.choices[0].text).toBe(completionText(5));
       expect(upstream.requests).toEqual([{ prompt: ['a', 'b'], model: 'jiuge' }]);
       expect(upstream.hits).toEqual(['POST /v1/completions', 'POST /completions']);
@@ -217,7 +226,7 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
     });
   });
 
-  describe('errors, in OpenAI\'s shape', () => {
+  describe("errors, in OpenAI's shape", () => {
     it('answers an unknown service with 404 service_not_found on every route', async () => {
       const unknown = client(UNKNOWN_ID);
       for (const call of [
@@ -271,7 +280,7 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       expect(timeout.message).toBe(`504 Model server 127.0.0.1:${upstream.port} did not answer in time`);
     });
 
-    it('passes a model server\'s OpenAI error on intact from completions and embeddings, streamed or not', async () => {
+    it("passes a model server's OpenAI error on intact from completions and embeddings, streamed or not", async () => {
       const { id, upstream } = await serviceWith({ paths: 'v1' });
       upstream.setMode('bad-request');
       for (const call of [
@@ -281,7 +290,13 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       ]) {
         const failure = await failureOf(call);
         expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
-        expect({ ...seen(failure), message: failure.message }).toEqual({ status: 400, code: 'invalid_temperature', type: 'invalid_request_error', param: undefined, message: '400 bad temperature' });
+        expect({ ...seen(failure), message: failure.message }).toEqual({
+          status: 400,
+          code: 'invalid_temperature',
+          type: 'invalid_request_error',
+          param: undefined,
+          message: '400 bad temperature',
+        });
       }
     });
 
@@ -291,7 +306,8 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       const texts: string[] = [];
       const failure = await failureOf(
         (async () => {
-          for await (const chunk of await client(id).chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true })) texts.push(chunk.choices[0].delta.content ?? '');
+          for await (const chunk of await client(id).chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true }))
+            texts.push(chunk.choices[0].delta.content ?? '');
         })(),
       );
       expect(texts).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
@@ -301,7 +317,12 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
 
     it('answers 401 without a token or with a wrong one, and 403 to a role that may not, before asking the model server', async () => {
       const { id, upstream } = await serviceWith({ models: ['served'] });
-      const anonymous = new OpenAI({ baseURL: `${base}/api/services/${id}`, apiKey: 'unused', defaultHeaders: { Authorization: null }, maxRetries: 0 });
+      const anonymous = new OpenAI({
+        baseURL: `${base}/api/services/${id}`,
+        apiKey: 'unused',
+        defaultHeaders: { Authorization: null },
+        maxRetries: 0,
+      });
       for (const [who, caller, code] of [
         ['no token', anonymous, 'missing_api_key'],
         ['a wrong token', client(id, 'sk-not-ours'), 'invalid_api_key'],
@@ -330,7 +351,9 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       const anonymous = await t.anonymous.delete(`/api/services/${UNKNOWN_ID}/chat`).expect(401);
       expect(anonymous.body).toEqual({ statusCode: 401, error: expect.stringMatching(/authentication required/i) });
       const models = await t.http.get(`/api/services/${UNKNOWN_ID}/models`).expect(404);
-      expect(models.body).toEqual({ error: { message: `Service ${UNKNOWN_ID} not found`, type: 'invalid_request_error', code: 'service_not_found', param: null } });
+      expect(models.body).toEqual({
+        error: { message: `Service ${UNKNOWN_ID} not found`, type: 'invalid_request_error', code: 'service_not_found', param: null },
+      });
     });
   });
 
@@ -347,12 +370,19 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
     ];
     for (const [path, method, types] of routes) {
       const { tags, summary, responses } = operation(path, method);
-      expect({ path, tags, summary: typeof summary === 'string' && summary.length > 10 && summary.length < 100 }).toEqual({ path, tags: ['chat'], summary: true });
+      expect({ path, tags, summary: typeof summary === 'string' && summary.length > 10 && summary.length < 100 }).toEqual({
+        path,
+        tags: ['chat'],
+        summary: true,
+      });
       expect({ path, types: Object.keys(responses['200'].content) }).toEqual({ path, types });
       if (types.includes('text/event-stream')) expect(responses['200'].content['text/event-stream'].schema).toMatchObject({ type: 'string' });
-      const errors = Object.entries(responses as Record<string, { content: Record<string, { schema: unknown }> }>).filter(([status]) => /^[45]/.test(status));
+      const errors = Object.entries(responses as Record<string, { content: Record<string, { schema: unknown }> }>).filter(([status]) =>
+        /^[45]/.test(status),
+      );
       expect({ path, statuses: errors.map(([status]) => status) }).toEqual({ path, statuses: expect.arrayContaining(['400', '401', '404']) });
-      for (const [status, response] of errors) expect({ path, status, content: response.content }).toEqual({ path, status, content: { 'application/json': { schema: openAiError } } });
+      for (const [status, response] of errors)
+        expect({ path, status, content: response.content }).toEqual({ path, status, content: { 'application/json': { schema: openAiError } } });
     }
     expect(operation('/models', 'get').responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/OpenAiModelList' });
     expect(document.components.schemas.OpenAiErrorResponse.properties.error).toEqual({ $ref: '#/components/schemas/OpenAiError' });

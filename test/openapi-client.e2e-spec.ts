@@ -42,7 +42,9 @@ function typeErrors(file: string): string[] {
     skipLibCheck: true,
   });
   return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const where = diagnostic.file ? `${relative(SCRATCH_PARENT, diagnostic.file.fileName)}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line + 1}: ` : '';
+    const where = diagnostic.file
+      ? `${relative(SCRATCH_PARENT, diagnostic.file.fileName)}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start ?? 0).line + 1}: `
+      : '';
     return where + ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
   });
 }
@@ -66,7 +68,11 @@ describeSsh('a client generated from the OpenAPI document', () => {
     mkdirSync(SCRATCH_PARENT, { recursive: true });
     scratch = mkdtempSync(join(SCRATCH_PARENT, 'openapi-client-'));
     writeFileSync(join(scratch, 'openapi.json'), (await t.http.get('/api/docs-json').expect(200)).text);
-    await promisify(execFile)(process.execPath, [join(FIXTURES, 'generate-types.mjs'), join(scratch, 'openapi.json'), join(scratch, 'openapi-types.ts')]);
+    await promisify(execFile)(process.execPath, [
+      join(FIXTURES, 'generate-types.mjs'),
+      join(scratch, 'openapi.json'),
+      join(scratch, 'openapi-types.ts'),
+    ]);
     copyFileSync(join(FIXTURES, 'client-flow.ts'), join(scratch, 'client-flow.ts'));
   });
   afterAll(async () => {
@@ -81,7 +87,9 @@ describeSsh('a client generated from the OpenAPI document', () => {
 
   it('signs in, keeps brands, creates a server and runs a task on it through that client', async () => {
     const source = readFileSync(join(scratch, 'client-flow.ts'), 'utf8');
-    const compiled = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    const compiled = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
     writeFileSync(join(scratch, 'client-flow.js'), compiled.outputText);
     const flow = (require(join(scratch, 'client-flow.js')) as { runClientFlow: ClientFlow }).runClientFlow;
 

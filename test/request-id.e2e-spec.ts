@@ -13,7 +13,8 @@ describe('X-Request-Id', () => {
   beforeAll(async () => {
     // Printed through console (not the process's streams, which jest's own reporter writes to), so it can be read here.
     const logger = new RequestIdLogger({ logLevels: ['fatal', 'error', 'warn', 'log', 'debug'], forceConsole: true, colors: false });
-    for (const method of ['log', 'error'] as const) jest.spyOn(console, method).mockImplementation((...printed: unknown[]) => void lines.push(printed.join(' ')));
+    for (const method of ['log', 'error'] as const)
+      jest.spyOn(console, method).mockImplementation((...printed: unknown[]) => void lines.push(printed.join(' ')));
     t = await startTestApp({ LOG_LEVEL: 'debug' }, logger);
   });
   afterAll(async () => {
@@ -44,7 +45,11 @@ describe('X-Request-Id', () => {
   });
 
   it('is on answers given before any route: a CORS preflight, an unknown path, malformed JSON; browsers may read it', async () => {
-    const preflight = await t.anonymous.options('/api/brands').set('Origin', 'http://localhost:8080').set('Access-Control-Request-Method', 'POST').expect(204);
+    const preflight = await t.anonymous
+      .options('/api/brands')
+      .set('Origin', 'http://localhost:8080')
+      .set('Access-Control-Request-Method', 'POST')
+      .expect(204);
     expect(preflight.headers['x-request-id']).toMatch(UUID);
     const simple = await t.http.get('/api/health').set('Origin', 'http://localhost:8080').expect(200);
     expect(simple.headers['access-control-expose-headers']).toMatch(/X-Request-Id/i);
@@ -56,14 +61,22 @@ describe('X-Request-Id', () => {
   });
 
   it('is in the log lines of the request, logged after its body was read', async () => {
-    await t.anonymous.post('/api/auth/login').set('X-Request-Id', 'login-attempt-1').send({ username: 'admin', password: 'wrong-password' }).expect(401);
+    await t.anonymous
+      .post('/api/auth/login')
+      .set('X-Request-Id', 'login-attempt-1')
+      .send({ username: 'admin', password: 'wrong-password' })
+      .expect(401);
     // The request line is logged once the answer is sent.
     await new Promise((resolve) => setImmediate(resolve));
     expect(linesWith('login-attempt-1')).toEqual([expect.stringMatching(/\[HTTP\] request_id=login-attempt-1 POST \/api\/auth\/login 401/)]);
   });
 
   it('keeps the OpenAI shape of the OpenAI-compatible routes, with the id in the header as OpenAI sends it', async () => {
-    const res = await t.http.post('/api/services/999999/chat/completions').set('X-Request-Id', 'chat-1').send({ messages: [{ role: 'user', content: 'hi' }] }).expect(404);
+    const res = await t.http
+      .post('/api/services/999999/chat/completions')
+      .set('X-Request-Id', 'chat-1')
+      .send({ messages: [{ role: 'user', content: 'hi' }] })
+      .expect(404);
     expect(res.headers['x-request-id']).toBe('chat-1');
     expect(res.body).toEqual({ error: expect.objectContaining({ code: 'service_not_found' }) });
   });
@@ -75,6 +88,8 @@ describe('X-Request-Id', () => {
     const requestId = res.headers['x-request-id'];
     expect(res.body).toEqual({ statusCode: 503, error: 'Database unavailable', request_id: requestId });
     await new Promise((resolve) => setImmediate(resolve));
-    expect(linesWith(requestId)).toEqual(expect.arrayContaining([expect.stringMatching(/ERROR \[Exceptions\] request_id=\S+ GET \/api\/health failed/)]));
+    expect(linesWith(requestId)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/ERROR \[Exceptions\] request_id=\S+ GET \/api\/health failed/)]),
+    );
   });
 });

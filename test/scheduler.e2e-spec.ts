@@ -152,7 +152,9 @@ describeSsh('task scheduler against a real sshd', () => {
     if (process.env.SCHEDULER_DELAYS_LOG && delays.length > 0) {
       const sorted = [...delays].sort((a, b) => a - b);
       const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-      console.log(`scheduling delay (start − due) over ${sorted.length} runs: min ${sorted[0]} ms, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)} ms`);
+      console.log(
+        `scheduling delay (start − due) over ${sorted.length} runs: min ${sorted[0]} ms, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)} ms`,
+      );
     }
   });
 
@@ -247,7 +249,11 @@ describeSsh('task scheduler against a real sshd', () => {
         ['0 0 * 13 *', '13', '1-12'],
       ]) {
         const res = await attempt({ schedule_type: 'cron', cron_expression: expression });
-        expect({ expression, ...res }).toEqual({ expression, status: 400, body: { statusCode: 400, error: expect.stringContaining('cron_expression') } });
+        expect({ expression, ...res }).toEqual({
+          expression,
+          status: 400,
+          body: { statusCode: 400, error: expect.stringContaining('cron_expression') },
+        });
         expect(res.body.error).toContain(value);
         expect(res.body.error).toContain(range);
       }
@@ -274,7 +280,13 @@ describeSsh('task scheduler against a real sshd', () => {
     });
 
     it('skips a slot that comes while the previous run is still going, and never runs two at once', async () => {
-      const id = await c.createTask({ name: 'slow', command: 'sleep 3', server_id: serverId, schedule_type: 'cron', cron_expression: '*/2 * * * * *' });
+      const id = await c.createTask({
+        name: 'slow',
+        command: 'sleep 3',
+        server_id: serverId,
+        schedule_type: 'cron',
+        cron_expression: '*/2 * * * * *',
+      });
       const snapshots: Run[][] = [];
       // run (3 s), skipped, run: the second real run can only start after the first has ended.
       const runs = await c.untilRuns(
@@ -299,7 +311,12 @@ describeSsh('task scheduler against a real sshd', () => {
       for (const run of skipped) {
         expect(run).toMatchObject({ trigger: 'schedule', exit_status: null, output: '', error: expect.stringContaining('still going') });
         // It was skipped because a run was going at its slot.
-        expect(real.some((going) => ms(going.started_at) <= ms(run.scheduled_for) && ms(run.scheduled_for) < (going.finished_at ? ms(going.finished_at) : Infinity))).toBe(true);
+        expect(
+          real.some(
+            (going) =>
+              ms(going.started_at) <= ms(run.scheduled_for) && ms(run.scheduled_for) < (going.finished_at ? ms(going.finished_at) : Infinity),
+          ),
+        ).toBe(true);
       }
       // Every slot is accounted for once: run or skipped, two seconds apart.
       const slots = runs.map((run) => ms(run.scheduled_for)).sort((a, b) => a - b);
@@ -317,7 +334,13 @@ describeSsh('task scheduler against a real sshd', () => {
       });
       expect(await c.task(id)).toMatchObject({ enabled: false, next_run: null, status: 'pending', last_run: null });
       // An enabled twin on the same schedule shows the scheduler working through those slots meanwhile.
-      const twin = await c.createTask({ name: 'twin', command: 'echo twin', server_id: serverId, schedule_type: 'cron', cron_expression: '* * * * * *' });
+      const twin = await c.createTask({
+        name: 'twin',
+        command: 'echo twin',
+        server_id: serverId,
+        schedule_type: 'cron',
+        cron_expression: '* * * * * *',
+      });
       const twinRuns = await c.untilRuns(twin, (runs) => runs.filter(finished).length >= 2, 'two runs of the enabled twin', 6000);
       await c.update(twin, { enabled: false });
       expect(twinRuns.every((run) => run.status === 'completed')).toBe(true);
@@ -346,7 +369,13 @@ describeSsh('task scheduler against a real sshd', () => {
       const now = await c.createTask({ name: 'once now', command: 'echo now', server_id: serverId, schedule_type: 'once' });
       const created = Date.now();
       const runAt = new Date(Date.now() + 2000);
-      const later = await c.createTask({ name: 'once later', command: 'echo later', server_id: serverId, schedule_type: 'once', run_at: runAt.toISOString() });
+      const later = await c.createTask({
+        name: 'once later',
+        command: 'echo later',
+        server_id: serverId,
+        schedule_type: 'once',
+        run_at: runAt.toISOString(),
+      });
       expect(await c.task(later)).toMatchObject({ run_at: runAt.toISOString(), next_run: runAt.toISOString(), status: 'pending' });
 
       const [nowRun] = await c.untilRuns(now, (runs) => runs.length > 0 && finished(runs[0]), 'the run right after creation', 3000);
@@ -389,12 +418,22 @@ describeSsh('task scheduler against a real sshd', () => {
       expect(seen.pids.length).toBeGreaterThan(0);
 
       const [run] = await c.untilRuns(id, (runs) => runs.length > 0 && finished(runs[0]), 'the run to time out', 8000);
-      expect(run).toMatchObject({ trigger: 'schedule', status: 'timed_out', exit_status: null, error: expect.stringMatching(/timed out after 1 s/i) });
+      expect(run).toMatchObject({
+        trigger: 'schedule',
+        status: 'timed_out',
+        exit_status: null,
+        error: expect.stringMatching(/timed out after 1 s/i),
+      });
       expect(ms(run.finished_at) - ms(run.started_at)).toBeGreaterThanOrEqual(1000);
       expect(ms(run.finished_at) - ms(run.started_at)).toBeLessThan(5000);
       expect(await c.task(id)).toMatchObject({ status: 'failed', last_run: run.finished_at, result: { success: false, error: run.error } });
 
-      await eventually(() => userProcesses(user, command), (pids) => pids.length === 0, 'the remote sleep to be ended', 5000);
+      await eventually(
+        () => userProcesses(user, command),
+        (pids) => pids.length === 0,
+        'the remote sleep to be ended',
+        5000,
+      );
     });
 
     it('streams live output to Socket.IO subscribers while the run goes, then tells them how it ended', async () => {
@@ -408,7 +447,12 @@ describeSsh('task scheduler against a real sshd', () => {
         enabled: false,
       });
 
-      const client: Socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: t.adminToken } });
+      const client: Socket = io(`http://127.0.0.1:${port}`, {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        auth: { token: t.adminToken },
+      });
       try {
         await new Promise<void>((resolve, reject) => {
           client.once('connect', resolve);
@@ -418,7 +462,14 @@ describeSsh('task scheduler against a real sshd', () => {
         let runsAtFirstTick: Promise<Run[]> | undefined;
         client.on('task_output', (event) => {
           outputs.push(event);
-          if (!runsAtFirstTick && outputs.map((output) => output.data).join('').includes('tick1')) runsAtFirstTick = c.runs(id);
+          if (
+            !runsAtFirstTick &&
+            outputs
+              .map((output) => output.data)
+              .join('')
+              .includes('tick1')
+          )
+            runsAtFirstTick = c.runs(id);
         });
         const end = new Promise<{ task_id: number; run_id: number; status: string }>((resolve) => client.once('task_finished', resolve));
 
@@ -481,7 +532,12 @@ describeSsh('task scheduler against a real sshd', () => {
         const b = clientOf(booted);
         const runs = await b.untilRuns(id, (seen) => seen.length > 0 && seen.every(finished), 'the catch-up run', 5000);
         expect(runs).toEqual([
-          expect.objectContaining({ trigger: 'schedule', scheduled_for: missed, status: 'completed', output: expect.stringMatching(/^caught-up\r?\n$/) }),
+          expect.objectContaining({
+            trigger: 'schedule',
+            scheduled_for: missed,
+            status: 'completed',
+            output: expect.stringMatching(/^caught-up\r?\n$/),
+          }),
         ]);
         expect(ms(runs[0].started_at)).toBeGreaterThan(ms(missed));
         expect((await b.task(id)).next_run).toBe(nextMidnightUtc());
@@ -501,7 +557,14 @@ describeSsh('task scheduler against a real sshd', () => {
         const b = clientOf(booted);
         const runs = await b.untilRuns(id, (seen) => seen.length > 0, 'the skipped slot to be recorded', 3000);
         expect(runs).toEqual([
-          expect.objectContaining({ trigger: 'schedule', scheduled_for: missed, status: 'skipped', exit_status: null, output: '', error: expect.stringContaining('SCHEDULER_MISFIRE=skip') }),
+          expect.objectContaining({
+            trigger: 'schedule',
+            scheduled_for: missed,
+            status: 'skipped',
+            exit_status: null,
+            output: '',
+            error: expect.stringContaining('SCHEDULER_MISFIRE=skip'),
+          }),
         ]);
         expect((await b.task(id)).next_run).toBe(nextMidnightUtc());
         await delay(600);
@@ -540,7 +603,13 @@ describeSsh('task scheduler against a real sshd', () => {
       const firsts: number[] = [];
       for (const { cron } of schedules) {
         const created = Date.now();
-        const id = await cb.createTask({ name: `shared ${cron}`, command: 'echo shared', server_id: serverId, schedule_type: 'cron', cron_expression: cron });
+        const id = await cb.createTask({
+          name: `shared ${cron}`,
+          command: 'echo shared',
+          server_id: serverId,
+          schedule_type: 'cron',
+          cron_expression: cron,
+        });
         const planned = ms((await ca.task(id)).next_run);
         expect(planned).toBeGreaterThan(created);
         ids.push(id);
@@ -548,7 +617,12 @@ describeSsh('task scheduler against a real sshd', () => {
       }
 
       // About 7 s of slots.
-      await ca.untilRuns(ids[0], (runs) => runs.some((run) => ms(run.scheduled_for) >= firsts[0] + 6000 && finished(run)), 'the slots of ~7 s', 11_000);
+      await ca.untilRuns(
+        ids[0],
+        (runs) => runs.some((run) => ms(run.scheduled_for) >= firsts[0] + 6000 && finished(run)),
+        'the slots of ~7 s',
+        11_000,
+      );
       for (const id of ids) await ca.update(id, { enabled: false });
       const settled = await Promise.all(ids.map((id) => cb.untilRuns(id, (runs) => runs.every(finished), 'the last runs to finish', 5000)));
 
@@ -573,7 +647,13 @@ describeSsh('task scheduler against a real sshd', () => {
     it('leaves runs of the other instances alone when one more instance starts, and still never overlaps a task', async () => {
       const ca = clientOf(a);
       const serverId = await ca.createServer(sshd, 'gpu-rolling');
-      const id = await ca.createTask({ name: 'long', command: 'sleep 3', server_id: serverId, schedule_type: 'cron', cron_expression: '*/2 * * * * *' });
+      const id = await ca.createTask({
+        name: 'long',
+        command: 'sleep 3',
+        server_id: serverId,
+        schedule_type: 'cron',
+        cron_expression: '*/2 * * * * *',
+      });
       const started = await ca.untilRuns(id, (runs) => runs.some((run) => run.status === 'running'), 'a run to be going', 4000);
       const going = started.find((run) => run.status === 'running')!;
 

@@ -22,7 +22,12 @@ async function auditEvents(t: TestApp, action: string): Promise<AuditEvent[]> {
 function limitHeaders(res: Response): Record<string, string> {
   const headers = res.headers as Record<string, string>;
   expect(Object.keys(headers).filter((name) => /^(x-ratelimit-[a-z]+|retry-after)-/.test(name))).toEqual([]);
-  return { limit: headers['x-ratelimit-limit'], remaining: headers['x-ratelimit-remaining'], reset: headers['x-ratelimit-reset'], retryAfter: headers['retry-after'] };
+  return {
+    limit: headers['x-ratelimit-limit'],
+    remaining: headers['x-ratelimit-remaining'],
+    reset: headers['x-ratelimit-reset'],
+    retryAfter: headers['retry-after'],
+  };
 }
 
 describe('sign-in throttling cannot be turned against a user', () => {
@@ -45,7 +50,12 @@ describe('sign-in throttling cannot be turned against a user', () => {
   }, 120_000);
 
   it('still throttles brute force from one address, with Retry-After and the X-RateLimit-* headers of the limit that refused', async () => {
-    const t = await startTestApp({ TRUST_PROXY: 'loopback', LOGIN_RATE_LIMIT_PER_USER_IP: '3', LOGIN_RATE_LIMIT_PER_IP: '10', LOGIN_RATE_WINDOW_SECONDS: '60' });
+    const t = await startTestApp({
+      TRUST_PROXY: 'loopback',
+      LOGIN_RATE_LIMIT_PER_USER_IP: '3',
+      LOGIN_RATE_LIMIT_PER_IP: '10',
+      LOGIN_RATE_WINDOW_SECONDS: '60',
+    });
     try {
       await t.http.post('/api/users').send({ username: 'bob', password: 'bob-password', role: 'viewer' }).expect(201);
       for (let attempt = 0; attempt < 3; attempt++) await signIn(t, '203.0.113.7', 'admin', 'guessed-password').expect(401);
@@ -69,8 +79,24 @@ describe('sign-in throttling cannot be turned against a user', () => {
       await signIn(t, '203.0.113.7', 'bob', 'bob-password').expect(429);
       const throttled = await auditEvents(t, 'auth.login_throttled');
       expect(throttled).toEqual([
-        { id: expect.any(Number), at: expect.any(String), target: null, user: null, ip: '203.0.113.7', action: 'auth.login_throttled', detail: expect.objectContaining({ bucket: 'ip', limit: 10, window_seconds: 60, count: 1 }) },
-        { id: expect.any(Number), at: expect.any(String), target: null, user: 'admin', ip: '203.0.113.7', action: 'auth.login_throttled', detail: expect.objectContaining({ bucket: 'user_ip', limit: 3, window_seconds: 60, count: 1 }) },
+        {
+          id: expect.any(Number),
+          at: expect.any(String),
+          target: null,
+          user: null,
+          ip: '203.0.113.7',
+          action: 'auth.login_throttled',
+          detail: expect.objectContaining({ bucket: 'ip', limit: 10, window_seconds: 60, count: 1 }),
+        },
+        {
+          id: expect.any(Number),
+          at: expect.any(String),
+          target: null,
+          user: 'admin',
+          ip: '203.0.113.7',
+          action: 'auth.login_throttled',
+          detail: expect.objectContaining({ bucket: 'user_ip', limit: 3, window_seconds: 60, count: 1 }),
+        },
       ]);
     } finally {
       await t.close();
@@ -78,7 +104,12 @@ describe('sign-in throttling cannot be turned against a user', () => {
   });
 
   it('refuses even the right password, from any address, once a username crosses its ceiling of failures', async () => {
-    const t = await startTestApp({ TRUST_PROXY: 'loopback', LOGIN_RATE_LIMIT_PER_USER_IP: '2', LOGIN_FAILURE_CEILING_PER_USER: '6', LOGIN_FAILURE_CEILING_WINDOW_SECONDS: '900' });
+    const t = await startTestApp({
+      TRUST_PROXY: 'loopback',
+      LOGIN_RATE_LIMIT_PER_USER_IP: '2',
+      LOGIN_FAILURE_CEILING_PER_USER: '6',
+      LOGIN_FAILURE_CEILING_WINDOW_SECONDS: '900',
+    });
     try {
       await t.http.post('/api/users').send({ username: 'bob', password: 'bob-password', role: 'viewer' }).expect(201);
       const fail = (ip: string) => signIn(t, ip, 'admin', 'guessed-password').expect(401);
@@ -95,7 +126,11 @@ describe('sign-in throttling cannot be turned against a user', () => {
       // The ceiling is the username's: other accounts sign in from the same addresses.
       await signIn(t, '198.51.100.2', 'bob', 'bob-password').expect(200);
       expect(await auditEvents(t, 'auth.login_throttled')).toEqual([
-        expect.objectContaining({ user: 'admin', ip: '198.51.100.2', detail: expect.objectContaining({ bucket: 'user', limit: 6, window_seconds: 900 }) }),
+        expect.objectContaining({
+          user: 'admin',
+          ip: '198.51.100.2',
+          detail: expect.objectContaining({ bucket: 'user', limit: 6, window_seconds: 900 }),
+        }),
       ]);
     } finally {
       await t.close();
@@ -103,7 +138,12 @@ describe('sign-in throttling cannot be turned against a user', () => {
   });
 
   it('keeps the audit log to a row per username, address and window under a flood, with the count for the admin', async () => {
-    const t = await startTestApp({ TRUST_PROXY: 'loopback', LOGIN_RATE_LIMIT_PER_IP: '1000', LOGIN_RATE_LIMIT_PER_USER_IP: '1000', LOGIN_FAILURE_CEILING_PER_USER: '1000' });
+    const t = await startTestApp({
+      TRUST_PROXY: 'loopback',
+      LOGIN_RATE_LIMIT_PER_IP: '1000',
+      LOGIN_RATE_LIMIT_PER_USER_IP: '1000',
+      LOGIN_FAILURE_CEILING_PER_USER: '1000',
+    });
     try {
       for (let n = 0; n < 100; n++) await signIn(t, '203.0.113.7', 'admin', `guess-${n}`).expect(401);
       // Made-up usernames (a spray) share one row per address.
@@ -132,7 +172,8 @@ describe('login tokens with claims this backend never issues', () => {
   afterAll(() => t.close());
 
   /** Signed as this backend signs; `expiresIn` 0 leaves out the expiry. */
-  const token = (claims: Record<string, unknown>, expiresIn = 60) => sign(claims, secret, { algorithm: 'HS256', ...(expiresIn ? { expiresIn } : {}) });
+  const token = (claims: Record<string, unknown>, expiresIn = 60) =>
+    sign(claims, secret, { algorithm: 'HS256', ...(expiresIn ? { expiresIn } : {}) });
 
   /** The statuses of a request that needs a principal and of logout, which uses the session's claims. */
   const statuses = async (claims: Record<string, unknown>, expiresIn?: number) => {
@@ -141,7 +182,12 @@ describe('login tokens with claims this backend never issues', () => {
     const logout = await t.anonymous.post('/api/auth/logout').set('Authorization', bearer);
     return { claims, me: me.status, logout: logout.status, error: me.body.error };
   };
-  const refused = (claims: Record<string, unknown>) => ({ claims, me: 401, logout: 401, error: expect.stringMatching(/invalid, expired or revoked/i) });
+  const refused = (claims: Record<string, unknown>) => ({
+    claims,
+    me: 401,
+    logout: 401,
+    error: expect.stringMatching(/invalid, expired or revoked/i),
+  });
 
   it('answers 401, not 500, when sub is not a positive integer in decimal', async () => {
     // Signed right, the same claims with sub '1' are the admin's session: the refusals are about sub alone.

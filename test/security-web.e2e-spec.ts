@@ -43,7 +43,8 @@ function handshake(url: string, transport: Transport, options: { headers?: Recor
   });
 }
 
-const usernames = async (t: TestApp): Promise<string[]> => ((await t.http.get('/api/users').expect(200)).body as { username: string }[]).map((user) => user.username);
+const usernames = async (t: TestApp): Promise<string[]> =>
+  ((await t.http.get('/api/users').expect(200)).body as { username: string }[]).map((user) => user.username);
 
 describe('cross-site requests with authentication on', () => {
   let t: TestApp;
@@ -72,7 +73,9 @@ describe('cross-site requests with authentication on', () => {
       .send('username=intruder&password=intruder-password&role=admin')
       .expect(403);
     expect(res.body).toEqual({ statusCode: 403, error: expect.stringMatching(/cross-site request refused.*evil\.example/i) });
-    const json = await post('/api/users', { Cookie: cookie, Origin: EVIL }).send({ username: 'intruder', password: 'intruder-password', role: 'admin' }).expect(403);
+    const json = await post('/api/users', { Cookie: cookie, Origin: EVIL })
+      .send({ username: 'intruder', password: 'intruder-password', role: 'admin' })
+      .expect(403);
     expect(json.body.error).toMatch(/CORS_ORIGINS/);
     expect(await usernames(t)).toEqual(['admin']);
   });
@@ -93,26 +96,41 @@ describe('cross-site requests with authentication on', () => {
   it('refuses the cookie without Origin and Referer, and judges by Referer when Origin is missing', async () => {
     const bare = await post('/api/brands', { Cookie: cookie }).send({ name: 'Bare' }).expect(403);
     expect(bare.body.error).toMatch(/without Origin or Referer/);
-    await post('/api/brands', { Cookie: cookie, Referer: `${EVIL}/page.html` }).send({ name: 'Referred' }).expect(403);
+    await post('/api/brands', { Cookie: cookie, Referer: `${EVIL}/page.html` })
+      .send({ name: 'Referred' })
+      .expect(403);
     await post('/api/brands', { Cookie: cookie, Origin: 'null' }).send({ name: 'Sandboxed' }).expect(403);
-    await post('/api/brands', { Cookie: cookie, Referer: `${ADMIN_UI}/#/brands` }).send({ name: 'From the UI by Referer' }).expect(201);
+    await post('/api/brands', { Cookie: cookie, Referer: `${ADMIN_UI}/#/brands` })
+      .send({ name: 'From the UI by Referer' })
+      .expect(201);
     const names = ((await t.http.get('/api/brands').expect(200)).body as { name: string }[]).map((brand) => brand.name);
     expect(names).toEqual(['From the UI by Referer']);
   });
 
-  it('accepts the cookie from the backend\'s own origin and from CORS_ORIGINS', async () => {
+  it("accepts the cookie from the backend's own origin and from CORS_ORIGINS", async () => {
     await post('/api/brands', { Cookie: cookie, Origin: url }).send({ name: 'Same origin' }).expect(201);
     await post('/api/brands', { Cookie: cookie, Origin: ADMIN_UI }).send({ name: 'Admin UI' }).expect(201);
-    await request(url).delete(`/api/brands/${(await t.http.post('/api/brands').send({ name: 'Doomed' }).expect(201)).body.id}`).set('Cookie', cookie).set('Origin', url).expect(200);
+    await request(url)
+      .delete(`/api/brands/${(await t.http.post('/api/brands').send({ name: 'Doomed' }).expect(201)).body.id}`)
+      .set('Cookie', cookie)
+      .set('Origin', url)
+      .expect(200);
   });
 
   it('lets bearer login tokens and API tokens through from any origin (a foreign page cannot send them)', async () => {
-    await post('/api/brands', { Authorization: `Bearer ${t.adminToken}`, Origin: EVIL, Cookie: cookie }).send({ name: 'Bearer' }).expect(201);
-    await post('/api/brands', { Authorization: `Bearer ${apiToken}`, Origin: EVIL }).send({ name: 'API token' }).expect(201);
+    await post('/api/brands', { Authorization: `Bearer ${t.adminToken}`, Origin: EVIL, Cookie: cookie })
+      .send({ name: 'Bearer' })
+      .expect(201);
+    await post('/api/brands', { Authorization: `Bearer ${apiToken}`, Origin: EVIL })
+      .send({ name: 'API token' })
+      .expect(201);
   });
 
   it('no longer reads form bodies: a urlencoded post gets 415 and changes nothing', async () => {
-    const res = await post('/api/brands', { Authorization: `Bearer ${t.adminToken}` }).type('form').send('name=Formed').expect(415);
+    const res = await post('/api/brands', { Authorization: `Bearer ${t.adminToken}` })
+      .type('form')
+      .send('name=Formed')
+      .expect(415);
     expect(res.body.error).toMatch(/application\/json/);
     const names = ((await t.http.get('/api/brands').expect(200)).body as { name: string }[]).map((brand) => brand.name);
     expect(names).not.toContain('Formed');
@@ -152,7 +170,12 @@ describe('cross-site requests with authentication off', () => {
 
   it('refuses JSON and multipart posts that name a foreign Origin, and accepts scripts (no Origin) and the admin UI', async () => {
     await request(url).post('/api/brands').set('Origin', EVIL).send({ name: 'Forged JSON' }).expect(403);
-    const multipart = await request(url).post('/api/brands').set('Origin', EVIL).field('name', 'Forged multipart').attach('logo_file', PNG, 'logo.png').expect(403);
+    const multipart = await request(url)
+      .post('/api/brands')
+      .set('Origin', EVIL)
+      .field('name', 'Forged multipart')
+      .attach('logo_file', PNG, 'logo.png')
+      .expect(403);
     expect(multipart.body.error).toMatch(/cross-site request refused/i);
     await request(url).post('/api/upload').set('Origin', EVIL).attach('file', PNG, 'logo.png').expect(403);
     await request(url).post('/api/brands').send({ name: 'Script' }).expect(201);
@@ -162,12 +185,19 @@ describe('cross-site requests with authentication off', () => {
     expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
   });
 
-  it('takes the backend\'s own origin under an address, but not under a host name a page could rebind to this machine', async () => {
+  it("takes the backend's own origin under an address, but not under a host name a page could rebind to this machine", async () => {
     await request(url).post('/api/brands').set('Origin', url).send({ name: 'Own origin' }).expect(201);
     const port = new URL(url).port;
-    const rebound = await request(url).post('/api/brands').set('Host', `evil.example:${port}`).set('Origin', `http://evil.example:${port}`).send({ name: 'Rebound' }).expect(403);
+    const rebound = await request(url)
+      .post('/api/brands')
+      .set('Host', `evil.example:${port}`)
+      .set('Origin', `http://evil.example:${port}`)
+      .send({ name: 'Rebound' })
+      .expect(403);
     expect(rebound.body.error).toMatch(/cross-site request refused/i);
-    expect(await handshake(url, 'polling', { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } })).toMatch(/cross-site request refused/i);
+    expect(await handshake(url, 'polling', { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } })).toMatch(
+      /cross-site request refused/i,
+    );
     expect(await brandNames()).toContain('Own origin');
     expect(await brandNames()).not.toContain('Rebound');
   });
@@ -203,41 +233,71 @@ describe('malformed bodies', () => {
       ['/api/services/1/chat/completions', t.http.post('/api/services/1/chat/completions')],
     ] as const) {
       const res = await call.set('Content-Type', 'application/json').send(nested(5000));
-      expect({ path, status: res.status, error: res.body.error }).toEqual({ path, status: 400, error: expect.stringMatching(/nested deeper than 32 levels/) });
+      expect({ path, status: res.status, error: res.body.error }).toEqual({
+        path,
+        status: 400,
+        error: expect.stringMatching(/nested deeper than 32 levels/),
+      });
     }
     // Sane nesting still reaches validation, which names the field.
     const shallow = await t.http.post('/api/brands').set('Content-Type', 'application/json').send(nested(20)).expect(400);
     expect(shallow.body.details[0].field).toBe('name');
     const brand = (await t.http.post('/api/brands').send({ name: 'Nested' }).expect(201)).body.id;
-    await t.http.post('/api/brands/reorder').send({ orders: [{ id: brand, sort_order: 3 }] }).expect(200);
+    await t.http
+      .post('/api/brands/reorder')
+      .send({ orders: [{ id: brand, sort_order: 3 }] })
+      .expect(200);
   });
 
   it('answers null for a field that cannot be empty with 400 naming it, and changes nothing', async () => {
     const user = (await t.http.post('/api/users').send({ username: 'nora', password: 'nora-password', role: 'operator' }).expect(201)).body.id;
     for (const field of ['password', 'username', 'role', 'disabled']) {
-      const res = await t.http.put(`/api/users/${user}`).send({ [field]: null }).expect(400);
+      const res = await t.http
+        .put(`/api/users/${user}`)
+        .send({ [field]: null })
+        .expect(400);
       expect(res.body.details).toEqual([{ field, messages: [`${field} must not be null`] }]);
     }
     await t.login('nora', 'nora-password');
-    const server = (await t.http.post('/api/servers').send({ name: 'gpu', host_ip: '127.0.0.1', username: 'root', password: 'pw' }).expect(201)).body.id;
+    const server = (await t.http.post('/api/servers').send({ name: 'gpu', host_ip: '127.0.0.1', username: 'root', password: 'pw' }).expect(201)).body
+      .id;
     for (const field of ['port', 'agent_port', 'chat_port', 'auth_type']) {
-      const res = await t.http.put(`/api/servers/${server}`).send({ [field]: null }).expect(400);
+      const res = await t.http
+        .put(`/api/servers/${server}`)
+        .send({ [field]: null })
+        .expect(400);
       expect(res.body.details).toEqual([{ field, messages: [`${field} must not be null`] }]);
     }
-    const task = (await t.http.post('/api/tasks').send({ name: 'job', command: 'true', server_id: server, schedule_type: 'daily' }).expect(201)).body.id;
+    const task = (await t.http.post('/api/tasks').send({ name: 'job', command: 'true', server_id: server, schedule_type: 'daily' }).expect(201)).body
+      .id;
     for (const field of ['enabled', 'timeout_seconds']) {
-      const res = await t.http.put(`/api/tasks/${task}`).send({ [field]: null }).expect(400);
+      const res = await t.http
+        .put(`/api/tasks/${task}`)
+        .send({ [field]: null })
+        .expect(400);
       expect(res.body.details).toEqual([{ field, messages: [`${field} must not be null`] }]);
     }
     await t.http.post('/api/auth/tokens').send({ name: 'x', role: null }).expect(400);
-    expect((await t.http.get(`/api/servers/${server}`).expect(200)).body).toMatchObject({ port: 22, agent_port: 8888, chat_port: 8000, auth_type: 'password' });
+    expect((await t.http.get(`/api/servers/${server}`).expect(200)).body).toMatchObject({
+      port: 22,
+      agent_port: 8888,
+      chat_port: 8000,
+      auth_type: 'password',
+    });
     expect((await t.http.get(`/api/tasks/${task}`).expect(200)).body).toMatchObject({ enabled: true, timeout_seconds: 3600 });
   });
 
   it('refuses NUL characters anywhere in a JSON body or a query string with 400 naming the field (PostgreSQL cannot store them)', async () => {
     const login = await t.anonymous.post('/api/auth/login').send({ username: 'ad\u0000min', password: 'whatever' }).expect(400);
-    expect(login.body).toEqual({ statusCode: 400, error: 'username must not contain NUL characters', details: [{ field: 'username', messages: ['username must not contain NUL characters'] }] });
-    const nested = await t.http.post('/api/services/1/chat/completions').send({ messages: [{ role: 'user', content: 'a\u0000b' }] }).expect(400);
+    expect(login.body).toEqual({
+      statusCode: 400,
+      error: 'username must not contain NUL characters',
+      details: [{ field: 'username', messages: ['username must not contain NUL characters'] }],
+    });
+    const nested = await t.http
+      .post('/api/services/1/chat/completions')
+      .send({ messages: [{ role: 'user', content: 'a\u0000b' }] })
+      .expect(400);
     expect(nested.body.error).toBe('messages.0.content must not contain NUL characters');
     const query = await t.http.get('/api/audit?user=a%00b').expect(400);
     expect(query.body.error).toBe('Query parameter user must not contain NUL characters');
@@ -250,11 +310,16 @@ describe('malformed bodies', () => {
 
   it('answers 415 to a PUT with a text or XML body and changes nothing', async () => {
     const brand = (await t.http.post('/api/brands').send({ name: 'Original' }).expect(201)).body.id;
-    for (const [type, body] of [['text/plain', 'name=Changed'], ['application/xml', '<brand><name>Changed</name></brand>']]) {
+    for (const [type, body] of [
+      ['text/plain', 'name=Changed'],
+      ['application/xml', '<brand><name>Changed</name></brand>'],
+    ]) {
       const res = await t.http.put(`/api/brands/${brand}`).set('Content-Type', type).send(body).expect(415);
       expect(res.body.error).toContain(type);
     }
-    expect(((await t.http.get('/api/brands').expect(200)).body as { id: number; name: string }[]).find((row) => row.id === brand)?.name).toBe('Original');
+    expect(((await t.http.get('/api/brands').expect(200)).body as { id: number; name: string }[]).find((row) => row.id === brand)?.name).toBe(
+      'Original',
+    );
   });
 
   it('answers 415 to multipart sent to a route that reads only JSON, and still takes it where uploads are declared', async () => {
@@ -270,7 +335,11 @@ describe('malformed bodies', () => {
       const res = await t.http.post('/api/servers').send({ name: 'gpu', host_ip, username: 'root' });
       expect({ host_ip, status: res.status }).toEqual({ host_ip, status: 400 });
     }
-    const loneSurrogate = await t.http.post('/api/servers').set('Content-Type', 'application/json').send('{"name":"gpu","host_ip":"gpu\\ud800","username":"root"}').expect(400);
+    const loneSurrogate = await t.http
+      .post('/api/servers')
+      .set('Content-Type', 'application/json')
+      .send('{"name":"gpu","host_ip":"gpu\\ud800","username":"root"}')
+      .expect(400);
     expect(loneSurrogate.body.details[0].field).toBe('host_ip');
     for (const name of ['admin\u202egnp.exe', 'zero\u200bwidth', 'bell\u0007', 'half\ud800']) {
       const res = await t.http.post('/api/brands').send({ name }).expect(400);
@@ -291,14 +360,20 @@ describe('malformed bodies', () => {
     }
     await t.http.get('/api/audit?from=2026-01-01&to=2026-12-01T08:00:00%2B08:00').expect(200);
     await t.http.post('/api/auth/tokens').send({ name: 'dated', expires_at: '99' }).expect(400);
-    const task = await t.http.post('/api/tasks').send({ name: 'once', command: 'true', server_id: server, schedule_type: 'once', run_at: '2099-12-01T08:00:00Z', enabled: false }).expect(201);
+    const task = await t.http
+      .post('/api/tasks')
+      .send({ name: 'once', command: 'true', server_id: server, schedule_type: 'once', run_at: '2099-12-01T08:00:00Z', enabled: false })
+      .expect(201);
     expect((await t.http.get(`/api/tasks/${task.body.id}`).expect(200)).body.run_at).toBe('2099-12-01T08:00:00.000Z');
   });
 
-  it('puts helmet\'s headers on every answer, the body parser\'s and the guards\' errors included', async () => {
+  it("puts helmet's headers on every answer, the body parser's and the guards' errors included", async () => {
     const answers = [
       await t.http.post('/api/brands').set('Content-Type', 'application/json').send('{"name":'),
-      await t.http.post('/api/brands').set('Content-Type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })),
+      await t.http
+        .post('/api/brands')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) })),
       await t.http.post('/api/brands').set('Content-Type', 'text/plain').send('x'),
       await t.anonymous.get('/api/brands'),
     ];
@@ -335,7 +410,18 @@ describe('secrets at rest and in the log', () => {
 
   it('logs no secret of a refused body under an invented name, nor a token in a query string', async () => {
     const canaries = ['canary-pass-word', 'canary-pwd', 'canary-key', 'canary-pem', 'canary-query-token', 'canary-api-key'];
-    await t.http.post('/api/servers').send({ name: 'x', host_ip: '127.0.0.1', username: 'root', pass_word: canaries[0], pwd: canaries[1], key: canaries[2], private_key_pem: canaries[3] }).expect(400);
+    await t.http
+      .post('/api/servers')
+      .send({
+        name: 'x',
+        host_ip: '127.0.0.1',
+        username: 'root',
+        pass_word: canaries[0],
+        pwd: canaries[1],
+        key: canaries[2],
+        private_key_pem: canaries[3],
+      })
+      .expect(400);
     await t.http.get(`/api/brands?token=${canaries[4]}&api_key=${canaries[5]}`).expect(200);
     await t.http.get(`/api/brands?t=${t.adminToken}`).expect(200);
     const log = logger.lines.join('\n');

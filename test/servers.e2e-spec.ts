@@ -56,8 +56,22 @@ describeSsh('servers over a real sshd', () => {
       expect(everything).not.toMatch(/"(password|private_key|passphrase)":/);
       expect(Object.keys(server).sort()).toEqual(
         [
-          'id', 'name', 'brand_id', 'model_id', 'brand_name', 'model_name', 'host_ip', 'port', 'username', 'auth_type',
-          'agent_port', 'chat_port', 'status', 'last_check', 'host_key_fingerprint', 'created_at',
+          'id',
+          'name',
+          'brand_id',
+          'model_id',
+          'brand_name',
+          'model_name',
+          'host_ip',
+          'port',
+          'username',
+          'auth_type',
+          'agent_port',
+          'chat_port',
+          'status',
+          'last_check',
+          'host_key_fingerprint',
+          'created_at',
         ].sort(),
       );
     });
@@ -102,10 +116,7 @@ describeSsh('servers over a real sshd', () => {
     });
 
     it('refuses references to a brand or card that does not exist', async () => {
-      const res = await t.http
-        .post('/api/servers')
-        .send({ name: 'x', host_ip: '127.0.0.1', username: 'u', brand_id: 999999 })
-        .expect(400);
+      const res = await t.http.post('/api/servers').send({ name: 'x', host_ip: '127.0.0.1', username: 'u', brand_id: 999999 }).expect(400);
       expect(res.body.error).toMatch(/brand_id 999999/);
     });
 
@@ -284,7 +295,8 @@ describeSsh('servers over a real sshd', () => {
   describe('deletion', () => {
     it('refuses while a task or service uses the server, naming them; then deletes', async () => {
       const id = await createServer();
-      const task = (await t.http.post('/api/tasks').send({ name: 'nightly', command: 'true', server_id: id, schedule_type: 'daily' }).expect(201)).body.id;
+      const task = (await t.http.post('/api/tasks').send({ name: 'nightly', command: 'true', server_id: id, schedule_type: 'daily' }).expect(201))
+        .body.id;
       const model = (await t.http.post('/api/models').send({ name: 'jiuge' }).expect(201)).body.id;
       await t.sql(`INSERT INTO services (name, model_id, server_ids, deploy_status) VALUES ('chat-svc', ${model}, '[${id}]', 'offline')`);
       const refused = await t.http.delete(`/api/servers/${id}`).expect(409);

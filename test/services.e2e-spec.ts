@@ -250,7 +250,10 @@ describe('services through real agents', () => {
       const id = await f.service({ name: 'y', model_id: modelId, server_ids: [agentServerId] });
       const putModel = await t.http.put(`/api/services/${id}`).send({ model_id: UNKNOWN_ID }).expect(400);
       expect(putModel.body.error).toContain(String(UNKNOWN_ID));
-      const putServers = await t.http.put(`/api/services/${id}`).send({ server_ids: [UNKNOWN_ID + 2] }).expect(400);
+      const putServers = await t.http
+        .put(`/api/services/${id}`)
+        .send({ server_ids: [UNKNOWN_ID + 2] })
+        .expect(400);
       expect(putServers.body.error).toContain(String(UNKNOWN_ID + 2));
       expect(await f.get(id)).toMatchObject({ model_id: modelId, server_ids: [agentServerId] });
     });
@@ -280,7 +283,11 @@ describe('services through real agents', () => {
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expect(JSON.stringify(res.body.details ?? res.body.error)).toContain(field);
       }
-      for (const [body, field] of [[{ model_id: null }, 'model_id'], [{ name: null }, 'name'], [{ server_ids: null }, 'server_ids']] as const) {
+      for (const [body, field] of [
+        [{ model_id: null }, 'model_id'],
+        [{ name: null }, 'name'],
+        [{ server_ids: null }, 'server_ids'],
+      ] as const) {
         const res = await t.http.put(`/api/services/${id}`).send(body);
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expect(JSON.stringify(res.body.details ?? res.body.error)).toContain(field);
@@ -317,7 +324,14 @@ describe('services through real agents', () => {
 
       const log = await f.log(id);
       expect(log).toEqual([
-        { server_id: agentServerId, server_name: 'gpu-a', server_ip: '127.0.0.1', success: true, output: expect.stringMatching(/pid \d+/), error: '' },
+        {
+          server_id: agentServerId,
+          server_name: 'gpu-a',
+          server_ip: '127.0.0.1',
+          success: true,
+          output: expect.stringMatching(/pid \d+/),
+          error: '',
+        },
       ]);
       const running = await agentStatus(agent, id);
       expect(running).toMatchObject({ status: 'running', command: 'sleep 60' });
@@ -356,10 +370,19 @@ describe('services through real agents', () => {
         finished_at: expect.any(String),
         command: null,
         outcome: 'succeeded',
-        results: [{ server_id: agentServerId, server_name: 'gpu-a', server_ip: '127.0.0.1', success: true, message: expect.stringMatching(/stopped/) }],
+        results: [
+          { server_id: agentServerId, server_name: 'gpu-a', server_ip: '127.0.0.1', success: true, message: expect.stringMatching(/stopped/) },
+        ],
         status_after: 'online',
       });
-      expect(deploy).toMatchObject({ operation: 'deploy', started_by: 'admin', command: 'sleep 60', outcome: 'succeeded', results: deployLog, status_after: 'deployed' });
+      expect(deploy).toMatchObject({
+        operation: 'deploy',
+        started_by: 'admin',
+        command: 'sleep 60',
+        outcome: 'succeeded',
+        results: deployLog,
+        status_after: 'deployed',
+      });
       expect(Date.parse(stop.started_at)).toBeGreaterThanOrEqual(Date.parse(deploy.finished_at!));
     });
 
@@ -389,7 +412,14 @@ describe('services through real agents', () => {
       expect((await f.get(id)).deploy_status).toBe('deployed');
       const log = await f.log(id);
       expect(log).toEqual([
-        { server_id: agentServerId, server_name: 'gpu-a', server_ip: '127.0.0.1', success: true, output: expect.stringMatching(/restarted/), error: '' },
+        {
+          server_id: agentServerId,
+          server_name: 'gpu-a',
+          server_ip: '127.0.0.1',
+          success: true,
+          output: expect.stringMatching(/restarted/),
+          error: '',
+        },
       ]);
       const newPid = pidIn(log[0].output);
       expect(newPid).not.toBe(oldPid);
@@ -417,7 +447,13 @@ describe('services through real agents', () => {
       await t.http.post(`/api/services/${id}/stop`).expect(200);
       expect(slow.isRunning(id)).toBe(true);
       expect((await f.get(id)).deploy_status).toBe('deployed');
-      expect((await f.operations(id))[0]).toMatchObject({ operation: 'stop', outcome: 'running', finished_at: null, results: null, status_after: null });
+      expect((await f.operations(id))[0]).toMatchObject({
+        operation: 'stop',
+        outcome: 'running',
+        finished_at: null,
+        results: null,
+        status_after: null,
+      });
       await operations.settled(id);
       expect((await f.get(id)).deploy_status).toBe('online');
       expect((await f.operations(id))[0]).toMatchObject({ operation: 'stop', outcome: 'succeeded', status_after: 'online' });
@@ -496,7 +532,7 @@ describe('services through real agents', () => {
   });
 
   describe('unreachable and failing agents', () => {
-    it('an agent on a closed port: offline, and that server\'s entry names host:port', async () => {
+    it("an agent on a closed port: offline, and that server's entry names host:port", async () => {
       const port = await closedPort();
       const deadServer = await f.server(port, 'gpu-dead');
       const id = await f.service({ name: 'half-dead', model_id: modelId, server_ids: [agentServerId, deadServer], deploy_command: 'sleep 60' });
@@ -529,7 +565,13 @@ describe('services through real agents', () => {
       const [stop] = await f.operations(id);
       expect(stop).toMatchObject({ operation: 'stop', outcome: 'failed', status_after: 'offline' });
       const [stopEntry] = stop.results!;
-      expect(stopEntry).toEqual({ server_id: goneServer, server_name: 'gpu-gone', server_ip: '127.0.0.1', success: false, message: expect.any(String) });
+      expect(stopEntry).toEqual({
+        server_id: goneServer,
+        server_name: 'gpu-gone',
+        server_ip: '127.0.0.1',
+        success: false,
+        message: expect.any(String),
+      });
       expect(stopEntry.message).toContain(`127.0.0.1:${gone.port}`);
       expect((await f.get(id)).deploy_status).toBe('offline');
     });
@@ -604,7 +646,12 @@ describe('services through real agents', () => {
       const { pid } = await agentStatus(agent, id);
 
       process.kill(-pid!, 'SIGKILL');
-      await eventually(() => agent.isRunning(id), (running) => !running, 'the agent to see the process gone', 8000);
+      await eventually(
+        () => agent.isRunning(id),
+        (running) => !running,
+        'the agent to see the process gone',
+        8000,
+      );
 
       const list = (await t.http.post('/api/services/refresh-status').expect(200)).body as ServiceBody[];
       expect(list.find((service) => service.id === id)?.deploy_status).toBe('online');
@@ -622,7 +669,9 @@ describe('services through real agents', () => {
       await t.http.post(`/api/services/${id}/chat`).send({ role: 'assistant', content: 'hi' }).expect(201);
       await t.http.post(`/api/services/${keep}/chat`).send({ role: 'user', content: 'stay' }).expect(201);
       const rows = async (serviceId: number) =>
-        Number((await t.sql<{ n: number | string }>(`SELECT COUNT(*) AS n FROM chat_history WHERE service_id = ${placeholder(1)}`, [serviceId]))[0].n);
+        Number(
+          (await t.sql<{ n: number | string }>(`SELECT COUNT(*) AS n FROM chat_history WHERE service_id = ${placeholder(1)}`, [serviceId]))[0].n,
+        );
       expect(await rows(id)).toBe(2);
 
       await t.http.delete(`/api/services/${id}`).expect(200, { message: 'Service deleted successfully' });
@@ -632,9 +681,7 @@ describe('services through real agents', () => {
       expect(((await t.http.get('/api/services').expect(200)).body as ServiceBody[]).some((service) => service.id === id)).toBe(false);
       // Another service's history is untouched.
       expect(await rows(keep)).toBe(1);
-      expect((await t.http.get(`/api/services/${keep}/chat`).expect(200)).body).toEqual([
-        expect.objectContaining({ role: 'user', content: 'stay' }),
-      ]);
+      expect((await t.http.get(`/api/services/${keep}/chat`).expect(200)).body).toEqual([expect.objectContaining({ role: 'user', content: 'stay' })]);
     });
 
     it('refuses to delete a model or a server still used by a service (409), and allows it afterwards', async () => {
@@ -678,7 +725,12 @@ describe('services through real agents', () => {
 
       const id = await f.service({ name: 'pushed', model_id: modelId, server_ids: [agentServerId], deploy_command: 'sleep 60' });
       await operations.settled(id);
-      const deployed = await eventually(() => statusesOf(id), (seen) => seen.length >= 2, 'deploying and deployed to be pushed', 8000);
+      const deployed = await eventually(
+        () => statusesOf(id),
+        (seen) => seen.length >= 2,
+        'deploying and deployed to be pushed',
+        8000,
+      );
       expect(deployed).toEqual([
         { id, deploy_status: 'deploying' },
         { id, deploy_status: 'deployed' },
@@ -687,7 +739,12 @@ describe('services through real agents', () => {
       await t.http.post(`/api/services/${id}/stop`).expect(200);
       await operations.settled(id);
       // A stop keeps the status until the agents answer: no `deploying` in between.
-      const stopped = await eventually(() => statusesOf(id), (seen) => seen.length >= 3, 'the stop to be pushed', 8000);
+      const stopped = await eventually(
+        () => statusesOf(id),
+        (seen) => seen.length >= 3,
+        'the stop to be pushed',
+        8000,
+      );
       expect(stopped.slice(2)).toEqual([{ id, deploy_status: 'online' }]);
     });
   });
@@ -756,7 +813,12 @@ describe('services with hanging agents', () => {
     expect((second.body as ServiceBody[]).find((service) => service.id === id)?.deploy_status).toBe('deployed');
 
     // The refresh gives up on the agent after AGENT_STATUS_TIMEOUT_MS and marks the service offline.
-    await eventually(async () => (await f.get(id)).deploy_status, (status) => status === 'offline', 'the refresh to mark the service offline', 8000);
+    await eventually(
+      async () => (await f.get(id)).deploy_status,
+      (status) => status === 'offline',
+      'the refresh to mark the service offline',
+      8000,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(2400);
     // The second GET joined the refresh in flight instead of starting another.
     expect(servicesCalls()).toBe(1);
@@ -766,7 +828,12 @@ describe('services with hanging agents', () => {
     await eventually(servicesCalls, (calls) => calls === 2, 'a new refresh to reach the agent', 8000);
     // That refresh has read the services already: a status written now is overwritten when it gives up on the agent.
     await t.sql(`UPDATE services SET deploy_status = 'deployed' WHERE id = ${placeholder(1)}`, [id]);
-    await eventually(async () => (await f.get(id)).deploy_status, (status) => status === 'offline', 'the second refresh to finish', 8000);
+    await eventually(
+      async () => (await f.get(id)).deploy_status,
+      (status) => status === 'offline',
+      'the second refresh to finish',
+      8000,
+    );
   });
 
   it('POST /api/services/refresh-status is bounded by AGENT_STATUS_TIMEOUT_MS', async () => {
@@ -787,7 +854,12 @@ describe('services with hanging agents', () => {
     const hung = await hangingAgent();
     await f.service({ name: 'slow-to-refresh', model_id: modelId, server_ids: [await f.server(hung.port, 'gpu-slow')] });
     await t.http.get('/api/services').expect(200);
-    await eventually(() => hung.requests.length, (count) => count === 1, 'the background refresh to reach the hanging agent', 8000);
+    await eventually(
+      () => hung.requests.length,
+      (count) => count === 1,
+      'the background refresh to reach the hanging agent',
+      8000,
+    );
 
     // Meanwhile a process dies on a healthy agent.
     const healthy = await startAgentServer();

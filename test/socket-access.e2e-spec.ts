@@ -27,7 +27,8 @@ describe('revocation reaches every socket subscription', () => {
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     const serverId = (await t.http.post('/api/servers').send({ name: 'gpu', host_ip: '127.0.0.1', username: 'root' }).expect(201)).body.id;
-    taskId = (await t.http.post('/api/tasks').send({ name: 'watched', command: 'true', server_id: serverId, schedule_type: 'daily' }).expect(201)).body.id;
+    taskId = (await t.http.post('/api/tasks').send({ name: 'watched', command: 'true', server_id: serverId, schedule_type: 'daily' }).expect(201))
+      .body.id;
   });
   afterAll(async () => {
     sockets.forEach((socket) => socket.close());
@@ -71,7 +72,12 @@ describe('revocation reaches every socket subscription', () => {
   }
 
   async function viewer(name: string): Promise<{ id: number; token: string }> {
-    const { id } = (await t.http.post('/api/users').send({ username: name, password: `${name}-password`, role: 'viewer' }).expect(201)).body;
+    const { id } = (
+      await t.http
+        .post('/api/users')
+        .send({ username: name, password: `${name}-password`, role: 'viewer' })
+        .expect(201)
+    ).body;
     return { id, token: await t.login(name, `${name}-password`) };
   }
 
@@ -87,7 +93,7 @@ describe('revocation reaches every socket subscription', () => {
     expect(client.events.map((event) => event.name)).toEqual(['task_error']);
   });
 
-  it('disconnects a disabled user\'s socket with session_ended, and keeps a valid one', async () => {
+  it("disconnects a disabled user's socket with session_ended, and keeps a valid one", async () => {
     const vera = await viewer('vera');
     const disabled = await connect(vera.token);
     const kept = await connect((await viewer('vince')).token);

@@ -68,9 +68,7 @@ describeSsh('SSH pool and executor against a real sshd', () => {
     try {
       const server = target({ port: strict.port, password: strict.password });
       const results = await Promise.all(Array.from({ length: 6 }, (_, n) => run(server, `sleep 0.3; echo ${n}`)));
-      expect(results.map((result) => [result.success, result.output])).toEqual(
-        Array.from({ length: 6 }, (_, n) => [true, `${n}\n`]),
-      );
+      expect(results.map((result) => [result.success, result.output])).toEqual(Array.from({ length: 6 }, (_, n) => [true, `${n}\n`]));
     } finally {
       await strict.stop();
     }
@@ -198,7 +196,14 @@ describeSsh('idle eviction', () => {
     try {
       const executor = t.app.get(SshExecutor);
       const pool = t.app.get(SshPool);
-      const server: SshTarget = { serverId: 1, host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password, hostKeyFingerprint: null };
+      const server: SshTarget = {
+        serverId: 1,
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        password: sshd.password,
+        hostKeyFingerprint: null,
+      };
       expect((await executor.exec(server, 'echo warm', { timeoutMs: 5000 })).output).toBe('warm\n');
       expect(pool.stats(1).connections).toBe(1);
       const idleFrom = Date.now();

@@ -83,7 +83,12 @@ async function listen(t: TestApp): Promise<string> {
 }
 
 async function createServer(t: TestApp, fields: Record<string, unknown>): Promise<number> {
-  return (await t.http.post('/api/servers').send({ password: 'pw', username: 'root', host_ip: '127.0.0.1', ...fields }).expect(201)).body.id;
+  return (
+    await t.http
+      .post('/api/servers')
+      .send({ password: 'pw', username: 'root', host_ip: '127.0.0.1', ...fields })
+      .expect(201)
+  ).body.id;
 }
 
 const poolOf = async (t: TestApp, serverId: number): Promise<PoolState> => (await t.http.get(`/api/servers/${serverId}/ssh`).expect(200)).body;
@@ -129,10 +134,25 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     await client.until('the flood to start', () => (client.output.length > 4096 ? true : undefined));
     raw.pause();
     const gateway = t.app.get(TerminalGateway);
-    await eventually(() => gateway.stats(), (stats) => stats.paused === 1, 'the terminal to be paused by flow control', 10_000);
+    await eventually(
+      () => gateway.stats(),
+      (stats) => stats.paused === 1,
+      'the terminal to be paused by flow control',
+      10_000,
+    );
     client.close();
-    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
-    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0, 'the idle connection to close', 10_000);
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.open_channels === 0,
+      'the channel to be given back',
+      10_000,
+    );
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.connections === 0,
+      'the idle connection to close',
+      10_000,
+    );
   });
 
   it('gives back the channel of a paused terminal closed with ssh_disconnect, and answers exactly one ssh_disconnected per terminal', async () => {
@@ -141,11 +161,21 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     flooded.socket.emit('ssh_input', { input: 'head -c 100000000 /dev/zero | base64\r' });
     await flooded.until('the flood to start', () => (flooded.output.length > 4096 ? true : undefined));
     raw.pause();
-    await eventually(() => t.app.get(TerminalGateway).stats(), (stats) => stats.paused === 1, 'the terminal to be paused', 10_000);
+    await eventually(
+      () => t.app.get(TerminalGateway).stats(),
+      (stats) => stats.paused === 1,
+      'the terminal to be paused',
+      10_000,
+    );
     flooded.socket.emit('ssh_disconnect');
     raw.resume();
     await flooded.waitFor('ssh_disconnected');
-    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.open_channels === 0,
+      'the channel to be given back',
+      10_000,
+    );
 
     const exiting = await openTerminal();
     exiting.socket.emit('ssh_input', { input: 'exit\r' });
@@ -165,7 +195,10 @@ describeSsh('SSH channels are always given back (real sshd)', () => {
     await client.waitFor('ssh_disconnected');
     const typed = 'echo audited-bytes\r'.length;
     const [closed] = await eventually(
-      async () => ((await t.http.get('/api/audit?action=terminal.close').expect(200)).body.events as Array<{ detail: Record<string, number> }>).filter((event) => event.detail.bytes_in === typed),
+      async () =>
+        ((await t.http.get('/api/audit?action=terminal.close').expect(200)).body.events as Array<{ detail: Record<string, number> }>).filter(
+          (event) => event.detail.bytes_in === typed,
+        ),
       (events) => events.length === 1,
       'the terminal.close audit row of this terminal',
     );
@@ -191,7 +224,12 @@ describeSsh('connections per server are capped (real sshd)', () => {
 
   it('refuses a command with a clear error while the only allowed connection is full, and runs it once a channel is back', async () => {
     const serverId = await createServer(t, { name: 'capped', port: sshd.port, username: sshd.username, password: sshd.password });
-    const task = (await t.http.post('/api/tasks').send({ name: 'echo', command: 'echo ran', server_id: serverId, schedule_type: 'daily', timeout_seconds: 10 }).expect(201)).body.id;
+    const task = (
+      await t.http
+        .post('/api/tasks')
+        .send({ name: 'echo', command: 'echo ran', server_id: serverId, schedule_type: 'daily', timeout_seconds: 10 })
+        .expect(201)
+    ).body.id;
     const client = await RecordingClient.connect(url, t.adminToken);
     try {
       client.socket.emit('ssh_connect', { server_id: serverId });
@@ -201,8 +239,16 @@ describeSsh('connections per server are capped (real sshd)', () => {
       expect(await poolOf(t, serverId)).toMatchObject({ connections: 1, open_channels: 1 });
       client.socket.emit('ssh_disconnect');
       await client.waitFor('ssh_disconnected');
-      await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the channel to be given back', 10_000);
-      expect((await t.http.post(`/api/tasks/${task}/execute`).expect(200)).body).toMatchObject({ success: true, output: expect.stringContaining('ran') });
+      await eventually(
+        () => poolOf(t, serverId),
+        (pool) => pool.open_channels === 0,
+        'the channel to be given back',
+        10_000,
+      );
+      expect((await t.http.post(`/api/tasks/${task}/execute`).expect(200)).body).toMatchObject({
+        success: true,
+        output: expect.stringContaining('ran'),
+      });
     } finally {
       client.close();
     }
@@ -215,7 +261,12 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
   const peers: Array<{ stop(): Promise<void> }> = [];
 
   beforeAll(async () => {
-    t = await startTestApp({ SSH_CONNECT_TIMEOUT_MS: '1000', SSH_CHANNEL_OPEN_TIMEOUT_MS: '3000', SSH_IDLE_TIMEOUT_MS: '1000', TERMINAL_MAX_PER_SERVER: '1' });
+    t = await startTestApp({
+      SSH_CONNECT_TIMEOUT_MS: '1000',
+      SSH_CHANNEL_OPEN_TIMEOUT_MS: '3000',
+      SSH_IDLE_TIMEOUT_MS: '1000',
+      TERMINAL_MAX_PER_SERVER: '1',
+    });
     url = await listen(t);
   });
   afterAll(async () => {
@@ -229,14 +280,21 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     return server;
   };
   const taskOn = async (serverId: number): Promise<number> =>
-    (await t.http.post('/api/tasks').send({ name: 'stalled', command: 'true', server_id: serverId, schedule_type: 'daily', timeout_seconds: 30 }).expect(201)).body.id;
+    (
+      await t.http
+        .post('/api/tasks')
+        .send({ name: 'stalled', command: 'true', server_id: serverId, schedule_type: 'daily', timeout_seconds: 30 })
+        .expect(201)
+    ).body.id;
 
   it('names the SSH handshake when a port accepts but never speaks SSH', async () => {
     const silent = await startSilentTcpHost();
     peers.push(silent);
     const task = await taskOn(await createServer(t, { name: 'silent', port: silent.port }));
     const res = await t.http.post(`/api/tasks/${task}/execute`).expect(200);
-    expect(res.body.error).toBe(`Timed out connecting to 127.0.0.1:${silent.port} (SSH handshake: the port accepted the connection but the handshake did not complete)`);
+    expect(res.body.error).toBe(
+      `Timed out connecting to 127.0.0.1:${silent.port} (SSH handshake: the port accepted the connection but the handshake did not complete)`,
+    );
   });
 
   it('names authentication when the server never answers it', async () => {
@@ -254,7 +312,12 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     expect(res.body.error).toBe(
       `Timed out after 3000 ms opening an SSH channel on 127.0.0.1:${server.port} (channel open): the server accepted the connection but did not answer`,
     );
-    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0, 'the retired connection to close', 10_000);
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.connections === 0 && pool.open_channels === 0,
+      'the retired connection to close',
+      10_000,
+    );
   });
 
   it('frees a terminal slot at once when its socket leaves while the shell is still opening', async () => {
@@ -275,19 +338,34 @@ describe('opens are bounded and say which phase stalled (ssh2 servers that stall
     } finally {
       next.close();
     }
-    await eventually(() => poolOf(t, serverId), (pool) => pool.connections === 0 && pool.open_channels === 0, 'the pool to let go of the server', 10_000);
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.connections === 0 && pool.open_channels === 0,
+      'the pool to let go of the server',
+      10_000,
+    );
   });
 
-  it('releases an exec channel the server grants after the command\'s own deadline', async () => {
+  it("releases an exec channel the server grants after the command's own deadline", async () => {
     const server = await stalling('channel-open');
     const serverId = await createServer(t, { name: 'late', port: server.port });
-    const task = (await t.http.post('/api/tasks').send({ name: 'late', command: 'true', server_id: serverId, schedule_type: 'daily', timeout_seconds: 1 }).expect(201)).body.id;
+    const task = (
+      await t.http
+        .post('/api/tasks')
+        .send({ name: 'late', command: 'true', server_id: serverId, schedule_type: 'daily', timeout_seconds: 1 })
+        .expect(201)
+    ).body.id;
     const res = await t.http.post(`/api/tasks/${task}/execute`).expect(200);
     expect(res.body.error).toBe(`Timed out after 1000 ms opening an SSH channel on 127.0.0.1:${server.port} (channel open)`);
     // The pool's own bound (3 s) has not passed yet: the open is still pending when the server grants it.
     const closed = server.channelClosed();
     server.grant();
     await closed;
-    await eventually(() => poolOf(t, serverId), (pool) => pool.open_channels === 0, 'the late channel to be given back', 10_000);
+    await eventually(
+      () => poolOf(t, serverId),
+      (pool) => pool.open_channels === 0,
+      'the late channel to be given back',
+      10_000,
+    );
   });
 });

@@ -479,7 +479,12 @@ describeSsh('tasks against a real sshd', () => {
         const id = await createTask({ name: 'line endings', command, server_id: serverId, schedule_type: 'once' });
         await t.app.listen(0, '127.0.0.1');
         const { port } = t.app.getHttpServer().address() as AddressInfo;
-        const client = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: t.adminToken } });
+        const client = io(`http://127.0.0.1:${port}`, {
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          auth: { token: t.adminToken },
+        });
         try {
           const outputs: Array<{ task_id: number; run_id: number; data: string }> = [];
           client.on('task_output', (event) => outputs.push(event));
@@ -568,7 +573,11 @@ describeSsh('tasks against a real sshd', () => {
       it('refuses a second execute (409) and a delete (409) while a run is going, and the first run completes', async () => {
         const id = await createTask({ name: 'slow', command: 'sleep 2; echo done', server_id: serverId, schedule_type: 'once' });
         const first = execute(id).then((res) => res);
-        await eventually(() => getTask(id), (task) => task.status === 'executing', 'the first run to start');
+        await eventually(
+          () => getTask(id),
+          (task) => task.status === 'executing',
+          'the first run to start',
+        );
 
         const second = await execute(id).expect(409);
         expect(second.body).toEqual({ statusCode: 409, error: expect.stringContaining('already running') });
@@ -733,7 +742,11 @@ describeSsh('tasks against a real sshd', () => {
       expect(task.status).toBe('failed');
       expect(task.result).toMatchObject({ success: false, error: res.body.error });
 
-      await eventually(() => userProcesses(user, 'sleep 30'), (pids) => pids.length === 0, 'the remote sleep 30 to be ended');
+      await eventually(
+        () => userProcesses(user, 'sleep 30'),
+        (pids) => pids.length === 0,
+        'the remote sleep 30 to be ended',
+      );
     });
   });
 });

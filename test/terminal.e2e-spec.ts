@@ -10,7 +10,6 @@ import { closedPort, describeSsh, startSilentTcpHost, startSshd, TestSshd } from
 import { startTestApp, TestApp } from './helpers/test-app';
 import { until } from './helpers/wait';
 
-
 const UNKNOWN_SERVER_ID = 987654;
 /** The test user's bash prompt (Debian skel, coloured for xterm-256color), e.g. `infinitest@host:~$ `. */
 const PROMPT = /infinitest@[^\s:]+:~\$ $/;
@@ -113,10 +112,14 @@ class TerminalClient {
 
   /** The first `name` event at or after index `from` of `events`. */
   async waitForEvent<T = Record<string, unknown>>(name: string, from = 0, timeoutMs = 10_000): Promise<T & { index: number }> {
-    const index = await this.until(`a ${name} event`, () => {
-      const found = this.events.findIndex((event, i) => i >= from && event.name === name);
-      return found >= 0 ? found : undefined;
-    }, timeoutMs);
+    const index = await this.until(
+      `a ${name} event`,
+      () => {
+        const found = this.events.findIndex((event, i) => i >= from && event.name === name);
+        return found >= 0 ? found : undefined;
+      },
+      timeoutMs,
+    );
     return { ...(this.events[index].payload as T), index };
   }
 
@@ -221,12 +224,25 @@ function render(client: TerminalClient) {
   const rows = async (first: () => number, count: () => number) => {
     await written; // xterm parses asynchronously; the last write's callback means all of it is on screen.
     const buffer = term.buffer.active;
-    return Array.from({ length: count() }, (_, row) => buffer.getLine(first() + row)!.translateToString(true).trimEnd());
+    return Array.from({ length: count() }, (_, row) =>
+      buffer
+        .getLine(first() + row)!
+        .translateToString(true)
+        .trimEnd(),
+    );
   };
   return {
     term,
-    screen: () => rows(() => term.buffer.active.viewportY, () => term.rows),
-    all: () => rows(() => 0, () => term.buffer.active.length),
+    screen: () =>
+      rows(
+        () => term.buffer.active.viewportY,
+        () => term.rows,
+      ),
+    all: () =>
+      rows(
+        () => 0,
+        () => term.buffer.active.length,
+      ),
   };
 }
 
@@ -292,8 +308,11 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await client.run('echo "term=$TERM"; stty size')).toEqual(['term=xterm-256color', '24 80']);
     });
 
-    it('checks the socket\'s token again at ssh_connect: once it is revoked, no terminal opens on the old socket', async () => {
-      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as { token: string; id: number };
+    it("checks the socket's token again at ssh_connect: once it is revoked, no terminal opens on the old socket", async () => {
+      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as {
+        token: string;
+        id: number;
+      };
       const client = await TerminalClient.open({ url: url.url, token });
       clients.push(client);
       await client.openShell({ server_id: serverId });
@@ -308,7 +327,10 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
     });
 
     it('ends an open terminal once its token is revoked, or its user is demoted to viewer', async () => {
-      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as { token: string; id: number };
+      const { token, id } = (await t.http.post('/api/auth/tokens').send({ name: 'terminal script' }).expect(201)).body as {
+        token: string;
+        id: number;
+      };
       const scripted = await TerminalClient.open({ url: url.url, token });
       clients.push(scripted);
       await scripted.openShell({ server_id: serverId });
@@ -317,7 +339,9 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await scripted.nextError(scriptedFrom, 5000)).toMatch(/revoked or no longer allows terminals/);
       await scripted.waitForEvent('ssh_disconnected', scriptedFrom, 5000);
 
-      const user = (await t.http.post('/api/users').send({ username: 'olive', password: 'olive-password', role: 'operator' }).expect(201)).body as { id: number };
+      const user = (await t.http.post('/api/users').send({ username: 'olive', password: 'olive-password', role: 'operator' }).expect(201)).body as {
+        id: number;
+      };
       const operator = await TerminalClient.open({ url: url.url, token: await t.login('olive', 'olive-password') });
       clients.push(operator);
       await operator.openShell({ server_id: serverId });
@@ -446,7 +470,9 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
         const client = await open();
         const started = Date.now();
         client.emit('ssh_connect', { server_id: hanging });
-        expect(await client.nextError(0, 8000)).toBe(`Timed out connecting to 127.0.0.1:${silent.port} (SSH handshake: the port accepted the connection but the handshake did not complete)`);
+        expect(await client.nextError(0, 8000)).toBe(
+          `Timed out connecting to 127.0.0.1:${silent.port} (SSH handshake: the port accepted the connection but the handshake did not complete)`,
+        );
         expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
       } finally {
         await silent.stop();
@@ -477,7 +503,14 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       expect(await errorFor('ssh_connect', { server_id: -1 })).toBe('server_id must be a positive integer');
       expect(await errorFor('ssh_connect', { server_id: serverId, service_id: 'x' })).toBe('service_id must be a positive integer');
       expect(await errorFor('ssh_connect', { server_id: serverId, auto_command: 42 })).toMatch(/^auto_command must be a string/);
-      for (const size of [{ cols: 0 }, { rows: 1001 }, { cols: '132', rows: 43 }, { cols: 80.5, rows: 24 }, { cols: 132, rows: -1 }, { cols: true }]) {
+      for (const size of [
+        { cols: 0 },
+        { rows: 1001 },
+        { cols: '132', rows: 43 },
+        { cols: 80.5, rows: 24 },
+        { cols: 132, rows: -1 },
+        { cols: true },
+      ]) {
         expect(await errorFor('ssh_connect', { server_id: serverId, ...size })).toBe('cols and rows must be integers from 1 to 1000');
       }
       expect(client.events.map((event) => event.name)).not.toContain('ssh_connected');
@@ -701,7 +734,13 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
     let catOnly: TestSshd;
     let t: TestApp;
     let url: Endpoint;
-    const fieldsOf = (peer: TestSshd, name: string) => ({ name, host_ip: peer.host, port: peer.port, username: peer.username, password: peer.password });
+    const fieldsOf = (peer: TestSshd, name: string) => ({
+      name,
+      host_ip: peer.host,
+      port: peer.port,
+      username: peer.username,
+      password: peer.password,
+    });
     const open = async () => {
       const client = await TerminalClient.open(url);
       clients.push(client);
@@ -781,7 +820,10 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
 
     it('types keystrokes sent before the shell is ready after the locale line, not into it', async () => {
       const client = await open();
-      client.emit('ssh_connect', { server_id: await createServer(t, fieldsOf(sshd, 'early-typist')), auto_command: 'echo "auto-$((1+1)) LANG=$LANG"' });
+      client.emit('ssh_connect', {
+        server_id: await createServer(t, fieldsOf(sshd, 'early-typist')),
+        auto_command: 'echo "auto-$((1+1)) LANG=$LANG"',
+      });
       await client.waitForEvent('ssh_connected');
       client.input('echo "early-$((1+2)) LANG=$LANG"\r');
       await client.waitForOutput(/early-3 LANG=.*\r\n/);
@@ -916,85 +958,84 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       };
     };
 
-    it(
-      'keeps RSS bounded while a slow reader receives a flood, which keeps flowing until ssh_disconnect',
-      async () => {
-        const client = await TerminalClient.open(url, { keepOutput: false });
-        clients.push(client);
-        // The prompt and pid come before the flood; output is only counted (and scanned for markers) below.
-        client.emit('ssh_connect', { server_id: serverId });
-        await client.waitForEvent('ssh_connected');
-        await client.until('a prompt', () => PROMPT.test(stripAnsi(client.tail)));
-        client.input('echo "pids=$$,$PPID."\r');
-        const [, shellPid] = await client.until('the shell pid', () => client.tail.match(/pids=(\d+),\d+\./) ?? undefined);
-        const shell = Number(shellPid);
+    it('keeps RSS bounded while a slow reader receives a flood, which keeps flowing until ssh_disconnect', async () => {
+      const client = await TerminalClient.open(url, { keepOutput: false });
+      clients.push(client);
+      // The prompt and pid come before the flood; output is only counted (and scanned for markers) below.
+      client.emit('ssh_connect', { server_id: serverId });
+      await client.waitForEvent('ssh_connected');
+      await client.until('a prompt', () => PROMPT.test(stripAnsi(client.tail)));
+      client.input('echo "pids=$$,$PPID."\r');
+      const [, shellPid] = await client.until('the shell pid', () => client.tail.match(/pids=(\d+),\d+\./) ?? undefined);
+      const shell = Number(shellPid);
 
-        const stopThrottle = throttle(client, READER_BYTES_PER_SECOND);
-        // RSS every 100 ms; once a second also after a full GC, with what the heap and buffers still hold then
-        // (garbage from the data that did get through says nothing about buffering).
-        const retained = () => {
-          collectGarbage();
-          const usage = process.memoryUsage();
-          return { rss: usage.rss, held: usage.heapUsed + usage.external };
-        };
-        const baseline = retained();
-        const samples: Array<{ at: number; rss: number; received: number }> = [];
-        const afterGc: Array<{ rss: number; held: number }> = [];
-        const sampler = setInterval(() => {
-          samples.push({ at: Date.now(), rss: process.memoryUsage().rss, received: client.outputChars });
-          if (samples.length % 10 === 0) afterGc.push(retained());
-        }, 100);
-        try {
-          client.input('head -c 200000000 /dev/zero | base64\r');
-          // The flood is underway once the pipeline runs and base64 text arrives.
-          await client.until('the flood to start', () => /(AAAA){19}\r\n/.test(client.tail), 10_000);
-          const pipeline = childrenOf(shell);
-          expect(pipeline.length).toBe(2);
+      const stopThrottle = throttle(client, READER_BYTES_PER_SECOND);
+      // RSS every 100 ms; once a second also after a full GC, with what the heap and buffers still hold then
+      // (garbage from the data that did get through says nothing about buffering).
+      const retained = () => {
+        collectGarbage();
+        const usage = process.memoryUsage();
+        return { rss: usage.rss, held: usage.heapUsed + usage.external };
+      };
+      const baseline = retained();
+      const samples: Array<{ at: number; rss: number; received: number }> = [];
+      const afterGc: Array<{ rss: number; held: number }> = [];
+      const sampler = setInterval(() => {
+        samples.push({ at: Date.now(), rss: process.memoryUsage().rss, received: client.outputChars });
+        if (samples.length % 10 === 0) afterGc.push(retained());
+      }, 100);
+      try {
+        client.input('head -c 200000000 /dev/zero | base64\r');
+        // The flood is underway once the pipeline runs and base64 text arrives.
+        await client.until('the flood to start', () => /(AAAA){19}\r\n/.test(client.tail), 10_000);
+        const pipeline = childrenOf(shell);
+        expect(pipeline.length).toBe(2);
 
-          // A measurement window (not a synchronisation point) during which the reader stays slow.
-          const start = Date.now();
-          const receivedAtStart = client.outputChars;
-          await delay(WINDOW_SECONDS * 1000);
-          // Output received in each 2 s span of the window.
-          const receivedBy = (time: number) => samples.filter((sample) => sample.at <= time).pop()?.received ?? receivedAtStart;
-          const spans = Array.from({ length: WINDOW_SECONDS / 2 }, (_, i) => receivedBy(start + (i + 1) * 2000) - (i === 0 ? receivedAtStart : receivedBy(start + i * 2000)));
-          const rssGrowth = Math.max(...samples.map((sample) => sample.rss)) - baseline.rss;
-          const rssAfterGcGrowth = Math.max(...afterGc.map((sample) => sample.rss)) - baseline.rss;
-          const heldGrowth = Math.max(...afterGc.map((sample) => sample.held)) - baseline.held;
-          const mb = (bytes: number) => (bytes / MB).toFixed(1);
-          console.log(
-            `flood through a ${mb(READER_BYTES_PER_SECOND)} MB/s reader: RSS baseline ${mb(baseline.rss)} MB, peak +${mb(rssGrowth)} MB, ` +
-              `peak after GC +${mb(rssAfterGcGrowth)} MB; heap+external after GC +${mb(heldGrowth)} MB at most; ` +
-              `received ${mb(client.outputChars)} MB in ${client.outputEvents} events; per 2 s span (MB): ${spans.map(mb).join(', ')}`,
-          );
-          // Output kept flowing all along, at about the reader's pace...
-          expect(Math.min(...spans)).toBeGreaterThanOrEqual(1 * MB);
-          // ...while what the reader had not taken yet did not pile up in the server. Without flow control,
-          // the unread output held in memory grows by about 10 MB/s here, passing these bounds within seconds.
-          expect(rssGrowth).toBeLessThan(150 * MB);
-          expect(heldGrowth).toBeLessThan(64 * MB);
-          // However much a resumed stream delivers at once, xterm.js gets it in bounded writes.
-          expect(client.largestOutputEvent).toBeLessThanOrEqual(MAX_OUTPUT_EVENT_CHARS + SSH_PACKET_BYTES);
+        // A measurement window (not a synchronisation point) during which the reader stays slow.
+        const start = Date.now();
+        const receivedAtStart = client.outputChars;
+        await delay(WINDOW_SECONDS * 1000);
+        // Output received in each 2 s span of the window.
+        const receivedBy = (time: number) => samples.filter((sample) => sample.at <= time).pop()?.received ?? receivedAtStart;
+        const spans = Array.from(
+          { length: WINDOW_SECONDS / 2 },
+          (_, i) => receivedBy(start + (i + 1) * 2000) - (i === 0 ? receivedAtStart : receivedBy(start + i * 2000)),
+        );
+        const rssGrowth = Math.max(...samples.map((sample) => sample.rss)) - baseline.rss;
+        const rssAfterGcGrowth = Math.max(...afterGc.map((sample) => sample.rss)) - baseline.rss;
+        const heldGrowth = Math.max(...afterGc.map((sample) => sample.held)) - baseline.held;
+        const mb = (bytes: number) => (bytes / MB).toFixed(1);
+        console.log(
+          `flood through a ${mb(READER_BYTES_PER_SECOND)} MB/s reader: RSS baseline ${mb(baseline.rss)} MB, peak +${mb(rssGrowth)} MB, ` +
+            `peak after GC +${mb(rssAfterGcGrowth)} MB; heap+external after GC +${mb(heldGrowth)} MB at most; ` +
+            `received ${mb(client.outputChars)} MB in ${client.outputEvents} events; per 2 s span (MB): ${spans.map(mb).join(', ')}`,
+        );
+        // Output kept flowing all along, at about the reader's pace...
+        expect(Math.min(...spans)).toBeGreaterThanOrEqual(1 * MB);
+        // ...while what the reader had not taken yet did not pile up in the server. Without flow control,
+        // the unread output held in memory grows by about 10 MB/s here, passing these bounds within seconds.
+        expect(rssGrowth).toBeLessThan(150 * MB);
+        expect(heldGrowth).toBeLessThan(64 * MB);
+        // However much a resumed stream delivers at once, xterm.js gets it in bounded writes.
+        expect(client.largestOutputEvent).toBeLessThanOrEqual(MAX_OUTPUT_EVENT_CHARS + SSH_PACKET_BYTES);
 
-          const from = client.events.length;
-          client.emit('ssh_disconnect');
-          expect(await client.waitForEvent('ssh_disconnected', from, 15_000)).toMatchObject({ status: 'disconnected' });
-          await until(() => ![shell, ...pipeline].some(isAlive), 'the remote shell and its flood pipeline to exit');
-        } finally {
-          clearInterval(sampler);
-          stopThrottle();
-        }
-        // Nothing more arrives for the closed terminal, and a second ssh_disconnect does not report it ended again.
-        const after = client.outputChars;
         const from = client.events.length;
         client.emit('ssh_disconnect');
-        // Handled in order: the answer to input without a terminal comes after whatever ssh_disconnect sent.
-        client.input('x');
-        await client.until('the answer to input without a terminal', () => client.events.slice(from).some((e) => e.name === 'ssh_error'));
-        expect(client.events.slice(from).map((e) => e.name)).toEqual(['ssh_error']);
-        expect(client.outputChars).toBe(after);
-      },
-      90_000,
-    );
+        expect(await client.waitForEvent('ssh_disconnected', from, 15_000)).toMatchObject({ status: 'disconnected' });
+        await until(() => ![shell, ...pipeline].some(isAlive), 'the remote shell and its flood pipeline to exit');
+      } finally {
+        clearInterval(sampler);
+        stopThrottle();
+      }
+      // Nothing more arrives for the closed terminal, and a second ssh_disconnect does not report it ended again.
+      const after = client.outputChars;
+      const from = client.events.length;
+      client.emit('ssh_disconnect');
+      // Handled in order: the answer to input without a terminal comes after whatever ssh_disconnect sent.
+      client.input('x');
+      await client.until('the answer to input without a terminal', () => client.events.slice(from).some((e) => e.name === 'ssh_error'));
+      expect(client.events.slice(from).map((e) => e.name)).toEqual(['ssh_error']);
+      expect(client.outputChars).toBe(after);
+    }, 90_000);
   });
 });

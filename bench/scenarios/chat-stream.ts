@@ -184,9 +184,7 @@ async function timeStream(url: string, dispatcher: Dispatcher): Promise<StreamTi
 
 async function runConcurrent(url: string, dispatcher: Dispatcher, backendPid: number): Promise<ConcurrentRun> {
   const cpuBefore = await cpuMsOf(backendPid);
-  const { ms, value } = await timed(() =>
-    Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => timeStream(url, dispatcher))),
-  );
+  const { ms, value } = await timed(() => Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => timeStream(url, dispatcher))));
   return { wallMs: ms, streams: value, backendCpuMs: (await cpuMsOf(backendPid)) - cpuBefore };
 }
 
@@ -234,8 +232,7 @@ function report(results: Results): string {
     `ratio proxied / direct total (medians): ${ratio.toFixed(2)}x (target <= ${TARGET_MAX_RATIO}x: ${verdict(ratio <= TARGET_MAX_RATIO)})`,
     `TTFB overhead proxied - direct (medians): ${ms(ttfbOverhead)} ms ` +
       `(target <= ${TARGET_MAX_TTFB_OVERHEAD_MS} ms: ${verdict(ttfbOverhead <= TARGET_MAX_TTFB_OVERHEAD_MS)})`,
-    `backend CPU per proxied stream: ${backendCpuPerStreamMs.toFixed(1)} ms ` +
-      `(user + system over the rounds, in ${MS_PER_CLOCK_TICK} ms ticks)`,
+    `backend CPU per proxied stream: ${backendCpuPerStreamMs.toFixed(1)} ms ` + `(user + system over the rounds, in ${MS_PER_CLOCK_TICK} ms ticks)`,
     '',
     `${CONCURRENT_STREAMS} concurrent streams of ${CHUNKS} chunks per path: all complete with every chunk in order`,
     renderTable(

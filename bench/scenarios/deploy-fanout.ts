@@ -117,12 +117,7 @@ async function timeSpawns(count: number): Promise<number> {
 }
 
 function report(single: number[], all: number[], spawns: number[], load: number[]): string {
-  const row = (label: string, servers: number, latencies: number[]) => [
-    label,
-    String(servers),
-    latencies.map(ms).join(', '),
-    ms(median(latencies)),
-  ];
+  const row = (label: string, servers: number, latencies: number[]) => [label, String(servers), latencies.map(ms).join(', '), ms(median(latencies))];
   const ratio = median(all) / median(single);
   return [
     `${AGENTS} agents on loopback in the bench process, each really spawning "${COMMAND}" and answering ` +

@@ -51,7 +51,13 @@ async function createBrands(baseUrl: string, count: number, authHeaders: Record<
 }
 
 /** Measures the endpoint, then a reference server answering with the very bytes the endpoint returned. */
-async function compare(baseUrl: string, endpoint: string, settings: LoadSettings, authHeaders: Record<string, string>, auth: string): Promise<Comparison> {
+async function compare(
+  baseUrl: string,
+  endpoint: string,
+  settings: LoadSettings,
+  authHeaders: Record<string, string>,
+  auth: string,
+): Promise<Comparison> {
   const url = baseUrl + endpoint;
   const response = await fetch(url, { headers: authHeaders });
   if (response.status !== 200) throw new Error(`GET ${endpoint} answered ${response.status}`);
@@ -84,19 +90,18 @@ function report(comparisons: Comparison[], settings: LoadSettings): string {
       misses.length === 0 ? 'yes' : `no (${misses.join(', ')})`,
     ];
   });
-  const table = renderTable(
-    ['endpoint', 'backend req/s', 'p50 ms', 'p99 ms', 'reference req/s', 'p50 ms', 'p99 ms', 'ratio', 'targets met'],
-    rows,
-  );
+  const table = renderTable(['endpoint', 'backend req/s', 'p50 ms', 'p99 ms', 'reference req/s', 'p50 ms', 'p99 ms', 'ratio', 'targets met'], rows);
   const failures = comparisons.flatMap(({ endpoint, backend, reference }) => [
     ...failuresOf(`backend ${endpoint}`, backend),
     ...failuresOf(`reference for ${endpoint}`, reference),
   ]);
   // Both backends serve the same bytes.
-  const bodies = comparisons.slice(0, ENDPOINTS.length).map(({ endpoint, bodyBytes }) => `${endpoint} ${bodyBytes} B`).join(', ');
+  const bodies = comparisons
+    .slice(0, ENDPOINTS.length)
+    .map(({ endpoint, bodyBytes }) => `${endpoint} ${bodyBytes} B`)
+    .join(', ');
   return [
-    `load: ${settings.connections} connections, ` +
-      `${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up`,
+    `load: ${settings.connections} connections, ` + `${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up`,
     `targets: backend req/s >= ${TARGET_MIN_RATIO * 100}% of the reference, backend p50 < ${TARGET_MAX_P50_MS} ms`,
     '',
     table,

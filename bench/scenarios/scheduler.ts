@@ -46,7 +46,16 @@ export const scheduler: Scenario = {
       return [
         renderTable(
           ['tasks', 'all finished after due (ms)', 'start − due p50 ms', 'p99 ms', 'max ms', 'not completed'],
-          [[String(TASKS), String(lastFinish - due.getTime()), String(percentile(delays, 50)), String(percentile(delays, 99)), String(Math.max(...delays)), String(failed)]],
+          [
+            [
+              String(TASKS),
+              String(lastFinish - due.getTime()),
+              String(percentile(delays, 50)),
+              String(percentile(delays, 99)),
+              String(Math.max(...delays)),
+              String(failed),
+            ],
+          ],
         ),
         'runs start at most TASKS_MAX_PARALLEL (16) at a time; start − due includes that queueing',
       ].join('\n');

@@ -22,8 +22,7 @@ interface ExecuteResponse {
 export const taskExec: Scenario = {
   name: 'task-exec',
   description:
-    `${RUNS} sequential POST /api/tasks/:id/execute ("${COMMAND}") ` +
-    'against ssh2 exec of the same command on an already-open connection',
+    `${RUNS} sequential POST /api/tasks/:id/execute ("${COMMAND}") ` + 'against ssh2 exec of the same command on an already-open connection',
   async run() {
     const sshd = await startSshd();
     try {

@@ -14,7 +14,11 @@ function hasContent(request: Request): boolean {
 export function refuseUnreadableBodies(request: Request, _response: Response, next: NextFunction): void {
   if (!hasContent(request) || request.is(READABLE_BODY_TYPES)) return next();
   const type = request.headers['content-type'];
-  next(new UnsupportedMediaTypeException(`Send the body as application/json (multipart/form-data for uploads), not ${type ? JSON.stringify(type.slice(0, 100)) : 'without a Content-Type'}`));
+  next(
+    new UnsupportedMediaTypeException(
+      `Send the body as application/json (multipart/form-data for uploads), not ${type ? JSON.stringify(type.slice(0, 100)) : 'without a Content-Type'}`,
+    ),
+  );
 }
 
 /** Why parsed input is refused, and the field at fault when there is one (as `details` of the 400 name it). */

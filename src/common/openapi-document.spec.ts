@@ -10,7 +10,10 @@ describe('splitFirstSentence', () => {
   });
 
   it('ends the sentence at the first full stop, question or exclamation mark before white space', () => {
-    expect(splitFirstSentence('Serves an image. Unknown names are a 404.')).toEqual({ sentence: 'Serves an image.', rest: 'Unknown names are a 404.' });
+    expect(splitFirstSentence('Serves an image. Unknown names are a 404.')).toEqual({
+      sentence: 'Serves an image.',
+      rest: 'Unknown names are a 404.',
+    });
     expect(splitFirstSentence('Is it up? Ask it.\nThen wait!')).toEqual({ sentence: 'Is it up?', rest: 'Ask it.\nThen wait!' });
   });
 

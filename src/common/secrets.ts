@@ -12,9 +12,7 @@ const CREDENTIAL_VALUE = /^(ist_|eyJ)/;
 export function maskSecrets(value: unknown, secretKey: RegExp = SECRET_KEY): unknown {
   if (Array.isArray(value)) return value.map((inner) => maskSecrets(inner, secretKey));
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, inner]) => [key, secretKey.test(key) ? '***' : maskSecrets(inner, secretKey)]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, secretKey.test(key) ? '***' : maskSecrets(inner, secretKey)]));
 }
 
 /** A request body as it may be logged: any field whose name looks secret is masked, at any depth. */

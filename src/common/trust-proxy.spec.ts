@@ -4,7 +4,11 @@ import { parseTrustProxy } from './trust-proxy';
 
 /** A request from `remote` that went through the proxies in X-Forwarded-For. */
 const requestFrom = (remote: string, forwardedFor?: string) =>
-  ({ socket: { remoteAddress: remote }, connection: { remoteAddress: remote }, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} }) as unknown as IncomingMessage;
+  ({
+    socket: { remoteAddress: remote },
+    connection: { remoteAddress: remote },
+    headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+  }) as unknown as IncomingMessage;
 /** The client's address as Express and the Socket.IO handshake compute it under TRUST_PROXY=`setting`. */
 const clientAddress = (request: IncomingMessage, setting: string) => proxyaddr(request, parseTrustProxy(setting));
 

@@ -16,5 +16,10 @@ export function parseTrustProxy(value: string): TrustProxy {
     const hops = Number(trimmed);
     return (_address, hop) => hop < hops;
   }
-  return proxyaddr.compile(trimmed.split(',').map((entry) => entry.trim()).filter(Boolean));
+  return proxyaddr.compile(
+    trimmed
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
 }

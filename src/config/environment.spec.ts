@@ -100,7 +100,13 @@ describe('validateEnvironment', () => {
     };
 
     it('default to 20 attempts per address and 5 failures per username and address a minute, and 100 failures per username in 15 minutes', () => {
-      expect(limits({})).toEqual({ loginLimitPerIp: 20, loginFailuresPerUserIp: 5, loginWindowMs: 60_000, loginFailureCeiling: 100, loginFailureCeilingWindowMs: 900_000 });
+      expect(limits({})).toEqual({
+        loginLimitPerIp: 20,
+        loginFailuresPerUserIp: 5,
+        loginWindowMs: 60_000,
+        loginFailureCeiling: 100,
+        loginFailureCeilingWindowMs: 900_000,
+      });
     });
 
     it('take LOGIN_RATE_LIMIT_PER_USER, the older name, when LOGIN_RATE_LIMIT_PER_USER_IP is unset', () => {

@@ -1,5 +1,18 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { getMetadataStorage, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, validateSync } from 'class-validator';
+import {
+  getMetadataStorage,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+  validateSync,
+} from 'class-validator';
 import { PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../common/credentials-policy';
 import { isTimeZone } from '../common/time-zone';
 import { parseTrustProxy } from '../common/trust-proxy';
@@ -12,8 +25,7 @@ export function logLevelsUpTo(level: LogLevelName): LogLevelName[] {
   return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
 }
 
-const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value);
 const toBoolean = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^(true|false|1|0)$/i.test(value.trim()) ? /^(true|1)$/i.test(value.trim()) : value;
 const isTrustProxy = (value: string): boolean => {
@@ -24,8 +36,7 @@ const isTrustProxy = (value: string): boolean => {
     return false;
   }
 };
-const blankToUndefined = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const blankToUndefined = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 /**
  * Every setting the process reads from its environment, with the defaults that make
@@ -67,7 +78,8 @@ export class EnvironmentVariables {
     name: 'isTrustProxy',
     validator: {
       validate: (value: unknown) => typeof value === 'string' && isTrustProxy(value),
-      defaultMessage: () => 'TRUST_PROXY must be true, false, a number of hops, or comma-separated addresses, subnets or loopback/linklocal/uniquelocal',
+      defaultMessage: () =>
+        'TRUST_PROXY must be true, false, a number of hops, or comma-separated addresses, subnets or loopback/linklocal/uniquelocal',
     },
   })
   TRUST_PROXY = '';
@@ -155,7 +167,10 @@ export class EnvironmentVariables {
   SCHEDULER_ENABLED = true;
 
   /** Time zone of schedules whose task names none; default the process's own. */
-  @ValidateBy({ name: 'isTimeZone', validator: { validate: isTimeZone, defaultMessage: () => 'SCHEDULER_TIMEZONE must be an IANA time zone such as Asia/Shanghai' } })
+  @ValidateBy({
+    name: 'isTimeZone',
+    validator: { validate: isTimeZone, defaultMessage: () => 'SCHEDULER_TIMEZONE must be an IANA time zone such as Asia/Shanghai' },
+  })
   SCHEDULER_TIMEZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
   /** How often the scheduler looks for due tasks. */
@@ -342,7 +357,11 @@ export class EnvironmentVariables {
 
 /** Every variable EnvironmentVariables declares, optional ones included: each carries at least one validation rule. */
 const VARIABLE_NAMES = [
-  ...new Set(getMetadataStorage().getTargetValidationMetadatas(EnvironmentVariables, '', true, false).map((rule) => rule.propertyName)),
+  ...new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+      .map((rule) => rule.propertyName),
+  ),
 ];
 
 /** Parses and validates `env`; throws one error naming every bad variable. */

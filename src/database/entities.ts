@@ -13,4 +13,18 @@ import { TaskRun } from '../modules/tasks/task-run.entity';
 import { Task } from '../modules/tasks/task.entity';
 
 /** Every table of the schema; listed explicitly so ts-node, jest and the compiled build all see the same set. */
-export const ENTITIES = [Brand, AcceleratorCard, Model, Server, Service, ServiceOperationRecord, ChatMessage, Task, TaskRun, User, ApiToken, RevokedSession, AuditEvent];
+export const ENTITIES = [
+  Brand,
+  AcceleratorCard,
+  Model,
+  Server,
+  Service,
+  ServiceOperationRecord,
+  ChatMessage,
+  Task,
+  TaskRun,
+  User,
+  ApiToken,
+  RevokedSession,
+  AuditEvent,
+];

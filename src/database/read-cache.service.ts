@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readCacheConfig, ReadCacheConfig } from '../config/configuration';
 
-export type TableName = 'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history' | 'users' | 'api_tokens' | 'revoked_sessions';
+export type TableName =
+  'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history' | 'users' | 'api_tokens' | 'revoked_sessions';
 
 interface Entry {
   tables: readonly TableName[];

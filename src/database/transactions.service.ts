@@ -62,7 +62,8 @@ class Turns {
 
   /** Resolves, once the connection is the transaction's alone, to the function that hands it on. */
   async transactionTurn(): Promise<() => void> {
-    if (this.transaction || this.statements > 0 || this.waiting.length > 0) await new Promise<void>((start) => this.waiting.push({ transaction: true, start }));
+    if (this.transaction || this.statements > 0 || this.waiting.length > 0)
+      await new Promise<void>((start) => this.waiting.push({ transaction: true, start }));
     else this.transaction = true;
     return () => {
       this.transaction = false;

@@ -29,6 +29,9 @@ export class SocketRefusalFilter implements WsExceptionFilter<WsException> {
 
   catch(exception: WsException, host: ArgumentsHost): void {
     const error = exception.getError();
-    host.switchToWs().getClient<Socket>().emit(this.errorEvent, typeof error === 'string' ? { error } : error);
+    host
+      .switchToWs()
+      .getClient<Socket>()
+      .emit(this.errorEvent, typeof error === 'string' ? { error } : error);
   }
 }

@@ -159,11 +159,14 @@ export class SshExecutor {
         channel.off('close', finish);
         resolve(timedOut);
       };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        this.pool.release(channel);
-        closeTimer = setTimeout(finish, CLOSE_GRACE_MS);
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          this.pool.release(channel);
+          closeTimer = setTimeout(finish, CLOSE_GRACE_MS);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       channel.once('close', finish);
     });
   }

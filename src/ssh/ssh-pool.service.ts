@@ -370,7 +370,8 @@ function toConnectError(target: SshTarget, error: unknown, phase: ConnectPhase, 
     );
   }
   if (level === 'client-authentication') return new SshError('auth', `Authentication failed for ${target.username}@${address}`);
-  if (level === 'client-timeout' || code === 'ETIMEDOUT') return new SshError('timeout', `Timed out connecting to ${address} (${STALLED_PHASE[phase]})`);
+  if (level === 'client-timeout' || code === 'ETIMEDOUT')
+    return new SshError('timeout', `Timed out connecting to ${address} (${STALLED_PHASE[phase]})`);
   if (code === 'ECONNREFUSED') return new SshError('unreachable', `Connection refused by ${address}`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new SshError('unreachable', `Cannot resolve host ${target.host}`);
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new SshError('unreachable', `Host ${address} is unreachable`);

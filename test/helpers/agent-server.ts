@@ -74,7 +74,10 @@ export async function startAgentServer(options: { delayMs?: number; answersHeldU
 
   const serialised = <T>(id: string, operation: () => Promise<T>): Promise<T> => {
     const result = (queues.get(id) ?? Promise.resolve()).then(operation);
-    queues.set(id, result.catch(() => undefined));
+    queues.set(
+      id,
+      result.catch(() => undefined),
+    );
     return result;
   };
 

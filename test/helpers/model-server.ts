@@ -53,7 +53,11 @@ const NGINX_403 =
 /** The answer of each canned mode; `host` is the request's Host header. Built on use: huge-error's body is 1 MB. */
 const CANNED_ANSWERS: Record<CannedMode, (host: string) => CannedAnswer> = {
   error: () => ({ status: 500, headers: JSON_TYPE, body: JSON.stringify({ error: { message: 'model exploded' } }) }),
-  redirect: (host) => ({ status: 302, headers: { location: `http://${host}/login`, 'content-type': 'text/plain' }, body: 'Found. Redirecting to /login' }),
+  redirect: (host) => ({
+    status: 302,
+    headers: { location: `http://${host}/login`, 'content-type': 'text/plain' },
+    body: 'Found. Redirecting to /login',
+  }),
   'no-content': () => ({ status: 204, headers: {}, body: '' }),
   unauthorized: () => ({
     status: 401,
@@ -196,7 +200,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     requests.push(body);
     headers.push(req.headers);
-    const request = body as { model?: unknown; messages?: unknown; prompt?: unknown; input?: unknown; stream?: unknown; encoding_format?: unknown } | null;
+    const request = body as {
+      model?: unknown;
+      messages?: unknown;
+      prompt?: unknown;
+      input?: unknown;
+      stream?: unknown;
+      encoding_format?: unknown;
+    } | null;
     if (request === null || typeof request !== 'object') return sendJson(res, 400, { error: { message: 'The body must be a JSON object' } });
     const problem = requestProblem(endpoint, request);
     if (problem) return sendJson(res, 400, { error: { message: problem } });
@@ -338,7 +349,8 @@ function answerOf(
   if (endpoint === '/embeddings') {
     const inputs = ([] as unknown[]).concat(request.input).map(String);
     const tokens = inputs.reduce((sum, input) => sum + words(input), 0);
-    const encode = (vector: number[]) => (request.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector);
+    const encode = (vector: number[]) =>
+      request.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
     return {
       object: 'list',
       data: inputs.map((input, index) => ({ object: 'embedding', index, embedding: encode(embeddingOf(input)) })),
@@ -356,7 +368,11 @@ function answerOf(
     object: chat ? 'chat.completion' : 'text_completion',
     created,
     model,
-    choices: [chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' } : { index: 0, text, logprobs: null, finish_reason: 'stop' }],
+    choices: [
+      chat
+        ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+        : { index: 0, text, logprobs: null, finish_reason: 'stop' },
+    ],
     usage: { prompt_tokens: prompt, completion_tokens: chunks, total_tokens: prompt + chunks },
   };
 }

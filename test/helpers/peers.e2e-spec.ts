@@ -300,7 +300,12 @@ describe('test model server', () => {
       const arrivals: number[] = [];
       const { text } = await readBody(response.body!, (piece) => {
         const now = Date.now();
-        arrivals.push(...piece.split('"delta"').slice(1).map(() => now));
+        arrivals.push(
+          ...piece
+            .split('"delta"')
+            .slice(1)
+            .map(() => now),
+        );
       });
       expect(events(text).slice(0, -1).map(contentOf)).toEqual(['tok0 ', 'tok1 ', 'tok2 ', 'tok3 ']);
       // Buffered output would deliver every chunk at once; paced output spreads them over ~3 delays.
@@ -328,9 +333,7 @@ describe('test model server', () => {
     try {
       const { text } = await readBody((await complete(big, { stream: true })).body!);
       expect(events(text).slice(0, -1).map(contentOf).join('')).toBe(completionText(2000));
-      const bodies = await Promise.all(
-        Array.from({ length: 100 }, async () => (await readBody((await complete(big, { stream: true })).body!)).text),
-      );
+      const bodies = await Promise.all(Array.from({ length: 100 }, async () => (await readBody((await complete(big, { stream: true })).body!)).text));
       for (const body of bodies) expect(body.endsWith(`${chunkText(1999)}"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n`)).toBe(true);
     } finally {
       await big.stop();
@@ -370,7 +373,12 @@ describe('test model server', () => {
       model.setMode(mode);
       for (const stream of [false, true]) {
         const response = await complete(model, { stream });
-        expect({ mode, stream, status: response.status, contentType: response.headers.get('content-type') }).toEqual({ mode, stream, status, contentType });
+        expect({ mode, stream, status: response.status, contentType: response.headers.get('content-type') }).toEqual({
+          mode,
+          stream,
+          status,
+          contentType,
+        });
         const body = await response.text();
         if (typeof expected === 'string') expect(body).toBe(expected);
         else expected(body);

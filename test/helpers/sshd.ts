@@ -106,10 +106,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     } else {
       await keygen(hostKeyPath, '');
     }
-    const [privateKey, encryptedPrivateKey] = await Promise.all([
-      keygen(join(dir, 'id_plain'), ''),
-      keygen(join(dir, 'id_encrypted'), passphrase),
-    ]);
+    const [privateKey, encryptedPrivateKey] = await Promise.all([keygen(join(dir, 'id_plain'), ''), keygen(join(dir, 'id_encrypted'), passphrase)]);
     const publicKeys = ['id_plain.pub', 'id_encrypted.pub'].map((name) => readFileSync(join(dir, name), 'utf8'));
     writeFileSync(join(dir, 'authorized_keys'), publicKeys.join(''), { mode: 0o644 });
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -118,7 +115,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     let listener: ChildProcess | undefined;
     for (let attempt = 1; !listener; attempt++) {
       port = await closedPort();
-      writeFileSync(configPath, sshdConfig({ dir, port, hostKeyPath, pidFile, maxSessions: options.maxSessions ?? 10, extraConfig: options.extraConfig ?? [] }));
+      writeFileSync(
+        configPath,
+        sshdConfig({ dir, port, hostKeyPath, pidFile, maxSessions: options.maxSessions ?? 10, extraConfig: options.extraConfig ?? [] }),
+      );
       try {
         listener = await spawnSshd(configPath, pidFile, port);
       } catch (error) {

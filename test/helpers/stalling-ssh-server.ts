@@ -70,27 +70,30 @@ export async function startStallingSshServer(stallAt: StallPhase): Promise<Stall
   return {
     port: (server.address() as AddressInfo).port,
     heldOpens: () => held.length,
-    opensHeld: (count) => new Promise<void>((resolve) => {
-      heldWaiters.push({ count, resolve });
-      noteHeld();
-    }),
+    opensHeld: (count) =>
+      new Promise<void>((resolve) => {
+        heldWaiters.push({ count, resolve });
+        noteHeld();
+      }),
     grant: () => {
       const next = held.shift();
       if (!next) throw new Error('no channel open is being held');
       next();
     },
-    channelClosed: () => new Promise<void>((resolve) => {
-      if (pendingCloses > 0) {
-        pendingCloses--;
-        resolve();
-      } else {
-        closeWaiters.push(resolve);
-      }
-    }),
+    channelClosed: () =>
+      new Promise<void>((resolve) => {
+        if (pendingCloses > 0) {
+          pendingCloses--;
+          resolve();
+        } else {
+          closeWaiters.push(resolve);
+        }
+      }),
     connections: () => clients.size,
-    stop: () => new Promise<void>((resolve) => {
-      for (const client of clients) client.end();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const client of clients) client.end();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -15,7 +15,5 @@ const DESCRIPTIONS: Record<number, string> = {
 
 /** Documents the error answers a route can give, all with the contract's error body. */
 export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponse })),
-  );
+  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponse })));
 }

@@ -27,13 +27,21 @@ const SERVER_COLUMNS = (text: string, varchar: (length: number) => string, defau
 ];
 
 const SQLITE_UP = [
-  ...SERVER_COLUMNS('text', (length) => `varchar(${length})`, (value) => `(${value.replace(/^'(\d+)'$/, '$1')})`),
+  ...SERVER_COLUMNS(
+    'text',
+    (length) => `varchar(${length})`,
+    (value) => `(${value.replace(/^'(\d+)'$/, '$1')})`,
+  ),
   `CREATE TABLE "task_runs" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "task_id" integer NOT NULL, "trigger" varchar(16) NOT NULL, "started_at" datetime NOT NULL, "finished_at" datetime, "status" varchar(16) NOT NULL, "exit_status" integer, "output" text NOT NULL DEFAULT (''), "error" text NOT NULL DEFAULT (''), CONSTRAINT "FK_33f9addf6e998af00182fe26336" FOREIGN KEY ("task_id") REFERENCES "tasks" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)`,
   `CREATE INDEX "IDX_fd823269100604f16a8f009878" ON "task_runs" ("task_id", "started_at") `,
 ];
 
 const POSTGRES_UP = [
-  ...SERVER_COLUMNS('text', (length) => `character varying(${length})`, (value) => value),
+  ...SERVER_COLUMNS(
+    'text',
+    (length) => `character varying(${length})`,
+    (value) => value,
+  ),
   `CREATE TABLE "task_runs" ("id" SERIAL NOT NULL, "task_id" integer NOT NULL, "trigger" character varying(16) NOT NULL, "started_at" TIMESTAMP WITH TIME ZONE NOT NULL, "finished_at" TIMESTAMP WITH TIME ZONE, "status" character varying(16) NOT NULL, "exit_status" integer, "output" text NOT NULL DEFAULT '', "error" text NOT NULL DEFAULT '', CONSTRAINT "PK_52c37d0e12c4de37ae7bbff7850" PRIMARY KEY ("id"))`,
   `CREATE INDEX "IDX_fd823269100604f16a8f009878" ON "task_runs" ("task_id", "started_at") `,
   `ALTER TABLE "task_runs" ADD CONSTRAINT "FK_33f9addf6e998af00182fe26336" FOREIGN KEY ("task_id") REFERENCES "tasks"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,

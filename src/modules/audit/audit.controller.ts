@@ -25,6 +25,22 @@ export class AuditController {
   }
 }
 
-function toResponse(event: { id: number; at: Date; username: string | null; ip: string | null; action: string; target: string | null; detail: string | null }): AuditEventResponse {
-  return { id: event.id, at: event.at, user: event.username, ip: event.ip, action: event.action, target: event.target, detail: event.detail ? JSON.parse(event.detail) : null };
+function toResponse(event: {
+  id: number;
+  at: Date;
+  username: string | null;
+  ip: string | null;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}): AuditEventResponse {
+  return {
+    id: event.id,
+    at: event.at,
+    user: event.username,
+    ip: event.ip,
+    action: event.action,
+    target: event.target,
+    detail: event.detail ? JSON.parse(event.detail) : null,
+  };
 }

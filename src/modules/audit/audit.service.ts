@@ -77,7 +77,9 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     const row = this.toRow(entry.action, entry.actor, entry.target, { ...entry.detail, count: occurrence.count, last_at: now.toISOString() }, now);
     try {
       // Also inserted when the first row is missing (its insert failed, or is still running beside this one).
-      const updated = occurrence.count > 1 && (await this.repository.updateLatestDetail({ ...entry.actor, action: entry.action, since: occurrence.since }, row.detail!));
+      const updated =
+        occurrence.count > 1 &&
+        (await this.repository.updateLatestDetail({ ...entry.actor, action: entry.action, since: occurrence.since }, row.detail!));
       if (!updated) await this.repository.insert(row);
     } catch (error) {
       this.logger.error(`Could not record audit event ${entry.action}: ${(error as Error).message}`);
@@ -88,8 +90,20 @@ export class AuditService implements OnApplicationBootstrap, OnApplicationShutdo
     return this.repository.page(filter, offset, limit);
   }
 
-  private toRow(action: string, actor: NonNullable<AuditEntry['actor']>, target?: string, detail?: Record<string, unknown>, at = new Date()): Omit<AuditEvent, 'id'> {
-    return { at, username: actor.username, ip: actor.ip, action, target: target ?? null, detail: detail ? JSON.stringify(maskSecrets(detail)) : null };
+  private toRow(
+    action: string,
+    actor: NonNullable<AuditEntry['actor']>,
+    target?: string,
+    detail?: Record<string, unknown>,
+    at = new Date(),
+  ): Omit<AuditEvent, 'id'> {
+    return {
+      at,
+      username: actor.username,
+      ip: actor.ip,
+      action,
+      target: target ?? null,
+      detail: detail ? JSON.stringify(maskSecrets(detail)) : null,
+    };
   }
 }
-

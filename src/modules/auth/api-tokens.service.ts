@@ -18,10 +18,17 @@ export class ApiTokensService {
   async create(principal: Principal, dto: CreateTokenDto): Promise<CreatedTokenResponse> {
     if (principal.userId === null) throw new ConflictException('API tokens belong to users: enable authentication (AUTH_ENABLED=true) first');
     const role = dto.role ?? principal.role;
-    if (!roleAllows(principal.role, role)) throw new ForbiddenException(`A token cannot outrank its owner: you are ${roleWithArticle(principal.role)}`);
+    if (!roleAllows(principal.role, role))
+      throw new ForbiddenException(`A token cannot outrank its owner: you are ${roleWithArticle(principal.role)}`);
     if (dto.expires_at && dto.expires_at.getTime() <= Date.now()) throw new BadRequestException('expires_at must be in the future');
     const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const stored = await this.tokens.create({ name: dto.name, token_hash: hashApiToken(token), role, user_id: principal.userId, expires_at: dto.expires_at ?? null });
+    const stored = await this.tokens.create({
+      name: dto.name,
+      token_hash: hashApiToken(token),
+      role,
+      user_id: principal.userId,
+      expires_at: dto.expires_at ?? null,
+    });
     await this.audit.record({ action: 'token.create', target: `token:${stored.id}`, detail: { name: dto.name, role } });
     const { token_hash: _hash, user: _user, ...fields } = stored;
     return { ...fields, username: principal.username, token };
@@ -41,5 +48,14 @@ export class ApiTokensService {
 }
 
 function toResponse(row: ApiTokenRow): ApiTokenResponse {
-  return { id: row.id, name: row.name, role: row.role, user_id: row.user_id, username: row.username, expires_at: row.expires_at, last_used_at: row.last_used_at, created_at: row.created_at };
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    user_id: row.user_id,
+    username: row.username,
+    expires_at: row.expires_at,
+    last_used_at: row.last_used_at,
+    created_at: row.created_at,
+  };
 }

@@ -39,7 +39,9 @@ export class AuthGuard implements CanActivate {
     if (isPublic) return true;
     if (!principal) {
       context.switchToHttp().getResponse<Response>().setHeader('WWW-Authenticate', 'Bearer');
-      throw new UnauthorizedException(token ? 'Invalid, expired or revoked token: sign in again' : 'Authentication required: send Authorization: Bearer <token>');
+      throw new UnauthorizedException(
+        token ? 'Invalid, expired or revoked token: sign in again' : 'Authentication required: send Authorization: Bearer <token>',
+      );
     }
     const required = requiredRole(request.method, this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets));
     if (!roleAllows(principal.role, required)) {

@@ -27,7 +27,9 @@ import { UsersService } from './users.service';
       useFactory: (config: AuthConfig) => ({
         // A KeyObject: given a string, jsonwebtoken first tries (and fails) to parse it as a public key on every
         // verify, which costs more than the rest of an authenticated request.
-        secret: createSecretKey(Buffer.from(config.jwtSecret ?? loadOrCreateSecretFile(config.jwtSecretFile, () => randomBytes(48).toString('base64url')))),
+        secret: createSecretKey(
+          Buffer.from(config.jwtSecret ?? loadOrCreateSecretFile(config.jwtSecretFile, () => randomBytes(48).toString('base64url'))),
+        ),
         signOptions: { algorithm: 'HS256', expiresIn: config.tokenTtlSeconds },
         verifyOptions: { algorithms: ['HS256'] },
       }),
@@ -40,7 +42,15 @@ import { UsersService } from './users.service';
     }),
   ],
   controllers: [AuthController, UsersController],
-  providers: [UsersRepository, TokensRepository, SignInAttempts, AuthService, ApiTokensService, UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [
+    UsersRepository,
+    TokensRepository,
+    SignInAttempts,
+    AuthService,
+    ApiTokensService,
+    UsersService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
   exports: [AuthService],
 })
 export class AuthModule {}

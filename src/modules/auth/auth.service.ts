@@ -194,7 +194,12 @@ export class AuthService implements OnApplicationBootstrap {
     if ((await this.users.count()) > 0) return;
     const password = this.config.adminPassword ?? randomBytes(18).toString('base64url');
     try {
-      await this.users.create({ username: this.config.adminUsername, password_hash: await PasswordHasher.hash(password), role: 'admin', disabled: false });
+      await this.users.create({
+        username: this.config.adminUsername,
+        password_hash: await PasswordHasher.hash(password),
+        role: 'admin',
+        disabled: false,
+      });
     } catch (error) {
       // Another instance on the same database created it first.
       if ((await this.users.count()) > 0) return;

@@ -64,7 +64,14 @@ export class SignInAttempts {
       const { isBlocked, timeToBlockExpire } = await this.storage.increment(lockKey, bucket.windowMs, NO_LIMIT, bucket.windowMs, STORAGE_NAME);
       if (isBlocked && timeToBlockExpire > (refusal?.retryAfter ?? 0)) {
         const { limit, windowMs } = bucket;
-        refusal = { bucket: bucket.bucket, limit, windowSeconds: windowMs / 1000, retryAfter: timeToBlockExpire, lockKey, username: normalizeUsername(username) };
+        refusal = {
+          bucket: bucket.bucket,
+          limit,
+          windowSeconds: windowMs / 1000,
+          retryAfter: timeToBlockExpire,
+          lockKey,
+          username: normalizeUsername(username),
+        };
       }
     }
     return refusal;
@@ -73,7 +80,8 @@ export class SignInAttempts {
   /** Counts a failed sign-in; a bucket that reaches its limit locks for its window. */
   async recordFailure(username: string, ip: string | null): Promise<void> {
     for (const bucket of this.failureBuckets(username, ip)) {
-      if ((await this.count(`${bucket.key}:failures`, bucket.windowMs)) >= bucket.limit) await this.storage.increment(`${bucket.key}:lock`, bucket.windowMs, 0, bucket.windowMs, STORAGE_NAME);
+      if ((await this.count(`${bucket.key}:failures`, bucket.windowMs)) >= bucket.limit)
+        await this.storage.increment(`${bucket.key}:lock`, bucket.windowMs, 0, bucket.windowMs, STORAGE_NAME);
     }
   }
 

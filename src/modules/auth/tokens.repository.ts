@@ -70,6 +70,10 @@ export class TokensRepository {
 
   /** The ids of login tokens ended by logout (expired ones are purged as new ones come). */
   async revokedSessionIds(): Promise<ReadonlySet<string>> {
-    return this.cache.get('revoked_sessions', ['revoked_sessions'], async () => new Set((await this.revoked.find({ select: { id: true } })).map(({ id }) => id)));
+    return this.cache.get(
+      'revoked_sessions',
+      ['revoked_sessions'],
+      async () => new Set((await this.revoked.find({ select: { id: true } })).map(({ id }) => id)),
+    );
   }
 }

@@ -20,7 +20,12 @@ export class UsersService {
 
   async create(dto: CreateUserDto): Promise<User> {
     await this.assertUsernameFree(dto.username);
-    const user = await this.users.create({ username: dto.username, password_hash: await PasswordHasher.hash(dto.password), role: dto.role, disabled: dto.disabled ?? false });
+    const user = await this.users.create({
+      username: dto.username,
+      password_hash: await PasswordHasher.hash(dto.password),
+      role: dto.role,
+      disabled: dto.disabled ?? false,
+    });
     await this.audit.record({ action: 'user.create', target: `user:${user.id}`, detail: { username: user.username, role: user.role } });
     return user;
   }
@@ -29,12 +34,17 @@ export class UsersService {
     await this.getUser(id);
     if (dto.username !== undefined) await this.assertUsernameFree(dto.username, id);
     const fields: UserFields = definedOnly({ username: dto.username, role: dto.role, disabled: dto.disabled });
-    if (dto.password !== undefined) Object.assign(fields, { password_hash: await PasswordHasher.hash(dto.password), password_changed_at: new Date() });
+    if (dto.password !== undefined)
+      Object.assign(fields, { password_hash: await PasswordHasher.hash(dto.password), password_changed_at: new Date() });
     if (Object.keys(fields).length === 0) return;
     await this.users.update(id, fields);
     // Which fields changed, and the new role and state; never the password.
     const changed = Object.keys(dto).filter((key) => dto[key as keyof UpdateUserDto] !== undefined);
-    await this.audit.record({ action: 'user.update', target: `user:${id}`, detail: { changed, ...definedOnly({ role: dto.role, disabled: dto.disabled }) } });
+    await this.audit.record({
+      action: 'user.update',
+      target: `user:${id}`,
+      detail: { changed, ...definedOnly({ role: dto.role, disabled: dto.disabled }) },
+    });
   }
 
   async delete(id: number): Promise<void> {

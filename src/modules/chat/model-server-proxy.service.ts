@@ -67,7 +67,11 @@ export class ModelServerProxy {
       const contentType = mediaType(upstream.headers['content-type']);
       if (STREAMABLE_TYPES.test(contentType)) return this.relayStream(answer, response, clientGone.signal);
       const { text } = await readPrefix(upstream.body, ERROR_BODY_LIMIT);
-      throw upstreamError(HttpStatus.BAD_GATEWAY, 'upstream_invalid_body', `${answered(address, 200)} with ${contentType || 'no content type'} instead of an event stream${quote(text)}`);
+      throw upstreamError(
+        HttpStatus.BAD_GATEWAY,
+        'upstream_invalid_body',
+        `${answered(address, 200)} with ${contentType || 'no content type'} instead of an event stream${quote(text)}`,
+      );
     }
     if (upstream.statusCode >= 200 && upstream.statusCode < 300) return this.relayJson(answer, response);
     return this.relayFailure(answer, response);
@@ -78,7 +82,8 @@ export class ModelServerProxy {
     const service = await this.services.get(serviceId);
     const created = Math.floor(new Date(service.created_at).getTime() / 1000);
     const configured = [...new Set([service.model_name, this.config.defaultModel])].filter((id): id is string => !!id);
-    const data = (await this.listedModels(serviceId, created)) ?? configured.map((id) => ({ id, object: 'model' as const, created, owned_by: OWNER }));
+    const data =
+      (await this.listedModels(serviceId, created)) ?? configured.map((id) => ({ id, object: 'model' as const, created, owned_by: OWNER }));
     return { object: 'list', data };
   }
 
@@ -120,7 +125,8 @@ export class ModelServerProxy {
     try {
       answer = await upstream.body.text();
     } catch (error) {
-      if (error instanceof errors.BodyTimeoutError) throw upstreamError(HttpStatus.GATEWAY_TIMEOUT, 'upstream_timeout', `Model server ${address} stopped sending`);
+      if (error instanceof errors.BodyTimeoutError)
+        throw upstreamError(HttpStatus.GATEWAY_TIMEOUT, 'upstream_timeout', `Model server ${address} stopped sending`);
       throw upstreamError(HttpStatus.BAD_GATEWAY, 'upstream_disconnected', `Connection failed: ${address}: ${describe(error)}`);
     }
     if (isJson(answer)) {
@@ -148,7 +154,11 @@ export class ModelServerProxy {
     // A 404 comes after both paths were asked: naming them tells a wrong chat_port from a missing model.
     const where = status === 404 ? ` at ${paths.join(' and ')}` : '';
     const location = status >= 300 && status < 400 ? redirectTarget(upstream.headers.location) : '';
-    throw upstreamError(callersFault ? status : HttpStatus.BAD_GATEWAY, `upstream_status_${status}`, `${answered(address, status)}${where}${location}${quote(openAiMessage ?? text)}`);
+    throw upstreamError(
+      callersFault ? status : HttpStatus.BAD_GATEWAY,
+      `upstream_status_${status}`,
+      `${answered(address, status)}${where}${location}${quote(openAiMessage ?? text)}`,
+    );
   }
 
   /**
@@ -183,7 +193,9 @@ export class ModelServerProxy {
     } catch (error) {
       if (clientGone.aborted) return;
       const timedOut = error instanceof errors.BodyTimeoutError;
-      const message = timedOut ? `Model server ${address} stopped sending (idle timeout)` : `Model server ${address} stream failed: ${describe(error)}`;
+      const message = timedOut
+        ? `Model server ${address} stopped sending (idle timeout)`
+        : `Model server ${address} stream failed: ${describe(error)}`;
       this.logger.warn(message);
       const code = timedOut ? 'upstream_timeout' : 'upstream_disconnected';
       response.write(`data: ${JSON.stringify({ error: { message, type: 'upstream_error', code, param: null } })}\n\n`);
@@ -291,5 +303,8 @@ function openAiErrorMessage(text: string): string | undefined {
 
 /** `text/event-stream` of `text/event-stream; charset=utf-8`; '' when absent. */
 function mediaType(contentType: string | string[] | undefined): string {
-  return String(contentType ?? '').split(';')[0].trim().toLowerCase();
+  return String(contentType ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
 }

@@ -103,7 +103,8 @@ export class ModelServerClient implements OnApplicationShutdown {
     return request(url, {
       method,
       dispatcher: this.dispatcher,
-      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      headers:
+        body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body,
       signal,
     });

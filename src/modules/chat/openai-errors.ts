@@ -38,7 +38,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request (`param` names the field), or a service without servers (`no_servers`)',
   401: 'No token (`missing_api_key`), or an invalid, expired or revoked one (`invalid_api_key`)',
   403: 'Your role may not do this (`permission_denied`)',
-  404: 'No service with this id (`service_not_found`), or on a model\'s route no such model (`model_not_found`)',
+  404: "No service with this id (`service_not_found`), or on a model's route no such model (`model_not_found`)",
   502: 'The model server could not be reached or failed (`upstream_unreachable`, `upstream_status_<status>`, …)',
   504: 'The model server did not answer in time (`upstream_timeout`)',
 };

@@ -29,7 +29,11 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     if (status >= 500) {
       // An upstream's failure is told in its message; anything else is a defect, worth its stack.
       if (exception instanceof OpenAiException) this.logger.warn(error.message);
-      else this.logger.error(`${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`, exception instanceof Error ? exception.stack : String(exception));
+      else
+        this.logger.error(
+          `${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`,
+          exception instanceof Error ? exception.stack : String(exception),
+        );
     }
     response.status(status).json(error.body);
   }

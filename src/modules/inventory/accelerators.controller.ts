@@ -23,10 +23,7 @@ export class AcceleratorsController {
   @Post('brands/:brand_id/accelerators')
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400, 404)
-  async createAccelerator(
-    @Param('brand_id', ParseIdPipe) brandId: number,
-    @Body() dto: CreateAcceleratorDto,
-  ): Promise<CreatedResponse> {
+  async createAccelerator(@Param('brand_id', ParseIdPipe) brandId: number, @Body() dto: CreateAcceleratorDto): Promise<CreatedResponse> {
     const card = await this.accelerators.create(brandId, dto);
     return { id: card.id, message: 'Accelerator created successfully' };
   }

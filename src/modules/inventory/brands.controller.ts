@@ -28,10 +28,7 @@ export class BrandsController {
   @ApiJsonOrFormBody(CreateBrandFormDto)
   @ApiCreatedResponse({ type: CreatedResponse })
   @ApiErrors(400, 413, 415)
-  async createBrand(
-    @Body() dto: CreateBrandDto,
-    @UploadedFile() logoFile?: Express.Multer.File,
-  ): Promise<CreatedResponse> {
+  async createBrand(@Body() dto: CreateBrandDto, @UploadedFile() logoFile?: Express.Multer.File): Promise<CreatedResponse> {
     const brand = await this.brands.create(dto, logoFile);
     return { id: brand.id, message: 'Brand created successfully' };
   }

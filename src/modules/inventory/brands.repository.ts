@@ -21,9 +21,7 @@ export class BrandsRepository {
 
   /** The list as JSON text, served from the read cache. */
   listJson(): Promise<string> {
-    return this.cache.getJson('brands:list', ['brands'], () =>
-      this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }),
-    );
+    return this.cache.getJson('brands:list', ['brands'], () => this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }));
   }
 
   findById(id: number): Promise<Brand | null> {

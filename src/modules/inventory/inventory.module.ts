@@ -31,15 +31,7 @@ import { UploadsService } from './uploads.service';
     }),
   ],
   controllers: [BrandsController, AcceleratorsController, ModelsController, UploadsController],
-  providers: [
-    BrandsRepository,
-    BrandsService,
-    AcceleratorsRepository,
-    AcceleratorsService,
-    ModelsRepository,
-    ModelsService,
-    UploadsService,
-  ],
+  providers: [BrandsRepository, BrandsService, AcceleratorsRepository, AcceleratorsService, ModelsRepository, ModelsService, UploadsService],
   // Servers check brand and card references, services check model references (and register theirs to models).
   exports: [BrandsService, AcceleratorsService, ModelsService],
 })

@@ -1,11 +1,4 @@
-import {
-  BadRequestException,
-  ConflictException,
-  Inject,
-  Injectable,
-  InternalServerErrorException,
-  NotFoundException,
-} from '@nestjs/common';
+import { BadRequestException, ConflictException, Inject, Injectable, InternalServerErrorException, NotFoundException } from '@nestjs/common';
 import pLimit from 'p-limit';
 import { utils as ssh2Utils } from 'ssh2';
 import { CredentialVault } from '../../common/credential-vault.service';
@@ -80,7 +73,11 @@ export class ServersService {
       auth_type: authType,
       ...this.sealedSecrets(dto),
     });
-    await this.audit.record({ action: 'server.create', target: `server:${server.id}`, detail: { name: server.name, host_ip: server.host_ip, auth_type: authType } });
+    await this.audit.record({
+      action: 'server.create',
+      target: `server:${server.id}`,
+      detail: { name: server.name, host_ip: server.host_ip, auth_type: authType },
+    });
     return server;
   }
 
@@ -95,8 +92,7 @@ export class ServersService {
     }
     const fields: ServerFields = { ...this.profileFields(dto), ...this.sealedSecrets(dto) };
     if (dto.auth_type !== undefined) fields.auth_type = dto.auth_type;
-    const moved =
-      (fields.host_ip !== undefined && fields.host_ip !== stored.host_ip) || (fields.port !== undefined && fields.port !== stored.port);
+    const moved = (fields.host_ip !== undefined && fields.host_ip !== stored.host_ip) || (fields.port !== undefined && fields.port !== stored.port);
     // Another address is another machine: its host key must be learned again.
     if (moved) fields.host_key_fingerprint = null;
     await this.servers.update(id, fields);
@@ -105,7 +101,11 @@ export class ServersService {
     const credentials = SECRET_FIELDS.filter((field) => nonEmpty(dto[field]) !== undefined);
     if (credentials.length > 0 || dto.auth_type !== undefined || moved || (fields.username !== undefined && fields.username !== stored.username)) {
       // Which credentials changed, never their values.
-      await this.audit.record({ action: 'server.credentials_change', target: `server:${id}`, detail: { changed: credentials, auth_type: authType, moved } });
+      await this.audit.record({
+        action: 'server.credentials_change',
+        target: `server:${id}`,
+        detail: { changed: credentials, auth_type: authType, moved },
+      });
     }
   }
 

@@ -143,7 +143,8 @@ function describeFailure(agent: AgentAddress, error: unknown, timedOut: boolean,
   }
   const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
   if (code === 'ECONNREFUSED') return new AgentError('unreachable', agent.host, agent.port, `Agent ${address} refused the connection`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new AgentError('unreachable', agent.host, agent.port, `Cannot resolve agent host ${agent.host}`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new AgentError('unreachable', agent.host, agent.port, `Cannot resolve agent host ${agent.host}`);
   const message = error instanceof Error ? error.message : String(error);
   return new AgentError('unreachable', agent.host, agent.port, `Agent ${address} failed: ${message}`);
 }

@@ -143,9 +143,7 @@ export class ServicesService implements OnModuleInit, OnApplicationBootstrap, On
     const services = await this.services.findAll();
     const hosts = await this.servers.addresses([...new Set(services.flatMap((service) => service.server_ids))]);
     const answers = new Map<number, Record<string, AgentServiceStatus> | null>();
-    await Promise.all(
-      hosts.map(async (host) => answers.set(host.id, await this.agents.services(agentOf(host)).catch(() => null))),
-    );
+    await Promise.all(hosts.map(async (host) => answers.set(host.id, await this.agents.services(agentOf(host)).catch(() => null))));
     for (const service of services) {
       if (this.operations.isBusy(service.id)) continue;
       const states = service.server_ids.map((serverId): HostState => {

@@ -30,7 +30,7 @@ describe('nextSlot', () => {
     const zone = fields.timezone ?? 'UTC';
     const local = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, dateStyle: 'short', timeStyle: 'short' });
     const slots: string[] = [];
-    for (let slot = at(from); slots.length < count; ) {
+    for (let slot = at(from); slots.length < count;) {
       slot = nextSlot(schedule(fields), slot)!;
       slots.push(`${local.format(slot)} = ${slot.toISOString()}`);
     }

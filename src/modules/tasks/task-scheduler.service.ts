@@ -36,7 +36,10 @@ export class TaskScheduler implements OnApplicationBootstrap, OnApplicationShutd
     if (this.config.misfire === 'skip') await this.skipMissedSlots(new Date());
     // With run_once, a slot missed while the backend was down is simply due: the first poll runs it once and
     // moves next_run past now, not through every missed slot.
-    this.registry.addInterval(POLL, setInterval(() => void this.poll(), this.config.pollMs));
+    this.registry.addInterval(
+      POLL,
+      setInterval(() => void this.poll(), this.config.pollMs),
+    );
   }
 
   onApplicationShutdown(): void {

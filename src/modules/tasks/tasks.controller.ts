@@ -4,14 +4,7 @@ import { HistoryQuery } from '../../common/dto/history-query.dto';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
-import {
-  CreateTaskDto,
-  ExecuteTaskResponse,
-  TaskResponse,
-  TaskResultResponse,
-  TaskRunResponse,
-  UpdateTaskDto,
-} from './dto/task.dto';
+import { CreateTaskDto, ExecuteTaskResponse, TaskResponse, TaskResultResponse, TaskRunResponse, UpdateTaskDto } from './dto/task.dto';
 import { TasksService } from './tasks.service';
 
 @ApiTags('tasks')

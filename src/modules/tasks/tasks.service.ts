@@ -22,7 +22,6 @@ import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
 import { AuditService } from '../audit/audit.service';
 import { ServersService } from '../servers/servers.service';
 
-
 /** Fields whose change re-plans the next run. */
 const SCHEDULE_FIELDS = ['schedule_type', 'cron_expression', 'timezone', 'run_at', 'enabled'] as const;
 
@@ -79,7 +78,11 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap {
       next_run: this.scheduler.nextRun({ ...schedule, created_at: now }, now),
     });
     // A scheduled task is a command run later on the creator's behalf.
-    await this.audit.record({ action: 'task.create', target: `task:${task.id}`, detail: { command: task.command, server_id: task.server_id, schedule_type: task.schedule_type } });
+    await this.audit.record({
+      action: 'task.create',
+      target: `task:${task.id}`,
+      detail: { command: task.command, server_id: task.server_id, schedule_type: task.schedule_type },
+    });
     return task;
   }
 

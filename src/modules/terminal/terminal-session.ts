@@ -69,7 +69,12 @@ export class TerminalSession {
     });
     // Engine.IO drains when what was emitted has been written out to the client.
     socket.conn.on('drain', this.onDrain);
-    void options.audit.record({ action: 'terminal.open', target: `server:${serverId}`, actor: this.actor(), detail: definedOnly({ auto_command: autoCommand }) });
+    void options.audit.record({
+      action: 'terminal.open',
+      target: `server:${serverId}`,
+      actor: this.actor(),
+      detail: definedOnly({ auto_command: autoCommand }),
+    });
   }
 
   /** Whether flow control holds the SSH stream paused until the client catches up. */
@@ -170,6 +175,9 @@ export class TerminalSession {
   }
 
   private actor(): { username: string | null; ip: string | null } {
-    return { username: (this.socket.data.principal as Principal | undefined)?.username ?? null, ip: (this.socket.data.ip as string | undefined) ?? null };
+    return {
+      username: (this.socket.data.principal as Principal | undefined)?.username ?? null,
+      ip: (this.socket.data.ip as string | undefined) ?? null,
+    };
   }
 }

@@ -1,12 +1,5 @@
 import { Inject, Injectable, NotFoundException, OnApplicationShutdown, OnModuleInit, UseFilters, UseGuards } from '@nestjs/common';
-import {
-  ConnectedSocket,
-  MessageBody,
-  OnGatewayDisconnect,
-  SubscribeMessage,
-  WebSocketGateway,
-  WsException,
-} from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
 import { terminalConfig, TerminalConfig } from '../../config/configuration';
 import { SocketAccessMonitor } from '../../realtime/socket-access.monitor';
@@ -94,7 +87,9 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
       socket.emit('ssh_connected', request.service_id ? { status: 'connected', reused: reusedConnection } : { status: 'connected' });
     } catch (error) {
       throw new WsException(
-        error instanceof NotFoundException || error instanceof SshError ? error.message : `Cannot open a terminal: ${String((error as Error)?.message ?? error)}`,
+        error instanceof NotFoundException || error instanceof SshError
+          ? error.message
+          : `Cannot open a terminal: ${String((error as Error)?.message ?? error)}`,
       );
     } finally {
       this.opening.delete(socket.id);

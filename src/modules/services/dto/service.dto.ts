@@ -41,7 +41,11 @@ export class ServiceResponse {
    * Per-server results of the latest deploy or restart as stored JSON text (clients `JSON.parse` it, as the old
    * API's did): an array of DeployResultEntry. `GET /api/services/{id}/deploy-log` gives the same array parsed.
    */
-  @ApiProperty({ type: String, nullable: true, example: '[{"server_id":1,"server_name":"gpu-1","server_ip":"10.0.0.5","success":true,"output":"started","error":""}]' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '[{"server_id":1,"server_name":"gpu-1","server_ip":"10.0.0.5","success":true,"output":"started","error":""}]',
+  })
   deploy_result: string | null;
   created_at: Date;
 }

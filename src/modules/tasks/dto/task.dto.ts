@@ -1,7 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateBy } from 'class-validator';
-import { AcceptsReadOnlyFields, IsoDateTime, MAX_INT32, NO_NUL, NoNulCharacters, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import {
+  AcceptsReadOnlyFields,
+  IsoDateTime,
+  MAX_INT32,
+  NO_NUL,
+  NoNulCharacters,
+  NotNullIfPresent,
+  RequiredText,
+} from '../../../common/decorators/fields';
 import { UpdateType } from '../../../common/dto/update-type';
 import { isTimeZone } from '../../../common/time-zone';
 import { SCHEDULE_TYPES } from '../schedule';
@@ -78,7 +86,10 @@ export class CreateTaskDto {
   /** IANA time zone, e.g. `Asia/Shanghai`; default SCHEDULER_TIMEZONE. */
   @ApiPropertyOptional({ type: String, nullable: true, example: 'Asia/Shanghai' })
   @IsOptional()
-  @ValidateBy({ name: 'isTimeZone', validator: { validate: isTimeZone, defaultMessage: () => 'timezone must be an IANA time zone such as Asia/Shanghai' } })
+  @ValidateBy({
+    name: 'isTimeZone',
+    validator: { validate: isTimeZone, defaultMessage: () => 'timezone must be an IANA time zone such as Asia/Shanghai' },
+  })
   timezone?: string | null;
 
   /** For `once`: when to run (ISO 8601); left out, the task runs right after it is created. */
