@@ -253,7 +253,7 @@ export class SshPool implements OnApplicationShutdown {
         client.connect(config);
       } catch (error) {
         // ssh2 throws synchronously on a private key it cannot parse.
-        client.emit('error', error as Error);
+        client.emit('error', error);
       }
     });
   }

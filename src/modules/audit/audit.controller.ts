@@ -41,6 +41,6 @@ function toResponse(event: {
     ip: event.ip,
     action: event.action,
     target: event.target,
-    detail: event.detail ? JSON.parse(event.detail) : null,
+    detail: event.detail ? (JSON.parse(event.detail) as Record<string, unknown>) : null,
   };
 }

@@ -88,7 +88,7 @@ export class UsersRepository {
 /** The unique index on lower(username) refused a name another request took in the meantime. */
 function usernameConflict(fields: UserFields): (error: unknown) => never {
   return (error) => {
-    if (fields.username !== undefined && error instanceof QueryFailedError && isConstraintViolation(error)) {
+    if (fields.username !== undefined && error instanceof QueryFailedError && isConstraintViolation(error as QueryFailedError<Error>)) {
       throw new ConflictException(`The username "${fields.username}" is taken`);
     }
     throw error;

@@ -48,11 +48,11 @@ function toOpenAiException(exception: unknown, request: Request): OpenAiExceptio
   const payload = exception.getResponse();
   // Nest's built-in exceptions and ours both carry the human text in `message`, and validation the bad fields in `details`.
   const { message, details } = (typeof payload === 'string' ? { message: payload } : payload) as { message?: unknown; details?: ValidationDetail[] };
-  const text = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
+  const text = Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : exception.message;
   return new OpenAiException(status, text, codeOf(status, request), details?.[0]?.field ?? null);
 }
 
-function codeOf(status: number, request: Request): string {
+function codeOf(status: HttpStatus, request: Request): string {
   if (status === HttpStatus.UNAUTHORIZED) return presentedToken(request.headers) ? 'invalid_api_key' : 'missing_api_key';
   if (status === HttpStatus.FORBIDDEN) return 'permission_denied';
   // Every route here is under services/:id; a missing model is thrown as OpenAI's own `model_not_found`.

@@ -53,17 +53,13 @@ export class ServersRepository {
   list(): Promise<ServerRow[]> {
     return this.cache.get('servers:list', ['servers', 'brands', 'accelerator_cards'], async () => {
       const rows = await this.withNames().orderBy('server.created_at', 'DESC').addOrderBy('server.id', 'DESC').getRawAndEntities();
-      return rows.entities.map((server, index) => toRow(server, rows.raw[index]));
+      return rows.entities.map((server, index) => toRow(server, rows.raw[index] as JoinedNames));
     });
   }
 
   async findRow(id: number): Promise<ServerRow | null> {
     const rows = await this.withNames().where('server.id = :id', { id }).getRawAndEntities();
-    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0]) : null;
-  }
-
-  findById(id: number): Promise<Server | null> {
-    return this.servers.findOneBy({ id });
+    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0] as JoinedNames) : null;
   }
 
   exists(id: number): Promise<boolean> {
@@ -132,7 +128,13 @@ export class ServersRepository {
   }
 }
 
-function toRow(server: Server, raw: { brand_name?: string | null; model_name?: string | null }): ServerRow {
+/** The joined columns of a list row. */
+interface JoinedNames {
+  brand_name?: string | null;
+  model_name?: string | null;
+}
+
+function toRow(server: Server, raw: JoinedNames): ServerRow {
   // The relations are only there for the joins; clients get the names.
   const { brand: _brand, accelerator: _accelerator, ...columns } = server;
   return { ...columns, brand_name: raw.brand_name ?? null, model_name: raw.model_name ?? null };

@@ -9,7 +9,8 @@ export interface AgentAddress {
 }
 
 export interface AgentServiceStatus {
-  status: 'running' | 'stopped' | string;
+  /** `running` or `stopped`; other agents may say more. */
+  status: string;
   pid?: number;
   command?: string;
   start_time?: string;

@@ -33,13 +33,13 @@ export class ServicesRepository {
   list(): Promise<ServiceRow[]> {
     return this.cache.get('services:list', ['services', 'models'], async () => {
       const rows = await this.withModelName().orderBy('service.created_at', 'DESC').addOrderBy('service.id', 'DESC').getRawAndEntities();
-      return rows.entities.map((service, index) => toRow(service, rows.raw[index]));
+      return rows.entities.map((service, index) => toRow(service, rows.raw[index] as JoinedNames));
     });
   }
 
   async findRow(id: number): Promise<ServiceRow | null> {
     const rows = await this.withModelName().where('service.id = :id', { id }).getRawAndEntities();
-    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0]) : null;
+    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0] as JoinedNames) : null;
   }
 
   findById(id: number): Promise<Service | null> {
@@ -103,7 +103,12 @@ export class ServicesRepository {
   }
 }
 
-function toRow(service: Service, raw: { model_name?: string | null }): ServiceRow {
+/** The joined column of a list row. */
+interface JoinedNames {
+  model_name?: string | null;
+}
+
+function toRow(service: Service, raw: JoinedNames): ServiceRow {
   const { model: _model, deploy_result, ...columns } = service;
   return { ...columns, deploy_result: deploy_result === null ? null : JSON.stringify(deploy_result), model_name: raw.model_name ?? null };
 }

@@ -59,13 +59,13 @@ export class TasksRepository {
   list(): Promise<TaskRow[]> {
     return this.cache.get('tasks:list', ['tasks', 'servers'], async () => {
       const rows = await this.withServerName().orderBy('task.created_at', 'DESC').addOrderBy('task.id', 'DESC').getRawAndEntities();
-      return rows.entities.map((task, index) => toRow(task, rows.raw[index]));
+      return rows.entities.map((task, index) => toRow(task, rows.raw[index] as JoinedNames));
     });
   }
 
   async findRow(id: number): Promise<TaskRow | null> {
     const rows = await this.withServerName().where('task.id = :id', { id }).getRawAndEntities();
-    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0]) : null;
+    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0] as JoinedNames) : null;
   }
 
   findById(id: number): Promise<Task | null> {
@@ -207,7 +207,12 @@ export class TasksRepository {
   }
 }
 
-function toRow(task: Task, raw: { server_name?: string | null }): TaskRow {
+/** The joined column of a list row. */
+interface JoinedNames {
+  server_name?: string | null;
+}
+
+function toRow(task: Task, raw: JoinedNames): TaskRow {
   // The relation is only there for the join; clients get the name.
   const { server: _server, ...columns } = task;
   return { ...columns, server_name: raw.server_name ?? null };

@@ -175,9 +175,7 @@ export class TerminalSession {
   }
 
   private actor(): { username: string | null; ip: string | null } {
-    return {
-      username: (this.socket.data.principal as Principal | undefined)?.username ?? null,
-      ip: (this.socket.data.ip as string | undefined) ?? null,
-    };
+    const data = this.socket.data as { principal?: Principal; ip?: string };
+    return { username: data.principal?.username ?? null, ip: data.ip ?? null };
   }
 }

@@ -95,7 +95,7 @@ export class CreateTaskDto {
   /** For `once`: when to run (ISO 8601); left out, the task runs right after it is created. */
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
   @IsOptional()
-  @Transform(({ value }) => (value === '' ? null : value))
+  @Transform(({ value }: { value: unknown }) => (value === '' ? null : value))
   @IsoDateTime()
   run_at?: Date | null;
 
