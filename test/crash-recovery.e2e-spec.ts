@@ -101,7 +101,7 @@ describe('a backend killed with SIGKILL', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const backend: Backend = { url: `http://127.0.0.1:${port}`, child, exited: once(child, 'exit'), stderr: () => stderr };
     backends.push(backend);
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -226,7 +226,7 @@ describe('a backend killed with SIGKILL', () => {
     agent.setFailure('hang');
     expect((await call('POST', `/api/services/${id}/restart`)).status).toBe(200);
     await eventually(
-      async () => agent!.requests.some((request) => request.method === 'POST' && request.path === `/service/${id}/restart`),
+      () => agent!.requests.some((request) => request.method === 'POST' && request.path === `/service/${id}/restart`),
       (received) => received,
       'the restart to reach the agent',
       8000,

@@ -250,6 +250,7 @@ class ErrorCollector implements LoggerService {
  * Core modules are shared by the test and the application it loads, so this covers ssh2, undici and fetch.
  */
 function guardConnections(): { refused: string[]; restore(): void } {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with apply(this) and put back by restore()
   const original = net.Socket.prototype.connect;
   const refused: string[] = [];
   net.Socket.prototype.connect = function connect(this: net.Socket, ...args: unknown[]) {
@@ -264,7 +265,7 @@ function guardConnections(): { refused: string[]; restore(): void } {
       return this;
     }
     return original.apply(this, args as Parameters<typeof original>);
-  } as typeof original;
+  };
   return { refused, restore: () => (net.Socket.prototype.connect = original) };
 }
 
@@ -771,7 +772,7 @@ describe('fuzzing every documented operation with malformed input', () => {
     if (!body) return request;
     if (body.kind === 'multipart') {
       for (const part of body.parts) {
-        if (part.filename !== undefined) request.attach(part.name, part.value as Buffer, { filename: part.filename, contentType: part.contentType });
+        if (part.filename !== undefined) request.attach(part.name, part.value, { filename: part.filename, contentType: part.contentType });
         else request.field(part.name, part.value as string);
       }
       return request;

@@ -91,7 +91,7 @@ describeSsh('a client generated from the OpenAPI document', () => {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     });
     writeFileSync(join(scratch, 'client-flow.js'), compiled.outputText);
-    const flow = (require(join(scratch, 'client-flow.js')) as { runClientFlow: ClientFlow }).runClientFlow;
+    const flow = ((await import(join(scratch, 'client-flow.js'))) as { runClientFlow: ClientFlow }).runClientFlow;
 
     const seen: Observed = await flow(baseUrl, TEST_ADMIN, sshd, LOGO);
 

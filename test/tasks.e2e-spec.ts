@@ -662,7 +662,7 @@ describeSsh('tasks against a real sshd', () => {
         expect(body).toMatchObject({ success: false, error: expect.stringMatching(/Authentication failed/) });
 
         // Fresh reads of everything that describes servers and tasks, on top of every response recorded above.
-        const servers = (await api.get('/api/servers').expect(200)).body as Record<string, unknown>[];
+        const servers = (await api.get('/api/servers').expect(200)).body as ({ id: number } & Record<string, unknown>)[];
         expect(servers.length).toBeGreaterThanOrEqual(3);
         for (const server of servers) {
           await api.get(`/api/servers/${server.id}`).expect(200);

@@ -58,7 +58,7 @@ export const RequestContext = {
   },
 
   /** Names the request and echoes its id; first of all middleware, so that every answer carries the header. */
-  middleware(request: Request, response: Response, next: NextFunction): void {
+  middleware: (request: Request, response: Response, next: NextFunction): void => {
     const requestId = requestIdFor(request);
     response.setHeader(REQUEST_ID_HEADER, requestId);
     storage.run({ requestId, ip: request.ip ?? null }, next);

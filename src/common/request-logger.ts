@@ -11,7 +11,8 @@ const logger = new Logger('HTTP');
 export function logRequests(request: Request, response: Response, next: NextFunction): void {
   const startedAt = performance.now();
   response.once('finish', () => {
-    const body = request.body && Object.keys(request.body).length ? ` ${JSON.stringify(maskForLog(request.body))}` : '';
+    const payload: unknown = request.body;
+    const body = payload && Object.keys(payload).length ? ` ${JSON.stringify(maskForLog(payload))}` : '';
     const elapsed = (performance.now() - startedAt).toFixed(1);
     logger.debug(`${request.method} ${maskUrlForLog(request.originalUrl)} ${response.statusCode} ${elapsed}ms${body}`);
   });

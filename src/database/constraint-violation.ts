@@ -2,7 +2,9 @@ import { QueryFailedError } from 'typeorm';
 
 /** A unique, foreign-key or check constraint refused the statement. */
 export function isConstraintViolation(error: QueryFailedError): boolean {
-  const code = String((error.driverError as { code?: unknown })?.code ?? '');
+  const raw = (error.driverError as { code?: unknown } | undefined)?.code;
+  // Only a string or a number can name one of the codes below.
+  const code = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '';
   // PostgreSQL class 23 (integrity constraint violation); SQLite SQLITE_CONSTRAINT.
   return code.startsWith('23') || code === 'SQLITE_CONSTRAINT';
 }

@@ -14,10 +14,10 @@ import { takeTurnsOnSqlite, Transactions } from './transactions.service';
       inject: [databaseConfig.KEY],
       useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
       // Before initialisation, which runs the migrations: they too must take turns on SQLite's one connection.
-      dataSourceFactory: async (options) => {
+      dataSourceFactory: (options) => {
         const dataSource = new DataSource(options!);
         if (dataSource.options.type === 'sqlite') takeTurnsOnSqlite(dataSource);
-        return dataSource;
+        return Promise.resolve(dataSource);
       },
     }),
   ],

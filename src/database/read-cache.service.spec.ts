@@ -3,7 +3,7 @@ import { ReadCache } from './read-cache.service';
 describe('ReadCache', () => {
   const counter = () => {
     let calls = 0;
-    return { load: async () => ++calls, calls: () => calls };
+    return { load: () => Promise.resolve(++calls), calls: () => calls };
   };
 
   it('serves repeated reads from memory and shares a concurrent miss', async () => {
@@ -42,6 +42,6 @@ describe('ReadCache', () => {
   it('does not keep a failed read', async () => {
     const cache = new ReadCache({ ttlMs: 60_000 });
     await expect(cache.get('k', ['brands'], () => Promise.reject(new Error('db down')))).rejects.toThrow('db down');
-    expect(await cache.get('k', ['brands'], async () => 'ok')).toBe('ok');
+    expect(await cache.get('k', ['brands'], () => Promise.resolve('ok'))).toBe('ok');
   });
 });

@@ -94,6 +94,7 @@ class TurnTakingQueryRunner extends SqliteQueryRunner {
     super(driver);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeORM's QueryRunner.query() returns Promise<any>; an override must too
   override async query(query: string, parameters?: unknown[], useStructuredResult?: boolean): Promise<any> {
     if (this.endTurn) return super.query(query, parameters, useStructuredResult);
     return this.turns.statement(() => super.query(query, parameters, useStructuredResult));

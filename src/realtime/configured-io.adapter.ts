@@ -53,16 +53,29 @@ export class ConfiguredIoAdapter extends IoAdapter {
   private async authenticate(socket: Socket): Promise<boolean> {
     const token = handshakeToken(socket) ?? presentedToken(socket.handshake.headers);
     const principal = await this.auth.authenticate(token);
-    socket.data.principal = principal ?? undefined;
-    socket.data.token = token;
-    socket.data.ip = proxyaddr(socket.request, this.http.trustProxy);
+    const data = dataOf(socket);
+    data.principal = principal ?? undefined;
+    data.token = token;
+    data.ip = proxyaddr(socket.request, this.http.trustProxy);
     return principal !== null;
   }
 }
 
+/** What a connection keeps in `socket.data` (see ConfiguredIoAdapter). */
+export interface SocketData {
+  principal?: Principal;
+  token?: string;
+  ip?: string;
+}
+
+/** The socket's `socket.data`, which Socket.IO leaves untyped. */
+function dataOf(socket: Socket): SocketData {
+  return socket.data as SocketData;
+}
+
 /** A token the client handed over explicitly (`auth.token`), which a foreign page cannot borrow from the browser. */
 function handshakeToken(socket: Socket): string | undefined {
-  const token = socket.handshake.auth?.token;
+  const token: unknown = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   return typeof token === 'string' ? token.replace(/^Bearer\s+/i, '') : undefined;
 }
 
@@ -71,7 +84,8 @@ function handshakeToken(socket: Socket): string | undefined {
  * demoted) since the socket connected no longer counts. Null when it is no longer valid.
  */
 export async function socketPrincipal(auth: AuthService, socket: Socket): Promise<Principal | null> {
-  const principal = await auth.authenticate(socket.data.token as string | undefined);
-  socket.data.principal = principal ?? undefined;
+  const data = dataOf(socket);
+  const principal = await auth.authenticate(data.token);
+  data.principal = principal ?? undefined;
   return principal;
 }

@@ -74,6 +74,7 @@ describe('test agent server', () => {
   afterAll(() => agent.stop());
   afterEach(() => agent.setFailure('none'));
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- read like supertest's res.body: the assertions check the shape
   async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const response = await fetch(`${agent.url}${path}`, {
       method,
@@ -255,7 +256,7 @@ describe('test model server', () => {
         return data === '[DONE]' ? data : JSON.parse(data);
       });
 
-  const contentOf = (event: any): string => event.choices[0].delta.content;
+  const contentOf = (event: unknown): string => (event as { choices: { delta: { content: string } }[] }).choices[0].delta.content;
 
   it('answers a non-streaming completion and records the request', async () => {
     const response = await complete(model, { model: 'jiuge', top_k: 7 });

@@ -244,7 +244,7 @@ async function spawnSshd(configPath: string, pidFile: string, port: number): Pro
   rmSync(pidFile, { force: true });
   const child = spawn(SSHD, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code, signal) => {
       const message = `sshd exited early (code ${code}, signal ${signal}): ${stderr.trim()}`;

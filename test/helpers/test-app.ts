@@ -62,7 +62,7 @@ export async function startTestApp(
   const login = async (username: string, password: string): Promise<string> => {
     const response = await anonymous.post('/api/auth/login').send({ username, password });
     if (response.status !== 200) throw new Error(`Login of ${username} failed: ${response.status} ${JSON.stringify(response.body)}`);
-    return response.body.access_token as string;
+    return (response.body as { access_token: string }).access_token;
   };
   // No sign-in with auth off, or when the suite lets the backend generate the admin's password.
   const adminToken = process.env.AUTH_ENABLED === 'false' || !process.env.ADMIN_PASSWORD ? '' : await login(TEST_ADMIN.username, TEST_ADMIN.password);
@@ -75,8 +75,8 @@ export async function startTestApp(
     adminToken,
     login,
     dataDir,
-    async sql(query, parameters) {
-      const rows = await dataSource.query(query, parameters);
+    async sql<T>(query: string, parameters?: unknown[]): Promise<T[]> {
+      const rows = await dataSource.query<T[]>(query, parameters);
       // Raw SQL bypasses the repositories, which are what keep the read cache honest.
       cache.clear();
       return rows;

@@ -47,7 +47,7 @@ export function parseIsoDateTime(text: string): Date | undefined {
 /** An ISO 8601 date-time string made a Date; anything else stays as sent and fails `@IsDate()` with a clear message. */
 export function IsoDateTime(): PropertyDecorator {
   return applyDecorators(
-    Transform(({ value }) => (typeof value === 'string' ? (parseIsoDateTime(value) ?? value) : value)),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? (parseIsoDateTime(value) ?? value) : value)),
     IsDate({ message: '$property must be an ISO 8601 date-time, e.g. 2026-12-01T08:00:00Z' }),
   );
 }
@@ -60,7 +60,7 @@ export function IsoDateTime(): PropertyDecorator {
  */
 export function AcceptsReadOnlyFields(...fields: string[]): ClassDecorator {
   return (target) => {
-    for (const field of fields) Exclude({ toClassOnly: true })(target.prototype, field);
+    for (const field of fields) Exclude({ toClassOnly: true })(target.prototype as object, field);
   };
 }
 
@@ -69,7 +69,7 @@ export function RequiredText(maxLength = 255, description?: string): PropertyDec
   return applyDecorators(
     ApiProperty({ minLength: 1, maxLength, description }),
     IsString(),
-    Transform(({ value }) => (typeof value === 'string' ? value.trim() : value)),
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value)),
     IsNotEmpty(),
     MaxLength(maxLength),
     ValidateBy({

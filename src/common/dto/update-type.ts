@@ -10,10 +10,12 @@ import { DECORATORS, PartialType } from '@nestjs/swagger';
 export function UpdateType<T>(create: Type<T>): Type<Partial<T>> {
   const update = PartialType(create, { skipNullProperties: false });
   // PartialType copied each property's OpenAPI metadata onto its class, stored under `:name` in the list.
-  const listed: string[] = Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES_ARRAY, update.prototype) ?? [];
+  const prototype = update.prototype as object;
+  const listed = (Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES_ARRAY, prototype) as string[] | undefined) ?? [];
   for (const property of listed.map((entry) => entry.slice(1))) {
-    const { default: _createDefault, ...metadata } = Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES, update.prototype, property) ?? {};
-    Reflect.defineMetadata(DECORATORS.API_MODEL_PROPERTIES, metadata, update.prototype, property);
+    const { default: _createDefault, ...metadata } =
+      (Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES, prototype, property) as Record<string, unknown> | undefined) ?? {};
+    Reflect.defineMetadata(DECORATORS.API_MODEL_PROPERTIES, metadata, prototype, property);
   }
   return update;
 }

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { Request, Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { describeBodyParserError } from '../body-rules';
 import { ErrorResponse } from '../dto/responses.dto';
@@ -28,7 +29,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const { httpAdapter } = this.adapterHost;
-    const response = host.switchToHttp().getResponse();
+    const response = host.switchToHttp().getResponse<Response>();
     if (response.headersSent) {
       // A streamed answer already started: all that is left to do is end it.
       response.end();
@@ -39,7 +40,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       // A 4xx says what to fix; a 5xx says nothing useful, so it gives the id to quote (it is in the header as well).
       const requestId = RequestContext.requestId();
       if (requestId) body.request_id = requestId;
-      const request = host.switchToHttp().getRequest();
+      const request = host.switchToHttp().getRequest<Request>();
       this.logger.error(
         `${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`,
         exception instanceof Error ? exception.stack : String(exception),
@@ -50,7 +51,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private toErrorResponse(exception: unknown): ErrorResponse {
     if (exception instanceof HttpException) return fromHttpException(exception);
-    if (exception instanceof QueryFailedError && isConstraintViolation(exception)) {
+    if (exception instanceof QueryFailedError && isConstraintViolation(exception as QueryFailedError)) {
       return { statusCode: HttpStatus.CONFLICT, error: 'The change conflicts with existing data' };
     }
     const status = (exception as ErrorWithStatus)?.status ?? (exception as ErrorWithStatus)?.statusCode;
@@ -67,6 +68,7 @@ function fromHttpException(exception: HttpException): ErrorResponse {
   if (typeof payload === 'string') return { statusCode, error: payload };
   // Nest's built-in exceptions and ours both carry the human text in `message`.
   const { message, details } = payload as { message?: unknown; details?: ErrorResponse['details'] };
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- `message` is a string in practice; anything else is shown as String() gives it
   const error = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
   return details ? { statusCode, error, details } : { statusCode, error };
 }
