@@ -146,7 +146,8 @@ export class ModelServerProxy {
     const status = upstream.statusCode;
     const { text, whole } = await readPrefix(upstream.body, ERROR_BODY_LIMIT);
     const openAiMessage = whole ? openAiErrorMessage(text) : undefined;
-    const callersFault = status >= 400 && status < 500 && !PROXY_FAULTS.has(status);
+    const relayed = relayedStatus(status);
+    const callersFault = relayed !== HttpStatus.BAD_GATEWAY;
     if (callersFault && openAiMessage !== undefined) {
       response.status(status).type('application/json').send(text);
       return;
@@ -154,11 +155,7 @@ export class ModelServerProxy {
     // A 404 comes after both paths were asked: naming them tells a wrong chat_port from a missing model.
     const where = status === 404 ? ` at ${paths.join(' and ')}` : '';
     const location = status >= 300 && status < 400 ? redirectTarget(upstream.headers.location) : '';
-    throw upstreamError(
-      callersFault ? status : HttpStatus.BAD_GATEWAY,
-      `upstream_status_${status}`,
-      `${answered(address, status)}${where}${location}${quote(openAiMessage ?? text)}`,
-    );
+    throw upstreamError(relayed, `upstream_status_${status}`, `${answered(address, status)}${where}${location}${quote(openAiMessage ?? text)}`);
   }
 
   /**
@@ -253,6 +250,14 @@ function excerpt(text: string): string {
 }
 
 /** At most `limit` bytes of a body; reading stops (closing the upstream) beyond that or on a failure, keeping what arrived. */
+/**
+ * The status a model server's non-2xx answer is relayed with: the caller's own faults (a 4xx) keep theirs; 401, 403 and
+ * 404 (the model server's credentials or path, not the caller's), 3xx, 5xx and anything else are a bad gateway.
+ */
+export function relayedStatus(upstreamStatus: number): HttpStatus {
+  return upstreamStatus >= 400 && upstreamStatus < 500 && !PROXY_FAULTS.has(upstreamStatus) ? upstreamStatus : HttpStatus.BAD_GATEWAY;
+}
+
 async function readPrefix(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ text: string; whole: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
