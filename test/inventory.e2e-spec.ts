@@ -126,7 +126,7 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
   }
 
   async function insertService(name: string, modelId: number): Promise<void> {
-    await t.sql(`INSERT INTO services (name, model_id, server_ids) VALUES (${params(3)})`, [name, modelId, '[]']);
+    await t.sql(`INSERT INTO services (name, model_id) VALUES (${params(2)})`, [name, modelId]);
   }
 
   async function setCreatedAt(table: 'brands' | 'accelerator_cards', id: number, timestamp: string): Promise<void> {

@@ -298,7 +298,10 @@ describeSsh('servers over a real sshd', () => {
       const task = (await t.http.post('/api/tasks').send({ name: 'nightly', command: 'true', server_id: id, schedule_type: 'daily' }).expect(201))
         .body.id;
       const model = (await t.http.post('/api/models').send({ name: 'jiuge' }).expect(201)).body.id;
-      await t.sql(`INSERT INTO services (name, model_id, server_ids, deploy_status) VALUES ('chat-svc', ${model}, '[${id}]', 'offline')`);
+      await t.http
+        .post('/api/services')
+        .send({ name: 'chat-svc', model_id: model, server_ids: [id] })
+        .expect(201);
       const refused = await t.http.delete(`/api/servers/${id}`).expect(409);
       expect(refused.body.error).toMatch(/task nightly/);
       expect(refused.body.error).toMatch(/service chat-svc/);

@@ -153,13 +153,15 @@ describe('services through real agents', () => {
     it('lists services newest first, with model_name and server_ids as an array of ints', async () => {
       const other = await newAgent();
       const otherServer = await f.server(other.port);
-      const older = await f.service({ name: 'older', model_id: modelId, server_ids: [agentServerId, otherServer] });
+      // Not in id order: the operator's order is kept.
+      const older = await f.service({ name: 'older', model_id: modelId, server_ids: [otherServer, agentServerId] });
       const newer = await f.service({ name: 'newer', model_id: modelId, server_ids: [] });
       const ours = (list: ServiceBody[]) => list.filter((service) => service.id === older || service.id === newer);
 
       const listed = ours((await t.http.get('/api/services').expect(200)).body);
       expect(listed.map((service) => service.name)).toEqual(['newer', 'older']);
-      expect(listed[1]).toMatchObject({ model_name: 'jiuge-7b', server_ids: [agentServerId, otherServer], deploy_status: 'offline' });
+      expect(listed[1]).toMatchObject({ model_name: 'jiuge-7b', server_ids: [otherServer, agentServerId], deploy_status: 'offline' });
+      expect((await f.get(older)).server_ids).toEqual([otherServer, agentServerId]);
       expect(listed[0].server_ids).toEqual([]);
       for (const service of listed) expect(service.created_at).toMatch(ISO_UTC);
 
@@ -190,14 +192,14 @@ describe('services through real agents', () => {
 
       await t.http
         .put(`/api/services/${id}`)
-        .send({ deploy_command: 'sleep 61', model_id: otherModel, server_ids: [agentServerId, secondServer] })
+        .send({ deploy_command: 'sleep 61', model_id: otherModel, server_ids: [secondServer, agentServerId] })
         .expect(200);
       await operations.settled(id);
       expect(await f.get(id)).toMatchObject({
         name: 'llama-renamed',
         model_id: otherModel,
         model_name: 'llama-70b',
-        server_ids: [agentServerId, secondServer],
+        server_ids: [secondServer, agentServerId],
         deploy_command: 'sleep 61',
         deploy_status: 'deployed',
       });
@@ -697,8 +699,11 @@ describe('services through real agents', () => {
       const models = (await t.http.get('/api/models').expect(200)).body as Array<{ id: number }>;
       expect(models.some((entry) => entry.id === usedModel)).toBe(true);
       await t.http.get(`/api/servers/${usedServer}`).expect(200);
+      // The schema refuses it too, for a writer that goes around the API.
+      await expect(t.sql(`DELETE FROM servers WHERE id = ${placeholder(1)}`, [usedServer])).rejects.toThrow(/foreign key/i);
 
       await t.http.delete(`/api/services/${id}`).expect(200);
+      expect(await t.sql(`SELECT server_id FROM service_servers WHERE service_id = ${placeholder(1)}`, [id])).toEqual([]);
       await t.http.delete(`/api/models/${usedModel}`).expect(200);
       await t.http.delete(`/api/servers/${usedServer}`).expect(200);
     });

@@ -9,6 +9,7 @@ import { Model } from '../modules/inventory/entities/model.entity';
 import { Server } from '../modules/servers/server.entity';
 import { ServiceOperationRecord } from '../modules/services/service-operation.entity';
 import { Service } from '../modules/services/service.entity';
+import { ServiceServer } from '../modules/services/service-server.entity';
 import { TaskRun } from '../modules/tasks/task-run.entity';
 import { Task } from '../modules/tasks/task.entity';
 
@@ -19,6 +20,7 @@ export const ENTITIES = [
   Model,
   Server,
   Service,
+  ServiceServer,
   ServiceOperationRecord,
   ChatMessage,
   Task,

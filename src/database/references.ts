@@ -9,8 +9,8 @@ export interface Referrer {
 export type ReferrerLookup = (id: number) => Promise<Pick<Referrer, 'id' | 'name'>[]>;
 
 /**
- * Which rows of other features still reference one of a feature's rows, for refusing a delete the schema does not
- * guard (e.g. `services.server_ids` is a JSON list, not a foreign key). The referencing features register their
+ * Which rows of other features still reference one of a feature's rows, for refusing a delete with a message that
+ * names them (the schema's foreign keys refuse it too, but name only a constraint). The referencing features register their
  * lookups with the owner's service — they depend on the owner, never the other way round — so the owner reads no
  * other feature's tables and the modules import each other in one direction only.
  */

@@ -37,8 +37,11 @@ export interface TestApp {
 export async function startTestApp(
   env: Record<string, string> = {},
   logger: LoggerService | false = false,
-  /** Another instance's data: a second backend on the same database (not reset) and DATA_DIR (not removed). */
-  sharing?: TestApp,
+  /**
+   * Another instance's data: a second backend on the same database (not reset) and DATA_DIR (not removed); or data a
+   * suite arranged before the backend's first start.
+   */
+  sharing?: Pick<TestApp, 'dataDir'>,
 ): Promise<TestApp> {
   const dataDir = sharing?.dataDir ?? mkdtempSync(join(tmpdir(), 'infini-test-'));
   const saved = { ...process.env };

@@ -4,6 +4,7 @@ import { TaskScheduling1795540300000 } from './1795540300000-task-scheduling';
 import { AuthAndAudit1795557400000 } from './1795557400000-auth-and-audit';
 import { CommandProvenance1795600000000 } from './1795600000000-command-provenance';
 import { ServiceOperationHistory1796075000000 } from './1796075000000-service-operation-history';
+import { ServiceServers1796085753200 } from './1796085753200-service-servers';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   AuthAndAudit1795557400000,
   CommandProvenance1795600000000,
   ServiceOperationHistory1796075000000,
+  ServiceServers1796085753200,
 ];

@@ -38,6 +38,11 @@ export type ServerFields = Partial<
 
 const SECRET_COLUMNS = ['password', 'private_key', 'passphrase'] as const;
 
+export interface ServerCounts {
+  total: number;
+  online: number;
+}
+
 @Injectable()
 export class ServersRepository {
   private readonly writes: CachedWrites;
@@ -64,6 +69,18 @@ export class ServersRepository {
 
   exists(id: number): Promise<boolean> {
     return this.servers.existsBy({ id });
+  }
+
+  /** How many servers there are, and how many the last check found online. */
+  counts(): Promise<ServerCounts> {
+    return this.cache.get('servers:counts', ['servers'], async () => {
+      const counts = await this.servers
+        .createQueryBuilder('server')
+        .select('COUNT(*)', 'total')
+        .addSelect(`SUM(CASE WHEN server.status = 'online' THEN 1 ELSE 0 END)`, 'online')
+        .getRawOne<{ total: string | number; online: string | number | null }>();
+      return { total: Number(counts?.total ?? 0), online: Number(counts?.online ?? 0) };
+    });
   }
 
   /** The servers among `ids`, in the order of `ids` (missing ones left out). */

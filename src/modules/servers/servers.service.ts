@@ -11,7 +11,7 @@ import { SshTarget } from '../../ssh/ssh-target';
 import { CreateServerDto, ResourcesResponse, ServerCheckResult, ServerResourcesResponse, UpdateServerDto } from './dto/server.dto';
 import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
 import { Server } from './server.entity';
-import { ServerAddress, ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
+import { ServerAddress, ServerCounts, ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
 import { probeSshBanner } from './ssh-banner.probe';
 import { AuditService } from '../audit/audit.service';
 import { AcceleratorsService } from '../inventory/accelerators.service';
@@ -47,6 +47,10 @@ export class ServersService {
 
   exists(id: number): Promise<boolean> {
     return this.servers.exists(id);
+  }
+
+  counts(): Promise<ServerCounts> {
+    return this.servers.counts();
   }
 
   /** The servers among `ids`, in the order of `ids` (missing ones left out). */

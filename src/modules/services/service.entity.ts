@@ -32,8 +32,7 @@ export class Service {
   @JoinColumn({ name: 'model_id' })
   model?: Model;
 
-  /** JSON array of server ids. */
-  @Column({ type: 'simple-json' })
+  /** The servers it runs on, in order: kept in `service_servers`, filled in by ServicesRepository (not a column). */
   server_ids: number[];
 
   @Column({ type: 'text', nullable: true })

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Not, Repository } from 'typeorm';
+import { EntityManager, In, Not, Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
-import { ServerAddress } from '../servers/servers.repository';
-import { DeployResult, Service } from './service.entity';
 import { SINGLE_ROW } from '../../database/save-options';
+import { Transactions } from '../../database/transactions.service';
+import { ServerAddress } from '../servers/servers.repository';
+import { ServiceServer } from './service-server.entity';
+import { DeployResult, Service } from './service.entity';
 
 /** A service as lists show it: with its model's name, and `deploy_result` as the stored JSON text (the old API's shape). */
 export interface ServiceRow extends Omit<Service, 'model' | 'deploy_result'> {
@@ -24,6 +26,8 @@ export class ServicesRepository {
 
   constructor(
     @InjectRepository(Service) private readonly services: Repository<Service>,
+    @InjectRepository(ServiceServer) private readonly memberships: Repository<ServiceServer>,
+    private readonly transactions: Transactions,
     private readonly cache: ReadCache,
   ) {
     this.writes = new CachedWrites(cache, 'services');
@@ -33,39 +37,48 @@ export class ServicesRepository {
   list(): Promise<ServiceRow[]> {
     return this.cache.get('services:list', ['services', 'models'], async () => {
       const rows = await this.withModelName().orderBy('service.created_at', 'DESC').addOrderBy('service.id', 'DESC').getRawAndEntities();
-      return rows.entities.map((service, index) => toRow(service, rows.raw[index] as JoinedNames));
+      const services = await this.withServerIds(rows.entities, 'all');
+      return services.map((service, index) => toRow(service, rows.raw[index] as JoinedNames));
     });
   }
 
   async findRow(id: number): Promise<ServiceRow | null> {
     const rows = await this.withModelName().where('service.id = :id', { id }).getRawAndEntities();
-    return rows.entities[0] ? toRow(rows.entities[0], rows.raw[0] as JoinedNames) : null;
+    const [service] = await this.withServerIds(rows.entities);
+    return service ? toRow(service, rows.raw[0] as JoinedNames) : null;
   }
 
-  findById(id: number): Promise<Service | null> {
-    return this.services.findOneBy({ id });
+  async findById(id: number): Promise<Service | null> {
+    const [service] = await this.withServerIds(await this.services.findBy({ id }));
+    return service ?? null;
   }
 
-  findAll(): Promise<Service[]> {
-    return this.services.find({ order: { id: 'ASC' } });
+  async findAll(): Promise<Service[]> {
+    return this.withServerIds(await this.services.find({ order: { id: 'ASC' } }), 'all');
   }
 
-  findByStatus(status: string): Promise<Service[]> {
-    return this.services.find({ where: { deploy_status: status }, order: { id: 'ASC' } });
+  async findByStatus(status: string): Promise<Service[]> {
+    return this.withServerIds(await this.services.find({ where: { deploy_status: status }, order: { id: 'ASC' } }));
+  }
+
+  count(): Promise<number> {
+    return this.cache.get('services:count', ['services'], () => this.services.count());
   }
 
   /** The server ids of a service, in its order; null for an unknown service. Served from the read cache (hot for chat). */
   serverIdsOf(id: number): Promise<number[] | null> {
-    return this.cache.get(`services:${id}:server_ids`, ['services'], async () => {
-      const service = await this.services.findOne({ select: { id: true, server_ids: true }, where: { id } });
-      return service ? service.server_ids : null;
-    });
+    return this.cache.get(`services:${id}:server_ids`, ['services'], async () => (await this.findById(id))?.server_ids ?? null);
   }
 
-  /** Services whose `server_ids` include the server. */
-  async usingServer(serverId: number): Promise<Pick<Service, 'id' | 'name'>[]> {
-    const services = await this.services.find({ select: { id: true, name: true, server_ids: true }, order: { id: 'ASC' } });
-    return services.filter((service) => (service.server_ids ?? []).includes(serverId)).map(({ id, name }) => ({ id, name }));
+  /** Services that run on the server. */
+  usingServer(serverId: number): Promise<Pick<Service, 'id' | 'name'>[]> {
+    return this.memberships
+      .createQueryBuilder('membership')
+      .innerJoin('membership.service', 'service')
+      .select(['service.id AS id', 'service.name AS name'])
+      .where('membership.server_id = :serverId', { serverId })
+      .orderBy('service.id', 'ASC')
+      .getRawMany<Pick<Service, 'id' | 'name'>>();
   }
 
   /** Services that deploy the model. */
@@ -73,13 +86,26 @@ export class ServicesRepository {
     return this.services.find({ select: { id: true, name: true }, where: { model_id: modelId }, order: { id: 'ASC' } });
   }
 
-  create(fields: Required<ServiceFields>): Promise<Service> {
-    return this.writes.run(() => this.services.save(this.services.create({ ...fields, deploy_status: 'offline' }), SINGLE_ROW));
+  create({ server_ids, ...columns }: Required<ServiceFields>): Promise<Service> {
+    return this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        const service = await manager.save(manager.create(Service, { ...columns, deploy_status: 'offline' }), SINGLE_ROW);
+        await insertMemberships(manager, service.id, server_ids);
+        return Object.assign(service, { server_ids });
+      }),
+    );
   }
 
-  async update(id: number, fields: ServiceFields): Promise<void> {
-    if (Object.keys(fields).length === 0) return;
-    await this.writes.run(() => this.services.update({ id }, fields));
+  async update(id: number, { server_ids, ...columns }: ServiceFields): Promise<void> {
+    if (server_ids === undefined && Object.keys(columns).length === 0) return;
+    await this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        if (Object.keys(columns).length > 0) await manager.update(Service, { id }, columns);
+        if (server_ids === undefined) return;
+        await manager.delete(ServiceServer, { service_id: id });
+        await insertMemberships(manager, id, server_ids);
+      }),
+    );
   }
 
   /** Deletes the service; the schema deletes its chat history with it. */
@@ -97,10 +123,34 @@ export class ServicesRepository {
     await this.writes.run(() => this.services.update({ id }, { deploy_status, deploy_result }));
   }
 
+  /**
+   * Fills in each service's `server_ids` from `service_servers`, in the operator's order. `all`: the services are
+   * the whole table, so one query reads every membership instead of listing the ids.
+   */
+  private async withServerIds(services: Service[], scope: 'all' | 'these' = 'these'): Promise<Service[]> {
+    if (services.length === 0) return services;
+    const memberships = await this.memberships.find({
+      select: { service_id: true, server_id: true },
+      where: scope === 'all' ? {} : { service_id: In(services.map((service) => service.id)) },
+      order: { service_id: 'ASC', position: 'ASC' },
+    });
+    const serverIds = new Map<number, number[]>();
+    for (const { service_id, server_id } of memberships) serverIds.set(service_id, [...(serverIds.get(service_id) ?? []), server_id]);
+    return services.map((service) => Object.assign(service, { server_ids: serverIds.get(service.id) ?? [] }));
+  }
+
   /** A read-only view: the models table is joined for the name lists show, never written or checked here. */
   private withModelName() {
     return this.services.createQueryBuilder('service').leftJoin('service.model', 'model').addSelect('model.name', 'model_name');
   }
+}
+
+function insertMemberships(manager: EntityManager, serviceId: number, serverIds: number[]): Promise<unknown> {
+  if (serverIds.length === 0) return Promise.resolve();
+  return manager.insert(
+    ServiceServer,
+    serverIds.map((server_id, position) => ({ service_id: serviceId, server_id, position })),
+  );
 }
 
 /** The joined column of a list row. */

@@ -79,6 +79,10 @@ export class ServicesService implements OnModuleInit, OnApplicationBootstrap, On
     return service;
   }
 
+  count(): Promise<number> {
+    return this.services.count();
+  }
+
   async create(dto: CreateServiceDto): Promise<Service> {
     await this.checkReferences(dto);
     const service = await this.services.create({

@@ -1,14 +1,12 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Server } from '../servers/server.entity';
-import { Service } from '../services/service.entity';
+import { ServersModule } from '../servers/servers.module';
+import { ServicesModule } from '../services/services.module';
 import { StatsController } from './stats.controller';
-import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Server, Service])],
+  imports: [ServersModule, ServicesModule],
   controllers: [StatsController],
-  providers: [StatsRepository, StatsService],
+  providers: [StatsService],
 })
 export class StatsModule {}

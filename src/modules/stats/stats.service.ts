@@ -1,13 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import { ServersService } from '../servers/servers.service';
+import { ServicesService } from '../services/services.service';
 import { StatsResponse } from './stats-response.dto';
-import { StatsRepository } from './stats.repository';
 
+/** The overview counts, asked of the features that own the tables. */
 @Injectable()
 export class StatsService {
-  constructor(private readonly stats: StatsRepository) {}
+  constructor(
+    private readonly servers: ServersService,
+    private readonly services: ServicesService,
+  ) {}
 
   async overview(): Promise<StatsResponse> {
-    const counts = await this.stats.counts();
-    return { server_count: counts.servers, service_count: counts.services, online_server_count: counts.onlineServers };
+    const [servers, serviceCount] = await Promise.all([this.servers.counts(), this.services.count()]);
+    return { server_count: servers.total, service_count: serviceCount, online_server_count: servers.online };
   }
 }
