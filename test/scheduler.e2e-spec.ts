@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { io, Socket } from 'socket.io-client';
 import { describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { placeholder, startTestApp, TestApp } from './helpers/test-app';
-import { eventually } from './helpers/wait';
+import { TaskScheduler } from '../src/modules/tasks/task-scheduler.service';
+import { completedCalls, eventually } from './helpers/wait';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** The promise: a due run starts within 1 s of its slot. */
@@ -390,7 +390,7 @@ describeSsh('task scheduler against a real sshd', () => {
       expect(laterRun).toMatchObject({ status: 'completed', output: expect.stringMatching(/^later\r?\n$/) });
 
       // Some polls later, still one run each and nothing left to do.
-      await delay(600);
+      await completedCalls(t.app.get(TaskScheduler), 'poll', 3);
       for (const [id, run] of [
         [now, nowRun],
         [later, laterRun],
@@ -542,7 +542,7 @@ describeSsh('task scheduler against a real sshd', () => {
         expect(ms(runs[0].started_at)).toBeGreaterThan(ms(missed));
         expect((await b.task(id)).next_run).toBe(nextMidnightUtc());
         // Not once per missed slot: some polls later there is still that one run.
-        await delay(600);
+        await completedCalls(booted.app.get(TaskScheduler), 'poll', 3);
         expect(await b.runs(id)).toEqual(runs);
         expect(await b.task(id)).toMatchObject({ next_run: nextMidnightUtc(), status: 'completed', last_run: runs[0].finished_at });
       } finally {
@@ -567,7 +567,7 @@ describeSsh('task scheduler against a real sshd', () => {
           }),
         ]);
         expect((await b.task(id)).next_run).toBe(nextMidnightUtc());
-        await delay(600);
+        await completedCalls(booted.app.get(TaskScheduler), 'poll', 3);
         expect(await b.runs(id)).toEqual(runs);
         expect(await b.task(id)).toMatchObject({ next_run: nextMidnightUtc(), status: 'pending', last_run: null, result: null });
       } finally {

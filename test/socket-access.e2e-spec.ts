@@ -1,7 +1,8 @@
 import { AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { io, Socket } from 'socket.io-client';
+import { SocketAccessMonitor } from '../src/realtime/socket-access.monitor';
 import { startTestApp, TestApp } from './helpers/test-app';
+import { completedCalls } from './helpers/wait';
 
 /**
  * A socket outlives the sign-in it was opened with: every re-check (TERMINAL_REAUTH_INTERVAL_MS) ends the sockets
@@ -102,8 +103,8 @@ describe('revocation reaches every socket subscription', () => {
     await t.http.put(`/api/users/${vera.id}`).send({ disabled: true }).expect(200);
     expect(await disabled.next('session_ended')).toEqual({ reason: expect.stringMatching(/revoked|disabled/) });
     expect(await disabled.next('disconnect')).toBe('io server disconnect');
-    // Three more re-checks (a window, not a synchronisation point): the valid socket stays.
-    await delay(REAUTH_MS * 3);
+    // Three more re-checks: the valid socket stays.
+    await completedCalls(t.app.get(SocketAccessMonitor), 'recheck', 3);
     expect(kept.socket.connected).toBe(true);
     expect(kept.events.map((event) => event.name)).toEqual(['task_subscribed']);
   });

@@ -7,8 +7,9 @@ import { Terminal } from '@xterm/headless';
 import { io, Socket } from 'socket.io-client';
 import { MAX_OUTPUT_EVENT_CHARS } from '../src/modules/terminal/terminal-session';
 import { closedPort, describeSsh, startSilentTcpHost, startSshd, TestSshd } from './helpers/sshd';
+import { SocketAccessMonitor } from '../src/realtime/socket-access.monitor';
 import { startTestApp, TestApp } from './helpers/test-app';
-import { until } from './helpers/wait';
+import { completedCalls, until } from './helpers/wait';
 
 const UNKNOWN_SERVER_ID = 987654;
 /** The test user's bash prompt (Debian skel, coloured for xterm-256color), e.g. `infinitest@host:~$ `. */
@@ -346,8 +347,8 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       clients.push(operator);
       await operator.openShell({ server_id: serverId });
       const from = operator.events.length;
-      // Still an operator: the terminal outlives re-checks (a window of three intervals, not a synchronisation).
-      await delay(600);
+      // Still an operator: the terminal outlives three re-checks.
+      await completedCalls(t.app.get(SocketAccessMonitor), 'recheck', 3);
       expect(await operator.run('echo still-$((1+1))')).toEqual(['still-2']);
       expect(operator.events.slice(from).map((event) => event.name)).toEqual([]);
       await t.http.put(`/api/users/${user.id}`).send({ role: 'viewer' }).expect(200);

@@ -43,7 +43,8 @@ export class SocketAccessMonitor implements OnModuleInit, OnApplicationShutdown 
     this.listeners.push(listener);
   }
 
-  private async recheck(): Promise<void> {
+  /** One pass over the connected sockets; the timer runs it every interval. */
+  async recheck(): Promise<void> {
     if (this.running || !this.io) return;
     this.running = true;
     try {

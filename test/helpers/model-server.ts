@@ -127,9 +127,10 @@ export interface TestModelServer {
   /**
    * Resolves on a client closing its connection before its response ended (streaming or hung alike),
    * i.e. the proxy aborted its upstream request. Each call consumes one such event, whether it happened
-   * before or after the call, so a test cannot miss one by calling late.
+   * before or after the call, so a test cannot miss one by calling late. Resolves with the request's number
+   * (1 for the first request the server received), so a test knows which request it was.
    */
-  clientDisconnected(): Promise<void>;
+  clientDisconnected(): Promise<number>;
   /** Open TCP connections, idle keep-alive ones included. */
   openConnections(): number;
   /** Destroys every socket (hung ones included) and closes the server. Idempotent. */
@@ -164,20 +165,22 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let paths: ModelServerPaths = options.paths ?? 'both';
   let stopping = false;
   let completionId = 0;
-  // Unconsumed disconnects and callers still waiting for one; at most one of the two is non-empty.
-  let pendingDisconnects = 0;
-  const waiters: Array<() => void> = [];
+  let received = 0;
+  // Unconsumed disconnects (request numbers) and callers still waiting for one; at most one of the two is non-empty.
+  const pendingDisconnects: number[] = [];
+  const waiters: Array<(request: number) => void> = [];
 
-  const noteDisconnect = () => {
+  const noteDisconnect = (request: number) => {
     const waiter = waiters.shift();
-    if (waiter) waiter();
-    else pendingDisconnects++;
+    if (waiter) waiter(request);
+    else pendingDisconnects.push(request);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let closedByServer = false;
+    const requestNumber = ++received;
     res.on('close', () => {
-      if (!res.writableEnded && !closedByServer && !stopping) noteDisconnect();
+      if (!res.writableEnded && !closedByServer && !stopping) noteDisconnect(requestNumber);
     });
     const raw = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://model').pathname;
@@ -287,11 +290,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       paths = next;
     },
     clientDisconnected: () => {
-      if (pendingDisconnects > 0) {
-        pendingDisconnects--;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => waiters.push(resolve));
+      const pending = pendingDisconnects.shift();
+      return pending !== undefined ? Promise.resolve(pending) : new Promise<number>((resolve) => waiters.push(resolve));
     },
     openConnections: () => sockets.size,
     stop() {

@@ -29,3 +29,27 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Resolves once `target[method]` (a periodic job: a scheduler poll, a socket re-check) has completed `count` more
+ * calls, so "some runs later, still nothing happened" awaits the runs instead of sleeping through a guessed window.
+ */
+export function completedCalls<T extends object>(target: T, method: keyof T & string, count: number): Promise<void> {
+  const methods = target as unknown as Record<string, () => Promise<unknown>>;
+  const own = Object.prototype.hasOwnProperty.call(target, method);
+  const original = methods[method];
+  let completed = 0;
+  return new Promise((resolve) => {
+    methods[method] = async function (this: unknown) {
+      try {
+        return await original.call(this);
+      } finally {
+        if (++completed === count) {
+          if (own) methods[method] = original;
+          else delete methods[method];
+          resolve();
+        }
+      }
+    };
+  });
+}
