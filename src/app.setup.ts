@@ -70,8 +70,8 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Manages AI inference infrastructure: accelerator inventory, AI models, GPU servers, model services, ' +
         'chat through an OpenAI-compatible proxy, shell tasks and a browser SSH terminal. ' +
-        'Errors are `{statusCode, error, details?, request_id?}`. Every answer carries an `X-Request-Id` header (the ' +
-        "caller's own when it is 1-64 letters, digits, `.`, `_` or `-`, else a generated one); server errors (5xx) also " +
+        'Errors are `{statusCode, error, details?, request_id}`. Every answer carries an `X-Request-Id` header (the ' +
+        "caller's own when it is 1-64 letters, digits, `.`, `_` or `-`, else a generated one); error bodies also " +
         'give it as `request_id`: quote it when reporting a failure, as it names the log lines of that request. Every route but sign-in and health needs a token: ' +
         '`POST /api/auth/login`, then **Authorize** with the `access_token` (or an API token). ' +
         'Each operation names the least role it needs in `x-required-role` (viewer < operator < admin). ' +

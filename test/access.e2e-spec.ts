@@ -111,7 +111,7 @@ describe('access control of every documented route', () => {
         expect(res.body).toEqual(
           answersOpenAiErrors(operation)
             ? { error: { message, type: 'authentication_error', code: authorization ? 'invalid_api_key' : 'missing_api_key', param: null } }
-            : { statusCode: 401, error: message },
+            : { statusCode: 401, error: message, request_id: expect.any(String) },
         );
       }
     }

@@ -172,7 +172,7 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
 
   it('answers unknown routes and malformed JSON in the contract error shape', async () => {
     const unknown = await t.http.get('/api/nothing-here').expect(404);
-    expect(unknown.body).toEqual({ statusCode: 404, error: 'Cannot GET /api/nothing-here' });
+    expect(unknown.body).toEqual({ statusCode: 404, error: 'Cannot GET /api/nothing-here', request_id: expect.any(String) });
 
     const malformed = await t.http.post('/api/brands').set('Content-Type', 'application/json').send('{"name": "x",').expect(400);
     expect(malformed.body.statusCode).toBe(400);
@@ -186,6 +186,6 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
       .set('Content-Type', 'application/json')
       .send(JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }))
       .expect(413);
-    expect(res.body).toEqual({ statusCode: 413, error: 'Request body too large' });
+    expect(res.body).toEqual({ statusCode: 413, error: 'Request body too large', request_id: expect.any(String) });
   });
 });

@@ -71,8 +71,9 @@ describe('authentication', () => {
     it('refuses a wrong password and an unknown user alike, and a disabled account only to someone who knows its password', async () => {
       const wrong = await t.anonymous.post('/api/auth/login').send({ username: 'admin', password: 'not-the-password' }).expect(401);
       const unknown = await t.anonymous.post('/api/auth/login').send({ username: 'nobody', password: 'not-the-password' }).expect(401);
-      expect(wrong.body).toEqual({ statusCode: 401, error: 'Invalid username or password' });
-      expect(unknown.body).toEqual(wrong.body);
+      expect(wrong.body).toEqual({ statusCode: 401, error: 'Invalid username or password', request_id: expect.any(String) });
+      // Alike but for the request id each answer carries.
+      expect(unknown.body).toEqual({ ...wrong.body, request_id: unknown.headers['x-request-id'] });
       expect(wrong.headers['set-cookie']).toBeUndefined();
 
       const { id } = await addUser(t, 'dora', 'operator');
@@ -248,7 +249,7 @@ describe('authentication', () => {
     it("names the caller's role with its article in a refusal", async () => {
       const { token } = await addUser(t, 'olga', 'operator');
       const refused = await t.anonymous.get('/api/users').set(bearer(token)).expect(403);
-      expect(refused.body).toEqual({ statusCode: 403, error: 'This needs the admin role; olga is an operator' });
+      expect(refused.body).toEqual({ statusCode: 403, error: 'This needs the admin role; olga is an operator', request_id: expect.any(String) });
     });
 
     it('protects the last enabled admin from deletion, demotion and disabling', async () => {
@@ -380,7 +381,7 @@ describe('authentication', () => {
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(blocked.headers['x-ratelimit-limit']).toBe('3');
-      expect(blocked.body).toEqual({ statusCode: 429, error: expect.stringMatching(/too many sign-in attempts/i) });
+      expect(blocked.body).toEqual({ statusCode: 429, error: expect.stringMatching(/too many sign-in attempts/i), request_id: expect.any(String) });
       await t.login(TEST_ADMIN.username, TEST_ADMIN.password);
     });
 

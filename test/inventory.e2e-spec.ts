@@ -152,13 +152,13 @@ describe('inventory: brands, accelerator cards, models, stats', () => {
     return { brands: allBrands, cardsByBrand, models: await models(), uploads: storedUploads() };
   }
 
-  /** Checks that `send` gets exactly `body` with status `statusCode`, and changes nothing a GET can see. */
+  /** Checks that `send` gets exactly `body` (and the request's id) with status `statusCode`, and changes nothing a GET can see. */
   async function expectRefusal(send: () => Test, statusCode: number, body: Record<string, unknown>): Promise<void> {
     const before = await inventory();
     const res = await send();
     expect(res.status).toBe(statusCode);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.body).toEqual(body);
+    expect(res.body).toEqual({ ...body, request_id: res.headers['x-request-id'] });
     expect(await inventory()).toEqual(before);
   }
 

@@ -347,9 +347,9 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
 
     it('keeps the house error shape on the chat history routes', async () => {
       const history = await t.http.get(`/api/services/${UNKNOWN_ID}/chat`).expect(404);
-      expect(history.body).toEqual({ statusCode: 404, error: `Service ${UNKNOWN_ID} not found` });
+      expect(history.body).toEqual({ statusCode: 404, error: `Service ${UNKNOWN_ID} not found`, request_id: expect.any(String) });
       const anonymous = await t.anonymous.delete(`/api/services/${UNKNOWN_ID}/chat`).expect(401);
-      expect(anonymous.body).toEqual({ statusCode: 401, error: expect.stringMatching(/authentication required/i) });
+      expect(anonymous.body).toEqual({ statusCode: 401, error: expect.stringMatching(/authentication required/i), request_id: expect.any(String) });
       const models = await t.http.get(`/api/services/${UNKNOWN_ID}/models`).expect(404);
       expect(models.body).toEqual({
         error: { message: `Service ${UNKNOWN_ID} not found`, type: 'invalid_request_error', code: 'service_not_found', param: null },

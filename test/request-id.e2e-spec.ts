@@ -56,8 +56,10 @@ describe('X-Request-Id', () => {
     expect((await t.http.get('/api/nothing-here').expect(404)).headers['x-request-id']).toMatch(UUID);
     const malformed = await t.http.post('/api/brands').set('Content-Type', 'application/json').send('{"name":').expect(400);
     expect(malformed.headers['x-request-id']).toMatch(UUID);
-    // A 4xx says what to fix: the id is in the header only.
-    expect(malformed.body).not.toHaveProperty('request_id');
+    // Errors rejected before any route (body parsing) carry it in the body too, to quote.
+    expect(malformed.body.request_id).toBe(malformed.headers['x-request-id']);
+    const refused = await t.http.post('/api/brands').set('X-Request-Id', 'quote-me-1').send({ name: '' }).expect(400);
+    expect(refused.body).toMatchObject({ statusCode: 400, request_id: 'quote-me-1' });
   });
 
   it('is in the log lines of the request, logged after its body was read', async () => {

@@ -236,11 +236,11 @@ describeSsh('task scheduler against a real sshd', () => {
       for (const missing of [{}, { cron_expression: null }, { cron_expression: '   ' }]) {
         expect(await attempt({ schedule_type: 'cron', ...missing })).toEqual({
           status: 400,
-          body: { statusCode: 400, error: 'cron_expression is required when schedule_type is "cron"' },
+          body: { statusCode: 400, error: 'cron_expression is required when schedule_type is "cron"', request_id: expect.any(String) },
         });
       }
       const fourFields = await attempt({ schedule_type: 'cron', cron_expression: '* * * *' });
-      expect(fourFields).toEqual({ status: 400, body: { statusCode: 400, error: expect.stringContaining('5 fields') } });
+      expect(fourFields).toEqual({ status: 400, body: { statusCode: 400, error: expect.stringContaining('5 fields'), request_id: expect.any(String) } });
       expect(fourFields.body.error).toContain('got 4');
       for (const [expression, value, range] of [
         ['61 * * * *', '61', '0-59'],
@@ -252,7 +252,7 @@ describeSsh('task scheduler against a real sshd', () => {
         expect({ expression, ...res }).toEqual({
           expression,
           status: 400,
-          body: { statusCode: 400, error: expect.stringContaining('cron_expression') },
+          body: { statusCode: 400, error: expect.stringContaining('cron_expression'), request_id: expect.any(String) },
         });
         expect(res.body.error).toContain(value);
         expect(res.body.error).toContain(range);

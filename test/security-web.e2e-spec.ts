@@ -72,7 +72,7 @@ describe('cross-site requests with authentication on', () => {
       .type('form')
       .send('username=intruder&password=intruder-password&role=admin')
       .expect(403);
-    expect(res.body).toEqual({ statusCode: 403, error: expect.stringMatching(/cross-site request refused.*evil\.example/i) });
+    expect(res.body).toEqual({ statusCode: 403, error: expect.stringMatching(/cross-site request refused.*evil\.example/i), request_id: expect.any(String) });
     const json = await post('/api/users', { Cookie: cookie, Origin: EVIL })
       .send({ username: 'intruder', password: 'intruder-password', role: 'admin' })
       .expect(403);
@@ -292,6 +292,7 @@ describe('malformed bodies', () => {
     expect(login.body).toEqual({
       statusCode: 400,
       error: 'username must not contain NUL characters',
+      request_id: expect.any(String),
       details: [{ field: 'username', messages: ['username must not contain NUL characters'] }],
     });
     const nested = await t.http

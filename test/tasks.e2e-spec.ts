@@ -326,7 +326,7 @@ describeSsh('tasks against a real sshd', () => {
           .post('/api/tasks')
           .send({ name: 'orphan', command: 'true', server_id: UNKNOWN_ID, schedule_type: 'once' })
           .expect(400);
-        expect(created.body).toEqual({ statusCode: 400, error: expect.stringContaining(`server_id ${UNKNOWN_ID}`) });
+        expect(created.body).toEqual({ statusCode: 400, error: expect.stringContaining(`server_id ${UNKNOWN_ID}`), request_id: expect.any(String) });
         const tasks = await listTasks();
         expect(tasks).toHaveLength(count);
         expect(tasks.map((task) => task.name)).not.toContain('orphan');
@@ -354,7 +354,7 @@ describeSsh('tasks against a real sshd', () => {
         const id = await createTask({ name: 'short-lived', command: 'true', server_id: serverId, schedule_type: 'once' });
         const res = await api.delete(`/api/tasks/${id}`).expect(200);
         expect(res.body).toEqual({ message: 'Task deleted successfully' });
-        expect((await api.get(`/api/tasks/${id}`).expect(404)).body).toEqual({ statusCode: 404, error: expect.any(String) });
+        expect((await api.get(`/api/tasks/${id}`).expect(404)).body).toEqual({ statusCode: 404, error: expect.any(String), request_id: expect.any(String) });
         await api.delete(`/api/tasks/${id}`).expect(404);
         expect((await listTasks()).map((task) => task.id)).not.toContain(id);
       });
@@ -371,7 +371,7 @@ describeSsh('tasks against a real sshd', () => {
         for (const res of responses) {
           expect({ status: res.status, body: res.body }).toEqual({
             status: 404,
-            body: { statusCode: 404, error: expect.stringContaining(String(UNKNOWN_ID)) },
+            body: { statusCode: 404, error: expect.stringContaining(String(UNKNOWN_ID)), request_id: expect.any(String) },
           });
         }
       });
@@ -388,7 +388,7 @@ describeSsh('tasks against a real sshd', () => {
         for (const res of responses) {
           expect({ status: res.status, body: res.body }).toEqual({
             status: 400,
-            body: { statusCode: 400, error: expect.stringContaining("'abc'") },
+            body: { statusCode: 400, error: expect.stringContaining("'abc'"), request_id: expect.any(String) },
           });
         }
       });
@@ -580,7 +580,7 @@ describeSsh('tasks against a real sshd', () => {
         );
 
         const second = await execute(id).expect(409);
-        expect(second.body).toEqual({ statusCode: 409, error: expect.stringContaining('already running') });
+        expect(second.body).toEqual({ statusCode: 409, error: expect.stringContaining('already running'), request_id: expect.any(String) });
         const deleted = await api.delete(`/api/tasks/${id}`).expect(409);
         expect(deleted.body.error).toContain('running');
 
@@ -645,7 +645,7 @@ describeSsh('tasks against a real sshd', () => {
         const id = await createTask({ name: 'nightly-backup', command: 'true', server_id: doomed, schedule_type: 'daily' });
 
         const refused = await api.delete(`/api/servers/${doomed}`).expect(409);
-        expect(refused.body).toEqual({ statusCode: 409, error: expect.stringContaining('nightly-backup') });
+        expect(refused.body).toEqual({ statusCode: 409, error: expect.stringContaining('nightly-backup'), request_id: expect.any(String) });
         await api.get(`/api/servers/${doomed}`).expect(200);
         expect((await getTask(id)).server_name).toBe('doomed');
 

@@ -38,7 +38,7 @@ describe('uploads', () => {
 
   function expectError(res: Response, statusCode: number, error: RegExp): void {
     expect(res.status).toBe(statusCode);
-    expect(res.body).toEqual({ statusCode, error: expect.stringMatching(error) });
+    expect(res.body).toEqual({ statusCode, error: expect.stringMatching(error), request_id: res.headers['x-request-id'] });
   }
 
   describe('POST /api/upload', () => {

@@ -38,8 +38,13 @@ export const terminal: Scenario = {
     `connection; ${IDLE_TERMINALS} idle terminals`,
   async run() {
     const sshd = await startSshd();
-    const limit = String(IDLE_TERMINALS + 10);
-    const backend = await startBackend({ TERMINAL_MAX_PER_SERVER: limit, TERMINAL_MAX_TOTAL: limit });
+    const limit = IDLE_TERMINALS + 10;
+    // Every terminal holds a channel: enough connections for them all at the default SSH_MAX_CHANNELS (10), plus one.
+    const backend = await startBackend({
+      TERMINAL_MAX_PER_SERVER: String(limit),
+      TERMINAL_MAX_TOTAL: String(limit),
+      SSH_MAX_CONNECTIONS_PER_SERVER: String(Math.ceil(limit / 10) + 1),
+    });
     const sockets: Socket[] = [];
     const client = new Client();
     try {

@@ -57,8 +57,13 @@ if (!sshdAvailable && sshdRequired) {
   throw new Error(`REQUIRE_SSHD=1 but a real sshd cannot be started: need to run as root with ${SSHD} and ${SSH_KEYGEN} installed`);
 }
 
-/** `describe` for suites that need a real sshd; reported as skipped where it cannot run (see sshdAvailable). */
-export const describeSsh = sshdAvailable ? describe : describe.skip;
+/**
+ * `describe` for suites that need a real sshd; reported as skipped where it cannot run (see sshdAvailable). Picked at
+ * call time: the bench imports this module outside jest, where `describe` does not exist.
+ */
+export function describeSsh(name: string, suite: () => void): void {
+  (sshdAvailable ? describe : describe.skip)(name, suite);
+}
 
 export interface TestSshd {
   readonly host: '127.0.0.1';

@@ -19,8 +19,8 @@ export class ErrorResponse {
   details?: ValidationDetail[];
 
   /**
-   * For server errors (5xx): the id of the request, also sent as the `X-Request-Id` header of every answer. Quote it
-   * when reporting the failure: it names the request's log lines.
+   * The id of the request, also sent as the `X-Request-Id` header of every answer. Quote it when reporting the
+   * failure: it names the request's log lines.
    */
   @ApiPropertyOptional({ example: '6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b' })
   request_id?: string;

@@ -29,14 +29,14 @@ describe('AllExceptionsFilter', () => {
   it('puts the message of an HTTP exception in `error`', () => {
     expect(reply(new NotFoundException('Brand 7 not found'))).toEqual({
       status: 404,
-      body: { statusCode: 404, error: 'Brand 7 not found' },
+      body: { statusCode: 404, error: 'Brand 7 not found', request_id: REQUEST_ID },
     });
   });
 
   it('keeps validation details', () => {
     const details = [{ field: 'name', messages: ['name should not be empty'] }];
     const { body } = reply(new BadRequestException({ message: 'Validation failed: name should not be empty', details }));
-    expect(body).toEqual({ statusCode: 400, error: 'Validation failed: name should not be empty', details });
+    expect(body).toEqual({ statusCode: 400, error: 'Validation failed: name should not be empty', details, request_id: REQUEST_ID });
   });
 
   it('says which upstream failed on a 502', () => {
@@ -49,14 +49,15 @@ describe('AllExceptionsFilter', () => {
     expect(body).toEqual({ statusCode: 500, error: 'Internal server error', request_id: REQUEST_ID });
   });
 
-  it('gives the request id in every 5xx body, and leaves it to the header on a 4xx', () => {
+  it('gives the request id in every error body, 4xx and 5xx, so that a user can quote it', () => {
     expect(reply(new BadGatewayException('Connection refused')).body.request_id).toBe(REQUEST_ID);
-    expect(reply(new NotFoundException('Brand 7 not found')).body).not.toHaveProperty('request_id');
+    expect(reply(new NotFoundException('Brand 7 not found')).body.request_id).toBe(REQUEST_ID);
   });
+
 
   it('maps body-parser errors to their 4xx status', () => {
     const tooLarge = Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large' });
-    expect(reply(tooLarge)).toEqual({ status: 413, body: { statusCode: 413, error: 'Request body too large' } });
+    expect(reply(tooLarge)).toEqual({ status: 413, body: { statusCode: 413, error: 'Request body too large', request_id: REQUEST_ID } });
   });
 
   it('turns a constraint violation into 409, not 500', () => {

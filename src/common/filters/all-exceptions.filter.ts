@@ -36,10 +36,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
     const body = this.toErrorResponse(exception);
+    // The id to quote when asking about the failure; it is in the X-Request-Id header as well.
+    const requestId = RequestContext.requestId();
+    if (requestId) body.request_id = requestId;
     if (body.statusCode >= 500) {
-      // A 4xx says what to fix; a 5xx says nothing useful, so it gives the id to quote (it is in the header as well).
-      const requestId = RequestContext.requestId();
-      if (requestId) body.request_id = requestId;
       const request = host.switchToHttp().getRequest<Request>();
       this.logger.error(
         `${request.method} ${maskUrlForLog(request.originalUrl ?? request.url)} failed`,
