@@ -64,6 +64,7 @@ export const serversConfig = registerAs('servers', () => {
   return {
     checkTimeoutMs: env.SERVER_CHECK_TIMEOUT_MS,
     resourcesTimeoutMs: env.RESOURCES_TIMEOUT_MS,
+    resourcesToolTimeoutSeconds: env.RESOURCES_TOOL_TIMEOUT_SECONDS,
     resourcesConcurrency: env.RESOURCES_CONCURRENCY,
   };
 });

@@ -150,6 +150,13 @@ export class EnvironmentVariables {
   @Min(500)
   RESOURCES_TIMEOUT_MS = 15_000;
 
+  /** How long one accelerator monitoring tool (nvidia-smi, npu-smi...) may run in a measurement before it is cut off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(600)
+  RESOURCES_TOOL_TIMEOUT_SECONDS = 5;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

@@ -25,6 +25,13 @@ export class AcceleratorsRepository {
     );
   }
 
+  /** Every card's id, brand, name and model, for matching names found elsewhere (detected accelerators). */
+  names(): Promise<Pick<AcceleratorCard, 'id' | 'brand_id' | 'name' | 'model'>[]> {
+    return this.cache.get('accelerators:names', ['accelerator_cards'], () =>
+      this.cards.find({ select: { id: true, brand_id: true, name: true, model: true }, order: { id: 'ASC' } }),
+    );
+  }
+
   findById(id: number): Promise<AcceleratorCard | null> {
     return this.cards.findOneBy({ id });
   }

@@ -14,6 +14,10 @@ export class AcceleratorsService {
     private readonly audit: AuditService,
   ) {}
 
+  names(): Promise<Pick<AcceleratorCard, 'id' | 'brand_id' | 'name' | 'model'>[]> {
+    return this.accelerators.names();
+  }
+
   exists(id: number): Promise<boolean> {
     return this.accelerators.exists(id);
   }

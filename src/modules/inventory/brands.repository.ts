@@ -24,6 +24,11 @@ export class BrandsRepository {
     return this.cache.getJson('brands:list', ['brands'], () => this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }));
   }
 
+  /** Every brand's id and name, for matching names found elsewhere (detected accelerators). */
+  names(): Promise<Pick<Brand, 'id' | 'name'>[]> {
+    return this.cache.get('brands:names', ['brands'], () => this.brands.find({ select: { id: true, name: true }, order: { id: 'ASC' } }));
+  }
+
   findById(id: number): Promise<Brand | null> {
     return this.brands.findOneBy({ id });
   }

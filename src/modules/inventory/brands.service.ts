@@ -19,6 +19,10 @@ export class BrandsService {
     return this.brands.listJson();
   }
 
+  names(): Promise<Pick<Brand, 'id' | 'name'>[]> {
+    return this.brands.names();
+  }
+
   exists(id: number): Promise<boolean> {
     return this.brands.exists(id);
   }

@@ -1,53 +1,105 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseResourceProbe } from './resource-probe';
+import { promisify } from 'node:util';
+import { sample, SAMPLES_DIR } from '../../../test/helpers/accelerator-samples';
+import { parseResourceProbe, resourceProbeCommand } from './resource-probe';
 
-const nvidiaSmi = readFileSync(join(__dirname, 'fixtures/nvidia-smi-8xA100.csv'), 'utf8');
-const gpuLines = nvidiaSmi
-  .trim()
-  .split('\n')
-  .map((line) => `GPU ${line}`);
+/** Output of one tool as the probe tags it: each line prefixed, then its exit status. */
+function tagged(tool: string, output: string, exitStatus = 0): string[] {
+  return [...output.split('\n').map((line) => `ACC ${tool} ${line}`), `ACC ${tool} @@exit ${exitStatus}`];
+}
+
+const base = [
+  'CPU 1000 2000 1150 2400', // 400 jiffies elapsed, 150 idle → 62.5 % busy
+  'MEM MemTotal: 16000000',
+  'MEM MemAvailable: 4000000',
+  'DISK 100000000 22000000 78000000',
+];
 
 describe('parseResourceProbe', () => {
-  const base = [
-    'CPU 1000 2000 1150 2400', // 400 jiffies elapsed, 150 idle → 62.5 % busy
-    'MEM MemTotal: 16000000',
-    'MEM MemAvailable: 4000000',
-    'DISK 100000000 22000000 78000000',
-  ];
-
-  it('computes current CPU, used memory and root disk in percent with one decimal', () => {
-    expect(parseResourceProbe(base.join('\n'))).toEqual({ cpu_usage: 62.5, memory_usage: 75, disk_usage: 22 });
+  it('computes current CPU, used memory and root disk in percent with one decimal; no gpus without a tool', () => {
+    expect(parseResourceProbe(base.join('\n'))).toEqual({ metrics: { cpu_usage: 62.5, memory_usage: 75, disk_usage: 22 }, warnings: [] });
   });
 
-  it('reads every GPU of recorded nvidia-smi output, with unsupported values as null', () => {
-    const metrics = parseResourceProbe([...base, ...gpuLines].join('\n'));
+  it("reads every vendor's section through its parser, in the tools' order, whatever order the lines come in", () => {
+    const ascend = tagged('npu-smi', sample('huawei-npu-smi-1.txt'));
+    const cambricon = tagged('cnmon', sample('cambricon-cnmon-2.txt'));
+    // Only the tags group the lines: sections mixed with each other and with the other metrics read the same.
+    const mixed = ascend.flatMap((line, i) => [line, ...(cambricon[i] !== undefined ? [cambricon[i]] : [])]);
+    const { metrics, warnings } = parseResourceProbe([base[0], ...mixed, ...cambricon.slice(ascend.length), ...base.slice(1)].join('\n'));
+    expect(warnings).toEqual([]);
+    expect(metrics.cpu_usage).toBe(62.5);
+    expect(metrics.gpus!.map((card) => [card.vendor, card.name, card.index])).toEqual([
+      ['huawei', '910B2C', 0],
+      ['huawei', '910B2C', 1],
+      ['cambricon', 'MLU370-X4', 0],
+      ['cambricon', 'MLU370-X4', 1],
+    ]);
+    expect(metrics.gpus![0]).toMatchObject({ card_id: 0, chip_id: 0, utilization: 0, memory_used: 20701, memory_total: 65536, temperature: 51 });
+  });
+
+  it('keeps the other metrics and cards when one tool timed out, and says which', () => {
+    const output = [...base, ...tagged('nvidia-smi', '', 124), ...tagged('npu-smi', sample('huawei-npu-smi-9.txt'))].join('\n');
+    const { metrics, warnings } = parseResourceProbe(output);
+    expect(metrics).toMatchObject({ cpu_usage: 62.5, memory_usage: 75, disk_usage: 22 });
     expect(metrics.gpus).toHaveLength(8);
-    expect(metrics.gpus![0]).toEqual({
-      index: 0,
-      name: 'NVIDIA A100-SXM4-80GB',
-      utilization: 97,
-      memory_used: 78123,
-      memory_total: 81920,
-      memory_usage: 95.4,
-      temperature: 64,
-      power_draw: 387.52,
-    });
-    expect(metrics.gpus![6]).toMatchObject({ index: 6, utilization: null, power_draw: null, memory_usage: 0 });
-    expect(metrics.gpus![7]).toMatchObject({ index: 7, utilization: 3, power_draw: null });
+    expect(warnings).toEqual([expect.stringMatching(/^nvidia-smi did not finish in time/)]);
   });
 
-  it('has no gpus field on a host without nvidia-smi', () => {
-    expect(parseResourceProbe(base.join('\n'))).not.toHaveProperty('gpus');
+  it('turns output a parser does not understand into a warning, never an exception', () => {
+    const { metrics, warnings } = parseResourceProbe([...base, ...tagged('npu-smi', 'npu-smi: command failed: dcmi error -8005', 255)].join('\n'));
+    expect(metrics).toEqual({ cpu_usage: 62.5, memory_usage: 75, disk_usage: 22 });
+    expect(warnings).toEqual(['npu-smi exited with status 255', expect.stringMatching(/^npu-smi: /)]);
   });
 
   it('ignores login-shell noise and leaves missing metrics null', () => {
-    const metrics = parseResourceProbe(['Welcome to GPU node 7', 'CPU garbage', 'MEM MemTotal: 1000', ''].join('\r\n'));
+    const { metrics } = parseResourceProbe(['Welcome to GPU node 7', 'CPU garbage', 'MEM MemTotal: 1000', 'ACCOUNT expires soon', ''].join('\r\n'));
     expect(metrics).toEqual({ cpu_usage: null, memory_usage: null, disk_usage: null });
   });
 
-  it('reports an idle interval as 0 % and never more than 100 %', () => {
-    expect(parseResourceProbe('CPU 500 1000 600 1100').cpu_usage).toBe(0);
-    expect(parseResourceProbe('CPU 500 1000 500 1100').cpu_usage).toBe(100);
+  it('clamps CPU to 0..100', () => {
+    expect(parseResourceProbe('CPU 500 1000 600 1100').metrics.cpu_usage).toBe(0);
+    expect(parseResourceProbe('CPU 500 1000 500 1100').metrics.cpu_usage).toBe(100);
+  });
+});
+
+describe('the probe command, run by bash here', () => {
+  let bin: string;
+
+  beforeAll(() => {
+    bin = mkdtempSync(join(tmpdir(), 'probe-tools-'));
+    const tool = (name: string, script: string) => {
+      writeFileSync(join(bin, name), `#!/bin/sh\n${script}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    tool('npu-smi', `cat '${join(SAMPLES_DIR, 'huawei-npu-smi-15.txt')}'`);
+    tool('mthreads-gmi', `cat '${join(SAMPLES_DIR, 'moorethreads-mthreads-gmi-1.txt')}'`);
+    // Hangs: cut off by the tool timeout, without costing the rest.
+    tool('cnmon', 'sleep 30');
+    // Hygon's stack ships both: only hy-smi reports its cards.
+    tool('hy-smi', `cat '${join(SAMPLES_DIR, 'hygon-hy-smi-2.txt')}'`);
+    tool('rocm-smi', `cat '${join(SAMPLES_DIR, 'amd-rocm-smi-json-3.txt')}'`);
+  });
+
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+  it('runs every tool found at once, cuts off a hanging one, and skips rocm-smi beside hy-smi', async () => {
+    const { stdout } = await promisify(execFile)('bash', ['-c', resourceProbeCommand(1)], {
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      timeout: 20_000,
+    });
+    const { metrics, warnings } = parseResourceProbe(stdout);
+    expect(metrics.cpu_usage).toEqual(expect.any(Number));
+    expect(metrics.memory_usage).toEqual(expect.any(Number));
+    expect(metrics.disk_usage).toEqual(expect.any(Number));
+    const vendors = metrics.gpus!.map((card) => card.vendor);
+    expect(vendors).toEqual([...Array<string>(2).fill('huawei'), 'hygon', ...Array<string>(8).fill('moorethreads')]);
+    expect(metrics.gpus!.slice(0, 2).map((card) => [card.card_id, card.chip_id, card.name])).toEqual([
+      [1792, 0, '310P3'],
+      [1792, 1, '310P3'],
+    ]);
+    expect(warnings).toEqual(['cnmon did not finish in time (RESOURCES_TOOL_TIMEOUT_SECONDS)']);
   });
 });

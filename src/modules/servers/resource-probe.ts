@@ -1,60 +1,86 @@
+import { shellQuote } from '../../ssh/shell-quote';
+import { ACCELERATOR_TOOLS } from './accelerators';
+import { AcceleratorMetrics, AcceleratorTool } from './accelerators/accelerator-metrics';
+
+/** Tags the lines of one tool's output: `ACC <tool> <line>`, and last `ACC <tool> <END> <exit status>`. */
+const TOOL_TAG = 'ACC';
+const TOOL_END = '@@exit';
+/** `timeout`'s exit status when it cut the tool off (124), or had to kill it (137). */
+const TIMED_OUT = new Set([124, 137]);
+
+/** Where vendors install their tools when the login PATH does not name it (non-root users often lack /usr/local/sbin). */
+const VENDOR_TOOL_DIRS = ['/usr/local/sbin', '/usr/sbin', '/opt/rocm/bin', '/opt/hyhal/bin', '/usr/local/corex/bin'];
+
+function found(tool: string): string {
+  return `command -v ${tool} >/dev/null 2>&1`;
+}
+
+/**
+ * Runs the tool in the background into a file of its own: tools that wrote to the probe's output at once could
+ * interleave inside a line (a full nvidia-smi CSV line is longer than a pipe's atomic write).
+ */
+function toolRun(tool: AcceleratorTool): string {
+  const wanted = tool.unlessFound ? `${found(tool.tool)} && ! ${found(tool.unlessFound)}` : found(tool.tool);
+  const file = `"$tools/${tool.tool}"`;
+  return `if ${wanted}; then (bounded sh -c ${shellQuote(tool.command)} >${file} 2>/dev/null; echo "${TOOL_END} $?" >>${file}) & fi`;
+}
+
 /**
  * One remote command measures everything, so a measurement costs one channel on a warm connection.
  * Every line is tagged so that login-shell noise cannot be mistaken for a value.
+ * - accelerators: every vendor tool found on the PATH, run in the background at once, each cut off after
+ *   `toolTimeoutSeconds`; they overlap the CPU sample, so they add little to the probe's time
  * - CPU: two /proc/stat samples 0.5 s apart (busy share of the interval, not the average since boot)
  * - memory: MemTotal − MemAvailable
  * - disk: `df -P /`
- * - GPUs: nvidia-smi, when installed
  */
-export const RESOURCE_PROBE_COMMAND = [
-  `cpu() { awk '/^cpu /{ idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print idle, total; exit }' /proc/stat; }`,
-  'echo "CPU $(cpu) $(sleep 0.5; cpu)"',
-  `awk '/^(MemTotal|MemAvailable):/{ print "MEM", $1, $2 }' /proc/meminfo`,
-  `df -P / | awk 'NR == 2 { print "DISK", $2, $3, $4 }'`,
-  'if command -v nvidia-smi >/dev/null 2>&1; then',
-  '  nvidia-smi --query-gpu=index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw --format=csv,noheader,nounits | sed "s/^/GPU /"',
-  'fi',
-].join('\n');
-
-export interface GpuMetrics {
-  index: number;
-  name: string;
-  /** Percent. */
-  utilization: number | null;
-  /** MiB. */
-  memory_used: number | null;
-  /** MiB. */
-  memory_total: number | null;
-  /** Percent of memory_total in use. */
-  memory_usage: number | null;
-  /** Degrees Celsius. */
-  temperature: number | null;
-  /** Watts. */
-  power_draw: number | null;
+export function resourceProbeCommand(toolTimeoutSeconds: number): string {
+  return [
+    `PATH="$PATH:${VENDOR_TOOL_DIRS.join(':')}"`,
+    `bounded() { if command -v timeout >/dev/null 2>&1; then timeout -k 1 ${toolTimeoutSeconds} "$@"; else "$@"; fi; }`,
+    'tools=$(mktemp -d)',
+    ...ACCELERATOR_TOOLS.map(toolRun),
+    `cpu() { awk '/^cpu /{ idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print idle, total; exit }' /proc/stat; }`,
+    'echo "CPU $(cpu) $(sleep 0.5; cpu)"',
+    `awk '/^(MemTotal|MemAvailable):/{ print "MEM", $1, $2 }' /proc/meminfo`,
+    `df -P / | awk 'NR == 2 { print "DISK", $2, $3, $4 }'`,
+    'wait',
+    `for output in "$tools"/*; do [ -f "$output" ] && sed "s/^/${TOOL_TAG} \${output##*/} /" "$output"; done`,
+    'rm -rf "$tools"',
+  ].join('\n');
 }
 
 export interface ResourceMetrics {
   cpu_usage: number | null;
   memory_usage: number | null;
   disk_usage: number | null;
-  gpus?: GpuMetrics[];
+  /** Every accelerator of every vendor (the old name, kept for clients); absent when no tool was found. */
+  gpus?: AcceleratorMetrics[];
+}
+
+export interface ProbeReading {
+  metrics: ResourceMetrics;
+  /** What could not be read (a tool that timed out, output a parser did not understand), for the log. */
+  warnings: string[];
 }
 
 const oneDecimal = (value: number) => Math.round(value * 10) / 10;
 const percent = (part: number, whole: number) => (whole > 0 ? oneDecimal((part / whole) * 100) : null);
 
-/** nvidia-smi prints `[N/A]` or `[Not Supported]` for what a card cannot report. */
-function gpuNumber(text: string | undefined): number | null {
-  const value = Number(text?.trim());
-  return text !== undefined && text.trim() !== '' && Number.isFinite(value) ? value : null;
-}
-
 /** Reads the probe's tagged output; a metric whose lines are missing or malformed is null. */
-export function parseResourceProbe(output: string): ResourceMetrics {
+export function parseResourceProbe(output: string): ProbeReading {
   const metrics: ResourceMetrics = { cpu_usage: null, memory_usage: null, disk_usage: null };
   const memory: Record<string, number> = {};
-  const gpus: GpuMetrics[] = [];
-  for (const line of output.split(/\r?\n/)) {
+  const toolOutput = new Map<string, string[]>();
+  for (const rawLine of output.split('\n')) {
+    const line = rawLine.replace(/\r$/, '');
+    if (line.startsWith(`${TOOL_TAG} `)) {
+      const rest = line.slice(TOOL_TAG.length + 1);
+      const space = rest.indexOf(' ');
+      const tool = space < 0 ? rest : rest.slice(0, space);
+      toolOutput.set(tool, [...(toolOutput.get(tool) ?? []), space < 0 ? '' : rest.slice(space + 1)]);
+      continue;
+    }
     const [tag, ...fields] = line.trim().split(/\s+/);
     if (tag === 'CPU' && fields.length === 4) {
       const [idle1, total1, idle2, total2] = fields.map(Number);
@@ -70,32 +96,39 @@ export function parseResourceProbe(output: string): ResourceMetrics {
       if (Number.isFinite(used) && Number.isFinite(available) && used + available > 0) {
         metrics.disk_usage = oneDecimal((used / (used + available)) * 100);
       }
-    } else if (tag === 'GPU') {
-      const gpu = parseGpuLine(line.trim().slice(4));
-      if (gpu) gpus.push(gpu);
     }
   }
   if (memory.MemTotal > 0 && Number.isFinite(memory.MemAvailable)) {
     metrics.memory_usage = percent(memory.MemTotal - memory.MemAvailable, memory.MemTotal);
   }
-  if (gpus.length > 0) metrics.gpus = gpus;
-  return metrics;
+  const { cards, warnings } = readAccelerators(toolOutput);
+  if (cards.length > 0) metrics.gpus = cards;
+  return { metrics, warnings };
 }
 
-function parseGpuLine(csv: string): GpuMetrics | null {
-  const fields = csv.split(',').map((field) => field.trim());
-  if (fields.length !== 7 || gpuNumber(fields[0]) === null) return null;
-  const [index, name, utilization, used, total, temperature, power] = fields;
-  const memoryUsed = gpuNumber(used);
-  const memoryTotal = gpuNumber(total);
-  return {
-    index: Number(index),
-    name,
-    utilization: gpuNumber(utilization),
-    memory_used: memoryUsed,
-    memory_total: memoryTotal,
-    memory_usage: memoryUsed !== null && memoryTotal !== null ? percent(memoryUsed, memoryTotal) : null,
-    temperature: gpuNumber(temperature),
-    power_draw: gpuNumber(power),
-  };
+/** Each tool's lines through its parser, in the order of ACCELERATOR_TOOLS. */
+function readAccelerators(toolOutput: Map<string, string[]>): { cards: AcceleratorMetrics[]; warnings: string[] } {
+  const cards: AcceleratorMetrics[] = [];
+  const warnings: string[] = [];
+  for (const tool of ACCELERATOR_TOOLS) {
+    const lines = toolOutput.get(tool.tool);
+    if (!lines) continue;
+    const endAt = lines.findIndex((line) => line.startsWith(`${TOOL_END} `));
+    const status = endAt < 0 ? null : Number(lines[endAt].slice(TOOL_END.length + 1));
+    if (status !== null && TIMED_OUT.has(status)) {
+      // What a cut-off tool printed is incomplete: half a table would show cards that are not there.
+      warnings.push(`${tool.tool} did not finish in time (RESOURCES_TOOL_TIMEOUT_SECONDS)`);
+      continue;
+    }
+    if (status !== 0) warnings.push(`${tool.tool} exited with status ${status ?? 'unknown'}`);
+    try {
+      const parsed = tool.parse((endAt < 0 ? lines : lines.slice(0, endAt)).join('\n'));
+      cards.push(...parsed.cards);
+      warnings.push(...parsed.warnings.map((warning) => `${tool.tool}: ${warning}`));
+    } catch (error) {
+      // Parsers do not throw by contract; should one, the other metrics still stand.
+      warnings.push(`${tool.tool}: output not understood (${String(error)})`);
+    }
+  }
+  return { cards, warnings };
 }

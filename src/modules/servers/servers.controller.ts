@@ -7,6 +7,7 @@ import {
   CheckAllResponse,
   CreateServerDto,
   ResourcesResponse,
+  ServerAcceleratorsResponse,
   ServerResourcesResponse,
   ServerResponse,
   ServerStatusResponse,
@@ -90,12 +91,23 @@ export class ServersController {
     return { status: await this.servers.check(id) };
   }
 
-  /** Current CPU, memory and disk usage, and GPUs where nvidia-smi exists. One command over the pooled connection. */
+  /** Current CPU, memory and disk usage, and every accelerator its vendors' tools report. One command over the pooled connection. */
   @Get(':id/resources')
   @ApiOkResponse({ type: ResourcesResponse })
   @ApiErrors(400, 404)
   getServerResources(@Param('id', ParseIdPipe) id: number): Promise<ResourcesResponse> {
     return this.servers.resources(id);
+  }
+
+  /**
+   * The accelerators installed, as their vendors' tools report them now, each with the inventory's brand and card
+   * whose names match: what to set as the server's brand and card.
+   */
+  @Get(':id/accelerators')
+  @ApiOkResponse({ type: ServerAcceleratorsResponse })
+  @ApiErrors(400, 404)
+  getServerAccelerators(@Param('id', ParseIdPipe) id: number): Promise<ServerAcceleratorsResponse> {
+    return this.servers.detectAccelerators(id);
   }
 
   /** What the SSH pool holds for the server now. Connections and the channels open on them; never credentials. */

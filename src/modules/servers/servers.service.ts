@@ -1,4 +1,4 @@
-import { BadRequestException, ConflictException, Inject, Injectable, InternalServerErrorException, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, Inject, Injectable, InternalServerErrorException, Logger, NotFoundException } from '@nestjs/common';
 import pLimit from 'p-limit';
 import { utils as ssh2Utils } from 'ssh2';
 import { CredentialVault } from '../../common/credential-vault.service';
@@ -8,8 +8,16 @@ import { ReferenceChecks, ReferrerLookup } from '../../database/references';
 import { SshExecutor } from '../../ssh/ssh-executor.service';
 import { PoolState, SshPool } from '../../ssh/ssh-pool.service';
 import { SshTarget } from '../../ssh/ssh-target';
-import { CreateServerDto, ResourcesResponse, ServerCheckResult, ServerResourcesResponse, UpdateServerDto } from './dto/server.dto';
-import { parseResourceProbe, RESOURCE_PROBE_COMMAND } from './resource-probe';
+import {
+  CreateServerDto,
+  ResourcesResponse,
+  ServerAcceleratorsResponse,
+  ServerCheckResult,
+  ServerResourcesResponse,
+  UpdateServerDto,
+} from './dto/server.dto';
+import { matchInventory } from './accelerators/inventory-match';
+import { parseResourceProbe, resourceProbeCommand } from './resource-probe';
 import { Server } from './server.entity';
 import { ServerAddress, ServerCounts, ServerFields, ServerRow, ServersRepository, ServerWithSecrets } from './servers.repository';
 import { probeSshBanner } from './ssh-banner.probe';
@@ -22,7 +30,9 @@ const SECRET_FIELDS: SecretField[] = ['password', 'private_key', 'passphrase'];
 
 @Injectable()
 export class ServersService {
+  private readonly logger = new Logger(ServersService.name);
   private readonly references = new ReferenceChecks();
+  private readonly probeCommand: string;
 
   constructor(
     private readonly servers: ServersRepository,
@@ -33,7 +43,9 @@ export class ServersService {
     private readonly pool: SshPool,
     private readonly audit: AuditService,
     @Inject(serversConfig.KEY) private readonly config: ServersConfig,
-  ) {}
+  ) {
+    this.probeCommand = resourceProbeCommand(config.resourcesToolTimeoutSeconds);
+  }
 
   list(): Promise<ServerRow[]> {
     return this.servers.list();
@@ -151,6 +163,19 @@ export class ServersService {
     return this.measure(await this.requireWithSecrets(id));
   }
 
+  async detectAccelerators(id: number): Promise<ServerAcceleratorsResponse> {
+    const server = await this.requireWithSecrets(id);
+    const [measured, brands, cards] = await Promise.all([this.measure(server), this.brands.names(), this.accelerators.names()]);
+    // A card is known by its name ("NVIDIA H100 80GB") or its model ("H100"): either may be what the tool prints.
+    const cardNames = cards.flatMap((card) => [card, { ...card, name: card.model }]);
+    const accelerators = (measured.gpus ?? []).map((detected) => {
+      const { brand, accelerator_card } = matchInventory(detected, brands, cardNames);
+      const card = accelerator_card && cards.find((candidate) => candidate.id === accelerator_card.id)!;
+      return { ...detected, brand, accelerator_card: card ? { id: card.id, name: card.name } : null };
+    });
+    return measured.error ? { accelerators, error: measured.error } : { accelerators };
+  }
+
   /** Every server in parallel (bounded); a dead host costs its own timeout and delays no other. */
   async resourcesAll(): Promise<ServerResourcesResponse[]> {
     const limit = pLimit(this.config.resourcesConcurrency);
@@ -178,11 +203,12 @@ export class ServersService {
   }
 
   private async measure(server: ServerWithSecrets): Promise<ResourcesResponse> {
-    const result = await this.executor.exec(this.toTarget(server), RESOURCE_PROBE_COMMAND, {
+    const result = await this.executor.exec(this.toTarget(server), this.probeCommand, {
       timeoutMs: this.config.resourcesTimeoutMs,
       pty: false,
     });
-    const metrics = parseResourceProbe(result.output);
+    const { metrics, warnings } = parseResourceProbe(result.output);
+    if (warnings.length > 0) this.logger.warn(`Resources of server ${server.id}: ${warnings.join('; ')}`);
     if (!result.success && metrics.cpu_usage === null && metrics.memory_usage === null && metrics.disk_usage === null) {
       return { cpu_usage: null, memory_usage: null, disk_usage: null, error: result.error || `Probe exited with status ${result.exit_status}` };
     }

@@ -4,7 +4,7 @@ import { AcceptsReadOnlyFields, MAX_INT32, NoNulCharacters, NotNullIfPresent, Re
 import { UpdateType } from '../../../common/dto/update-type';
 import { IsHost, IsPort } from '../../../common/decorators/network';
 import type { PoolState } from '../../../ssh/ssh-pool.service';
-import { GpuMetrics } from '../resource-probe';
+import { ACCELERATOR_VENDORS, AcceleratorMetrics, AcceleratorVendor } from '../accelerators/accelerator-metrics';
 
 export const AUTH_TYPES = ['password', 'key'] as const;
 
@@ -110,15 +110,52 @@ export class CheckAllResponse {
   results: ServerCheckResult[];
 }
 
-export class GpuMetricsResponse implements GpuMetrics {
+/** One accelerator (one chip of a multi-chip card), of any vendor; null for what its tool cannot report. */
+export class AcceleratorMetricsResponse implements AcceleratorMetrics {
+  /** The tool's device index (for multi-chip cards: the chip's position in the tool's list). */
   index: number;
+  @ApiProperty({ enum: ACCELERATOR_VENDORS })
+  vendor: AcceleratorVendor;
+  /** As the vendor's tool prints it, e.g. `NVIDIA H100 80GB HBM3`, `910B2C`, `MLU370-X4`. */
   name: string;
+  /** Percent of compute in use. */
   utilization: number | null;
+  /** MiB (HBM where the card has both HBM and DDR). */
   memory_used: number | null;
+  /** MiB. */
   memory_total: number | null;
+  /** Percent of memory_total in use. */
   memory_usage: number | null;
+  /** Degrees Celsius. */
   temperature: number | null;
+  /** Watts. */
   power_draw: number | null;
+  /** The tool's health word (`OK`, `Warning`, `Alarm`...), where it reports one. */
+  health: string | null;
+  /** For a card with several chips: the card's id as its tool names it. */
+  card_id?: number;
+  /** For a card with several chips: the chip's id on the card. */
+  chip_id?: number;
+}
+
+/** A row of the inventory, by id and name. */
+export class InventoryReference {
+  id: number;
+  name: string;
+}
+
+export class DetectedAcceleratorResponse extends AcceleratorMetricsResponse {
+  /** The inventory's brand of this vendor (matched by name, English or Chinese); null when none matches. */
+  brand: InventoryReference | null;
+  /** The inventory's accelerator card whose name matches the detected one (of that brand when one matched); null when none does. */
+  accelerator_card: InventoryReference | null;
+}
+
+export class ServerAcceleratorsResponse {
+  /** What the vendors' tools report now; empty when none is installed or the server could not be measured. */
+  accelerators: DetectedAcceleratorResponse[];
+  /** Why the server could not be measured. */
+  error?: string;
 }
 
 export class ResourcesResponse {
@@ -128,8 +165,11 @@ export class ResourcesResponse {
   memory_usage: number | null;
   /** Percent of the root file system in use, one decimal; null on failure. */
   disk_usage: number | null;
-  /** Per-GPU metrics, present when the host has nvidia-smi. */
-  gpus?: GpuMetricsResponse[];
+  /**
+   * Every accelerator the vendors' monitoring tools report (NVIDIA, Huawei Ascend, Cambricon, Hygon, AMD, MetaX,
+   * Iluvatar, Moore Threads, Kunlunxin, Enflame); absent when none of the tools is installed.
+   */
+  gpus?: AcceleratorMetricsResponse[];
   /** Why the measurement failed. */
   error?: string;
 }
