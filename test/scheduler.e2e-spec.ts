@@ -240,7 +240,10 @@ describeSsh('task scheduler against a real sshd', () => {
         });
       }
       const fourFields = await attempt({ schedule_type: 'cron', cron_expression: '* * * *' });
-      expect(fourFields).toEqual({ status: 400, body: { statusCode: 400, error: expect.stringContaining('5 fields'), request_id: expect.any(String) } });
+      expect(fourFields).toEqual({
+        status: 400,
+        body: { statusCode: 400, error: expect.stringContaining('5 fields'), request_id: expect.any(String) },
+      });
       expect(fourFields.body.error).toContain('got 4');
       for (const [expression, value, range] of [
         ['61 * * * *', '61', '0-59'],

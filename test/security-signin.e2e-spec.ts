@@ -60,7 +60,11 @@ describe('sign-in throttling cannot be turned against a user', () => {
       await t.http.post('/api/users').send({ username: 'bob', password: 'bob-password', role: 'viewer' }).expect(201);
       for (let attempt = 0; attempt < 3; attempt++) await signIn(t, '203.0.113.7', 'admin', 'guessed-password').expect(401);
       const refused = await signIn(t, '203.0.113.7', 'admin', TEST_ADMIN.password).expect(429);
-      expect(refused.body).toEqual({ statusCode: 429, error: expect.stringMatching(/^Too many sign-in attempts: try again in \d+ s$/), request_id: expect.any(String) });
+      expect(refused.body).toEqual({
+        statusCode: 429,
+        error: expect.stringMatching(/^Too many sign-in attempts: try again in \d+ s$/),
+        request_id: expect.any(String),
+      });
       const perUser = limitHeaders(refused);
       expect(perUser).toEqual({ limit: '3', remaining: '0', reset: perUser.retryAfter, retryAfter: expect.stringMatching(/^\d+$/) });
       expect(Number(perUser.retryAfter)).toBeGreaterThan(50);

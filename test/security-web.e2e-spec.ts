@@ -72,7 +72,11 @@ describe('cross-site requests with authentication on', () => {
       .type('form')
       .send('username=intruder&password=intruder-password&role=admin')
       .expect(403);
-    expect(res.body).toEqual({ statusCode: 403, error: expect.stringMatching(/cross-site request refused.*evil\.example/i), request_id: expect.any(String) });
+    expect(res.body).toEqual({
+      statusCode: 403,
+      error: expect.stringMatching(/cross-site request refused.*evil\.example/i),
+      request_id: expect.any(String),
+    });
     const json = await post('/api/users', { Cookie: cookie, Origin: EVIL })
       .send({ username: 'intruder', password: 'intruder-password', role: 'admin' })
       .expect(403);

@@ -196,7 +196,6 @@ describeSsh('servers over a real sshd', () => {
       expect(res.body).not.toHaveProperty('gpus');
     });
 
-
     it('measures a batch of live, refused and hanging hosts; failures are nulls with an error and delay nobody', async () => {
       await t.sql('DELETE FROM servers');
       const live = await createServer();

@@ -354,7 +354,11 @@ describeSsh('tasks against a real sshd', () => {
         const id = await createTask({ name: 'short-lived', command: 'true', server_id: serverId, schedule_type: 'once' });
         const res = await api.delete(`/api/tasks/${id}`).expect(200);
         expect(res.body).toEqual({ message: 'Task deleted successfully' });
-        expect((await api.get(`/api/tasks/${id}`).expect(404)).body).toEqual({ statusCode: 404, error: expect.any(String), request_id: expect.any(String) });
+        expect((await api.get(`/api/tasks/${id}`).expect(404)).body).toEqual({
+          statusCode: 404,
+          error: expect.any(String),
+          request_id: expect.any(String),
+        });
         await api.delete(`/api/tasks/${id}`).expect(404);
         expect((await listTasks()).map((task) => task.id)).not.toContain(id);
       });

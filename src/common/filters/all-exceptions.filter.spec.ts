@@ -54,7 +54,6 @@ describe('AllExceptionsFilter', () => {
     expect(reply(new NotFoundException('Brand 7 not found')).body.request_id).toBe(REQUEST_ID);
   });
 
-
   it('maps body-parser errors to their 4xx status', () => {
     const tooLarge = Object.assign(new Error('request entity too large'), { status: 413, type: 'entity.too.large' });
     expect(reply(tooLarge)).toEqual({ status: 413, body: { statusCode: 413, error: 'Request body too large', request_id: REQUEST_ID } });
