@@ -15,6 +15,7 @@ import {
   servicesConfig,
   chatConfig,
   serversConfig,
+  metricsConfig,
   sshConfig,
   storageConfig,
   tasksConfig,
@@ -27,6 +28,7 @@ import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { ChatModule } from './modules/chat/chat.module';
 import { InventoryModule } from './modules/inventory/inventory.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { ServersModule } from './modules/servers/servers.module';
 import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
@@ -49,6 +51,7 @@ import { RealtimeModule } from './realtime/realtime.module';
         sshConfig,
         terminalConfig,
         serversConfig,
+        metricsConfig,
         servicesConfig,
         chatConfig,
         tasksConfig,
@@ -63,6 +66,7 @@ import { RealtimeModule } from './realtime/realtime.module';
     AuthModule,
     InventoryModule,
     ServersModule,
+    MetricsModule,
     ServicesModule,
     ChatModule,
     TasksModule,

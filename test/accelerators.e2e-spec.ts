@@ -1,5 +1,6 @@
 import { chownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MetricsSampler } from '../src/modules/metrics/metrics-sampler.service';
 import { sample } from './helpers/accelerator-samples';
 import { closedPort, describeSsh, startSshd, TestSshd } from './helpers/sshd';
 import { startTestApp, TestApp } from './helpers/test-app';
@@ -51,7 +52,12 @@ describeSsh('accelerators of every vendor over a real sshd', () => {
     printing('mx-smi', 'metax-mx-smi-2.txt');
     // A tool that hangs is cut off after RESOURCES_TOOL_TIMEOUT_SECONDS; the rest is not lost.
     installTool('xpu-smi', 'exec sleep 60');
-    t = await startTestApp({ RESOURCES_TOOL_TIMEOUT_SECONDS: '1', RESOURCES_TIMEOUT_MS: '10000', SSH_CONNECT_TIMEOUT_MS: '2500' });
+    t = await startTestApp({
+      RESOURCES_TOOL_TIMEOUT_SECONDS: '1',
+      RESOURCES_TIMEOUT_MS: '10000',
+      SSH_CONNECT_TIMEOUT_MS: '2500',
+      METRICS_INTERVAL_SECONDS: '0',
+    });
   });
 
   afterAll(async () => {
@@ -127,6 +133,26 @@ describeSsh('accelerators of every vendor over a real sshd', () => {
       brand: { id: nvidia, name: 'NVIDIA' },
       accelerator_card: { id: h100, name: 'NVIDIA H100 SXM' },
     });
+  });
+
+  it("keeps every card's history: the sampler stores them, the series name each card", async () => {
+    const id = await createServer();
+    const slot = new Date(Date.UTC(2026, 11, 1, 12, 0, 0));
+    await t.app.get(MetricsSampler).sampleAll(slot);
+    const query = `from=${slot.toISOString()}&to=${new Date(slot.getTime() + 60_000).toISOString()}&step=60`;
+    const series = (await t.http.get(`/api/servers/${id}/metrics?${query}`).expect(200)).body as {
+      cards: { vendor: string; index: number; name: string; utilization: (number | null)[]; memory_total: (number | null)[] }[];
+    };
+    expect(series.cards.map((card) => [card.vendor, card.index, card.name])).toEqual([
+      ['cambricon', 0, 'MLU370-X8'],
+      ['cambricon', 1, 'MLU370-X8'],
+      ['huawei', 0, '310P3'],
+      ['huawei', 1, '310P3'],
+      ['hygon', 0, 'Hygon DCU'],
+      ['metax', 0, 'MetaX C500'],
+      ['nvidia', 0, 'NVIDIA H100 80GB HBM3'],
+    ]);
+    expect(series.cards.at(-1)).toMatchObject({ utilization: [100], memory_total: [81559] });
   });
 
   it('answers 404 for an unknown server, and an empty list with the reason for one it cannot reach', async () => {

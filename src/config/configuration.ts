@@ -69,6 +69,16 @@ export const serversConfig = registerAs('servers', () => {
   };
 });
 
+export const metricsConfig = registerAs('metrics', () => {
+  const env = environment();
+  return {
+    intervalSeconds: env.METRICS_INTERVAL_SECONDS,
+    rawHours: env.METRICS_RAW_HOURS,
+    historyDays: env.METRICS_HISTORY_DAYS,
+    concurrency: env.RESOURCES_CONCURRENCY,
+  };
+});
+
 export const servicesConfig = registerAs('services', () => {
   const env = environment();
   return {
@@ -133,6 +143,7 @@ export type ReadCacheConfig = ConfigType<typeof readCacheConfig>;
 export type SshConfig = ConfigType<typeof sshConfig>;
 export type TerminalConfig = ConfigType<typeof terminalConfig>;
 export type ServersConfig = ConfigType<typeof serversConfig>;
+export type MetricsConfig = ConfigType<typeof metricsConfig>;
 export type ServicesConfig = ConfigType<typeof servicesConfig>;
 export type ChatConfig = ConfigType<typeof chatConfig>;
 export type TasksConfig = ConfigType<typeof tasksConfig>;

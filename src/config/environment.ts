@@ -162,6 +162,27 @@ export class EnvironmentVariables {
   @Min(1)
   RESOURCES_CONCURRENCY = 32;
 
+  /** How often the metrics sampler measures every server for the history; 0 turns it off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  METRICS_INTERVAL_SECONDS = 30;
+
+  /** How long raw samples are kept; older ones are averaged into five-minute samples. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 366)
+  METRICS_RAW_HOURS = 24;
+
+  /** How long the five-minute averages are kept. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3660)
+  METRICS_HISTORY_DAYS = 30;
+
   /** How long a task's command may run, for tasks created without `timeout_seconds`. */
   @Transform(toInt)
   @IsInt()

@@ -6,6 +6,7 @@ import { ChatMessage } from '../modules/chat/chat-message.entity';
 import { AcceleratorCard } from '../modules/inventory/entities/accelerator-card.entity';
 import { Brand } from '../modules/inventory/entities/brand.entity';
 import { Model } from '../modules/inventory/entities/model.entity';
+import { ServerSample } from '../modules/metrics/server-sample.entity';
 import { Server } from '../modules/servers/server.entity';
 import { ServiceOperationRecord } from '../modules/services/service-operation.entity';
 import { Service } from '../modules/services/service.entity';
@@ -19,6 +20,7 @@ export const ENTITIES = [
   AcceleratorCard,
   Model,
   Server,
+  ServerSample,
   Service,
   ServiceServer,
   ServiceOperationRecord,

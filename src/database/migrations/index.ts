@@ -5,6 +5,7 @@ import { AuthAndAudit1795557400000 } from './1795557400000-auth-and-audit';
 import { CommandProvenance1795600000000 } from './1795600000000-command-provenance';
 import { ServiceOperationHistory1796075000000 } from './1796075000000-service-operation-history';
 import { ServiceServers1796085753200 } from './1796085753200-service-servers';
+import { ServerSamples1796087889495 } from './1796087889495-server-samples';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   CommandProvenance1795600000000,
   ServiceOperationHistory1796075000000,
   ServiceServers1796085753200,
+  ServerSamples1796087889495,
 ];
