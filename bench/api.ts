@@ -61,3 +61,14 @@ export async function memoryOf(pid: number): Promise<Memory> {
   };
   return { rssMb: megabytes('VmRSS'), peakMb: megabytes('VmHWM') };
 }
+
+/** USER_HZ: the unit of the CPU times in /proc/<pid>/stat, 100 per second on Linux. */
+export const MS_PER_CLOCK_TICK = 10;
+
+/** User plus system CPU time the process has used so far. */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may hold spaces); utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
+}

@@ -16,6 +16,8 @@ export interface Backend {
   baseUrl: string;
   /** The backend process's pid, e.g. to read its memory from /proc. */
   pid: number;
+  /** Its DATA_DIR (the SQLite file is `infini.db` there). */
+  dataDir: string;
   /** `{authorization: 'Bearer …'}` of the first admin when started with AUTH_ENABLED=true, else `{}`. */
   authHeaders: Record<string, string>;
   /** Kills the process and removes its data directory; safe to call twice. */
@@ -76,7 +78,7 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
     await stop();
     throw error;
   }
-  return { baseUrl, pid: child.pid!, authHeaders, stop };
+  return { baseUrl, pid: child.pid!, dataDir, authHeaders, stop };
 }
 
 async function waitForHealth(baseUrl: string, child: ChildProcess): Promise<void> {

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Agent, Dispatcher, request } from 'undici';
 import { chunkText } from '../../test/helpers/model-server';
-import { median, Memory, memoryOf, requestJson, timed } from '../api';
+import { cpuMsOf, median, MS_PER_CLOCK_TICK, Memory, memoryOf, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario } from '../scenario';
 import { renderTable } from '../table';
@@ -16,8 +16,6 @@ const ROUNDS = 10;
 const CONCURRENT_STREAMS = 100;
 const TARGET_MAX_RATIO = 1.15;
 const TARGET_MAX_TTFB_OVERHEAD_MS = 2;
-/** USER_HZ: the unit of the CPU times in /proc/<pid>/stat, 100 per second on Linux. */
-const MS_PER_CLOCK_TICK = 10;
 const PAYLOAD = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hi' }], stream: true });
 /** Plain JS for the worker, which has no TypeScript loader of its own: it registers ts-node, then starts the helper. */
 const MODEL_WORKER_SOURCE = `
@@ -186,14 +184,6 @@ async function runConcurrent(url: string, dispatcher: Dispatcher, backendPid: nu
   const cpuBefore = await cpuMsOf(backendPid);
   const { ms, value } = await timed(() => Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => timeStream(url, dispatcher))));
   return { wallMs: ms, streams: value, backendCpuMs: (await cpuMsOf(backendPid)) - cpuBefore };
-}
-
-/** User plus system CPU time the process has used so far. */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name (which may hold spaces); utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
 }
 
 function report(results: Results): string {

@@ -1,7 +1,6 @@
 import { AcceleratorVendor } from '../servers/accelerators/accelerator-metrics';
-import { cardKey, SampleBucket } from './sample-averages';
 import { SampleValues } from './server-samples.repository';
-import { ServerSample } from './server-sample.entity';
+import { CardSample, ServerSample } from './server-sample.entity';
 
 /** One card's values over time, a value per timestamp (null where it reported nothing). */
 export interface CardSeries {
@@ -28,66 +27,118 @@ export interface MetricSeries {
   cards: CardSeries[];
 }
 
+export type SeriesSample = Pick<ServerSample, 'taken_at' | keyof SampleValues>;
+
+const SERVER_METRICS = ['online', 'cpu_usage', 'memory_usage', 'disk_usage'] as const;
+const CARD_METRICS = ['u', 'mu', 'mt', 't', 'p'] as const;
+/** Rounding of the averages: a share to two decimals, percents, °C and watts to one, MiB whole. */
+const SERVER_DECIMALS = [2, 1, 1, 1];
+const CARD_DECIMALS = [1, 0, 0, 1, 1];
+
+/**
+ * Means of `metrics` values per bucket, in flat arrays: a day at one-minute steps for a server with eight cards is
+ * 60,000 cells, too many for an object each. A null (not measured) counts for nothing, so a gap stays null.
+ */
+class MeanGrid {
+  private readonly sums: Float64Array;
+  private readonly counts: Uint32Array;
+
+  constructor(
+    private readonly buckets: number,
+    private readonly metrics: number,
+  ) {
+    this.sums = new Float64Array(buckets * metrics);
+    this.counts = new Uint32Array(buckets * metrics);
+  }
+
+  add(bucket: number, metric: number, value: number | null | undefined): void {
+    if (value === null || value === undefined || !Number.isFinite(value)) return;
+    this.sums[bucket * this.metrics + metric] += value;
+    this.counts[bucket * this.metrics + metric]++;
+  }
+
+  /** The metric's mean in every bucket. */
+  series(metric: number, decimals: number): (number | null)[] {
+    const scale = 10 ** decimals;
+    const values = new Array<number | null>(this.buckets);
+    for (let bucket = 0; bucket < this.buckets; bucket++) {
+      const cell = bucket * this.metrics + metric;
+      values[bucket] = this.counts[cell] === 0 ? null : Math.round((this.sums[cell] / this.counts[cell]) * scale) / scale;
+    }
+    return values;
+  }
+}
+
 /** Averages `samples` into steps of `stepSeconds` from `from` to `to`; a step without samples is null everywhere. */
-export function toSeries(samples: Pick<ServerSample, 'taken_at' | keyof SampleValues>[], from: Date, to: Date, stepSeconds: number): MetricSeries {
+export function toSeries(samples: SeriesSample[], from: Date, to: Date, stepSeconds: number): MetricSeries {
   const stepMs = stepSeconds * 1000;
   const count = Math.max(0, Math.ceil((to.getTime() - from.getTime()) / stepMs));
-  const buckets = Array.from({ length: count }, () => new SampleBucket());
-  const cards = new Map<string, { index: number; vendor: AcceleratorVendor; name: string }>();
+  const server = new MeanGrid(count, SERVER_METRICS.length);
+  const cards = new Map<string, { card: Pick<CardSeries, 'index' | 'vendor' | 'name'>; grid: MeanGrid }>();
   for (const sample of samples) {
-    const at = Math.floor((sample.taken_at.getTime() - from.getTime()) / stepMs);
-    if (at < 0 || at >= count) continue;
-    buckets[at].add(sample);
-    for (const card of sample.cards ?? []) cards.set(cardKey(card), { index: card.i, vendor: card.v, name: card.n });
+    const bucket = Math.floor((sample.taken_at.getTime() - from.getTime()) / stepMs);
+    if (bucket < 0 || bucket >= count) continue;
+    SERVER_METRICS.forEach((metric, m) => server.add(bucket, m, sample[metric]));
+    for (const card of sample.cards ?? []) {
+      const key = `${card.v}:${card.i}`;
+      let entry = cards.get(key);
+      if (!entry) cards.set(key, (entry = { card: { index: card.i, vendor: card.v, name: card.n }, grid: new MeanGrid(count, CARD_METRICS.length) }));
+      entry.card.name = card.n;
+      CARD_METRICS.forEach((metric, m) => entry.grid.add(bucket, m, card[metric]));
+    }
   }
-  const cardValues = buckets.map((bucket) => new Map(bucket.cardValues().map((card) => [cardKey(card), card])));
-  const cardOrder = [...cards.entries()].sort(([, a], [, b]) => a.vendor.localeCompare(b.vendor) || a.index - b.index);
+  const [online, cpu_usage, memory_usage, disk_usage] = SERVER_METRICS.map((_, m) => server.series(m, SERVER_DECIMALS[m]));
   return {
     from,
     to,
     step: stepSeconds,
-    timestamps: buckets.map((_, index) => new Date(from.getTime() + index * stepMs)),
-    online: buckets.map((bucket) => bucket.serverValue('online')),
-    cpu_usage: buckets.map((bucket) => bucket.serverValue('cpu_usage')),
-    memory_usage: buckets.map((bucket) => bucket.serverValue('memory_usage')),
-    disk_usage: buckets.map((bucket) => bucket.serverValue('disk_usage')),
-    cards: cardOrder.map(([key, card]) => {
-      const at = (k: number) => cardValues[k].get(key);
-      return {
-        ...card,
-        utilization: buckets.map((_, k) => at(k)?.u ?? null),
-        memory_used: buckets.map((_, k) => at(k)?.mu ?? null),
-        memory_total: buckets.map((_, k) => at(k)?.mt ?? null),
-        temperature: buckets.map((_, k) => at(k)?.t ?? null),
-        power_draw: buckets.map((_, k) => at(k)?.p ?? null),
-      };
-    }),
+    timestamps: Array.from({ length: count }, (_, bucket) => new Date(from.getTime() + bucket * stepMs)),
+    online,
+    cpu_usage,
+    memory_usage,
+    disk_usage,
+    cards: [...cards.values()]
+      .sort((a, b) => a.card.vendor.localeCompare(b.card.vendor) || a.card.index - b.card.index)
+      .map(({ card, grid }) => {
+        const [utilization, memory_used, memory_total, temperature, power_draw] = CARD_METRICS.map((_, m) => grid.series(m, CARD_DECIMALS[m]));
+        return { ...card, utilization, memory_used, memory_total, temperature, power_draw };
+      }),
   };
 }
 
-/** Raw samples averaged per server into epoch-aligned buckets of `bucketMs`, as roll-up rows. */
+/** Raw samples averaged per server into epoch-aligned buckets of `bucketMs`, as roll-up rows (empty buckets left out). */
 export function rollUp(samples: ServerSample[], bucketMs: number): (SampleValues & { server_id: number; taken_at: Date })[] {
-  const buckets = new Map<string, { server_id: number; taken_at: Date; bucket: SampleBucket }>();
+  const byServer = new Map<number, ServerSample[]>();
   for (const sample of samples) {
-    const start = Math.floor(sample.taken_at.getTime() / bucketMs) * bucketMs;
-    const key = `${sample.server_id}:${start}`;
-    let entry = buckets.get(key);
-    if (!entry) {
-      entry = { server_id: sample.server_id, taken_at: new Date(start), bucket: new SampleBucket() };
-      buckets.set(key, entry);
-    }
-    entry.bucket.add(sample);
+    if (!byServer.has(sample.server_id)) byServer.set(sample.server_id, []);
+    byServer.get(sample.server_id)!.push(sample);
   }
-  return [...buckets.values()].map(({ server_id, taken_at, bucket }) => {
-    const cards = bucket.cardValues();
-    return {
-      server_id,
-      taken_at,
-      online: bucket.serverValue('online'),
-      cpu_usage: bucket.serverValue('cpu_usage'),
-      memory_usage: bucket.serverValue('memory_usage'),
-      disk_usage: bucket.serverValue('disk_usage'),
-      cards: cards.length > 0 ? cards : null,
-    };
+  const bucketOf = (sample: ServerSample) => Math.floor(sample.taken_at.getTime() / bucketMs) * bucketMs;
+  return [...byServer.entries()].flatMap(([server_id, serverSamples]) => {
+    const occupied = new Set(serverSamples.map(bucketOf));
+    const from = Math.min(...occupied);
+    const series = toSeries(serverSamples, new Date(from), new Date(Math.max(...occupied) + bucketMs), bucketMs / 1000);
+    return series.timestamps.flatMap((taken_at, k) => {
+      if (!occupied.has(taken_at.getTime())) return [];
+      const cards = series.cards.map((card) => cardSampleAt(card, k)).filter((card) => card !== null);
+      const { online, cpu_usage, memory_usage, disk_usage } = series;
+      return [
+        {
+          server_id,
+          taken_at,
+          online: online[k],
+          cpu_usage: cpu_usage[k],
+          memory_usage: memory_usage[k],
+          disk_usage: disk_usage[k],
+          cards: cards.length > 0 ? cards : null,
+        },
+      ];
+    });
   });
+}
+
+/** A card's averages at step `k` as a sample stores them; null when it reported nothing in that step. */
+function cardSampleAt(card: CardSeries, k: number): CardSample | null {
+  const values = { u: card.utilization[k], mu: card.memory_used[k], mt: card.memory_total[k], t: card.temperature[k], p: card.power_draw[k] };
+  return Object.values(values).every((value) => value === null) ? null : { i: card.index, v: card.vendor, n: card.name, ...values };
 }
