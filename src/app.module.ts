@@ -34,6 +34,7 @@ import { ServicesModule } from './modules/services/services.module';
 import { StatsModule } from './modules/stats/stats.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 import { TerminalModule } from './modules/terminal/terminal.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { RealtimeModule } from './realtime/realtime.module';
 
 @Module({
@@ -73,6 +74,7 @@ import { RealtimeModule } from './realtime/realtime.module';
     RealtimeModule,
     TerminalModule,
     StatsModule,
+    ObservabilityModule,
   ],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },

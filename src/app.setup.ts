@@ -1,4 +1,4 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
@@ -13,6 +13,7 @@ import { logLevelsUpTo } from './config/environment';
 import { requiredRole } from './modules/auth/auth.guard';
 import { AuthService, SESSION_COOKIE } from './modules/auth/auth.service';
 import type { Role } from './modules/auth/roles';
+import { BackendMetrics } from './observability/backend-metrics.service';
 import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
 
 const JSON_BODY_LIMIT = '1mb';
@@ -23,13 +24,16 @@ const JSON_BODY_LIMIT = '1mb';
  */
 export function configureApp(app: NestExpressApplication): void {
   const http = app.get<HttpConfig>(httpConfig.KEY);
-  app.setGlobalPrefix('api');
+  // Prometheus scrapes /metrics by default.
+  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
   app.disable('x-powered-by');
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
   app.set('etag', false);
   // First, so that every answer (CORS preflights and helmet's included) carries its X-Request-Id, and every log line its id.
   app.use(RequestContext.middleware);
+  // Next, so that refusals of the checks below are timed too.
+  app.use(app.get(BackendMetrics).observeHttpRequests);
   // Next, so that every answer carries its headers, errors of the checks and parsers below included.
   app.use(
     helmet({

@@ -5,12 +5,15 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { validateEnvironment } from '../src/config/environment';
+import { validateObservabilityEnvironment } from '../src/observability/observability.config';
 
 const root = join(__dirname, '..');
 
 interface ComposeService {
   build?: string;
   image?: string;
+  profiles?: string[];
+  entrypoint?: string[];
   ports?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
@@ -42,8 +45,13 @@ describe('docker compose file', () => {
   const postgres = compose.services.postgres;
   const backendEnv = Object.fromEntries(Object.entries(backend.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]));
 
-  it('has the backend built from this repository and a PostgreSQL server', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['backend', 'postgres']);
+  it('has the backend built from this repository and a PostgreSQL server, and nothing else by default', () => {
+    expect(
+      Object.entries(compose.services)
+        .filter(([, service]) => !service.profiles)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['backend', 'postgres']);
     expect(backend.build).toBe('.');
     expect(postgres.image).toMatch(/^postgres:\d+$/);
   });
@@ -74,7 +82,56 @@ describe('docker compose file', () => {
     const { DATA_DIR } = validateEnvironment(backendEnv);
     expect(backend.volumes).toEqual([`backend-data:${DATA_DIR}`]);
     expect(postgres.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
-    expect(Object.keys(compose.volumes).sort()).toEqual(['backend-data', 'postgres-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['backend-data', 'grafana-data', 'postgres-data', 'prometheus-data']);
+  });
+
+  describe('the monitoring profile', () => {
+    const prometheus = compose.services.prometheus;
+    const grafana = compose.services.grafana;
+    /** `./deploy/…:/etc/…:ro` → the file in this repository, by where the container sees it. */
+    const mounts = (service: ComposeService) =>
+      Object.fromEntries(
+        (service.volumes ?? []).filter((volume) => volume.startsWith('./')).map((volume) => [volume.split(':')[1], join(root, volume.split(':')[0])]),
+      );
+
+    it('adds Prometheus and Grafana, only when asked for', () => {
+      expect(prometheus.profiles).toEqual(['monitoring']);
+      expect(grafana.profiles).toEqual(['monitoring']);
+      for (const file of [...Object.values(mounts(prometheus)), ...Object.values(mounts(grafana))]) expect(existsSync(file)).toBe(true);
+    });
+
+    it("has Prometheus scrape the backend's /metrics with the METRICS_TOKEN the backend is given", () => {
+      const { PORT } = validateEnvironment(backendEnv);
+      const config = parse(readFileSync(mounts(prometheus)['/etc/prometheus/prometheus.yml'], 'utf8')) as {
+        scrape_configs: { metrics_path: string; authorization: { credentials_file: string }; static_configs: { targets: string[] }[] }[];
+      };
+      const [job] = config.scrape_configs;
+      expect(job.metrics_path).toBe('/metrics');
+      expect(job.static_configs).toEqual([{ targets: [`backend:${PORT}`] }]);
+      expect(backend.environment?.METRICS_TOKEN).toBe('${METRICS_TOKEN:-}');
+      expect(prometheus.environment?.METRICS_TOKEN).toBe('${METRICS_TOKEN:-}');
+      // The entry point writes the token where the scrape config reads it ($$ is a literal $ for compose).
+      expect(prometheus.entrypoint?.join(' ')).toContain(
+        `printf %s "$$METRICS_TOKEN" > ${job.authorization.credentials_file} && exec /bin/prometheus`,
+      );
+      expect(
+        validateObservabilityEnvironment({ METRICS_TOKEN: withDefaults(backend.environment?.METRICS_TOKEN ?? '') }).METRICS_TOKEN,
+      ).toBeUndefined();
+    });
+
+    it('provisions the Prometheus data source and the InfiniStudio dashboard in Grafana', () => {
+      const files = mounts(grafana);
+      const datasources = parse(readFileSync(join(files['/etc/grafana/provisioning'], 'datasources', 'prometheus.yml'), 'utf8')) as {
+        datasources: { type: string; url: string }[];
+      };
+      expect(datasources.datasources).toEqual([expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090' })]);
+      const dashboards = parse(readFileSync(join(files['/etc/grafana/provisioning'], 'dashboards', 'infinistudio.yml'), 'utf8')) as {
+        providers: { options: { path: string } }[];
+      };
+      const dashboardFile = files[`${dashboards.providers[0].options.path}/infinistudio.json`];
+      expect(dashboardFile).toBe(join(root, 'deploy', 'grafana', 'infinistudio.json'));
+      expect((JSON.parse(readFileSync(dashboardFile, 'utf8')) as { uid: string }).uid).toBe('infinistudio');
+    });
   });
 });
 

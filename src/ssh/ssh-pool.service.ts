@@ -143,6 +143,11 @@ export class SshPool implements OnApplicationShutdown {
     };
   }
 
+  /** What the pool holds for every server it has connected to, by server id (for the Prometheus exporter). */
+  states(): Map<number, PoolState> {
+    return new Map([...this.servers.keys()].map((serverId) => [serverId, this.state(serverId)]));
+  }
+
   /** Open connections and handshakes performed so far (for tests and diagnostics). */
   stats(serverId?: number): { connections: number; handshakes: number } {
     const entries = serverId === undefined ? [...this.servers.values()] : [this.servers.get(serverId)].filter((e) => e !== undefined);

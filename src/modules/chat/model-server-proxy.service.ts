@@ -5,6 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { Dispatcher, errors } from 'undici';
 import { chatConfig, ChatConfig } from '../../config/configuration';
+import { BackendMetrics } from '../../observability/backend-metrics.service';
 import { ServicesService } from '../services/services.service';
 import { OpenAiModel, OpenAiModelList } from './dto/openai.dto';
 import { describe, ModelServerAnswer, ModelServerClient, ModelServerEndpoint } from './model-server.client';
@@ -47,6 +48,7 @@ export class ModelServerProxy {
   constructor(
     private readonly services: ServicesService,
     private readonly modelServer: ModelServerClient,
+    private readonly metrics: BackendMetrics,
     @Inject(chatConfig.KEY) private readonly config: ChatConfig,
   ) {}
 
@@ -57,15 +59,17 @@ export class ModelServerProxy {
     response.once('close', () => {
       if (!response.writableFinished) clientGone.abort();
     });
+    const firstByte = this.metrics.startChatFirstByteTimer(endpoint);
     const answer = await this.modelServer.send(hosts, endpoint, {
       method: 'POST',
       body: JSON.stringify({ ...body, model: body.model ?? this.config.defaultModel }),
       signal: clientGone.signal,
     });
+    firstByte();
     const { upstream, address } = answer;
     if (STREAMING_ENDPOINTS.has(endpoint) && body.stream === true && upstream.statusCode === 200) {
       const contentType = mediaType(upstream.headers['content-type']);
-      if (STREAMABLE_TYPES.test(contentType)) return this.relayStream(answer, response, clientGone.signal);
+      if (STREAMABLE_TYPES.test(contentType)) return this.metrics.duringChatStream(() => this.relayStream(answer, response, clientGone.signal));
       const { text } = await readPrefix(upstream.body, ERROR_BODY_LIMIT);
       throw upstreamError(
         HttpStatus.BAD_GATEWAY,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Agent, Dispatcher, errors, request } from 'undici';
 import { servicesConfig, ServicesConfig } from '../../config/configuration';
+import { BackendMetrics } from '../../observability/backend-metrics.service';
 
 /** Where a server's agent listens. */
 export interface AgentAddress {
@@ -25,6 +26,9 @@ export interface AgentOperationAnswer {
 
 export type AgentFailure = 'unreachable' | 'timeout' | 'http' | 'protocol';
 
+/** The calls the client makes, as the Prometheus metrics name them. */
+type AgentOperation = 'deploy' | 'restart' | 'stop' | 'status' | 'services';
+
 /** Every failure of an agent call: which agent, what happened, and the agent's own `error` text if it sent one. */
 export class AgentError extends Error {
   constructor(
@@ -44,11 +48,23 @@ export class AgentError extends Error {
  * The port-8888 agent protocol: deploy, restart, stop, status and services on
  * `http://<host>:<agent_port>`, over keep-alive connections, every call bounded by a timeout.
  */
+/** One request to an agent: where, with what, and how long it may take. */
+interface AgentExchange {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  timeoutMs: number;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
 @Injectable()
 export class AgentClient implements OnApplicationShutdown {
   private readonly dispatcher: Agent;
 
-  constructor(@Inject(servicesConfig.KEY) private readonly config: ServicesConfig) {
+  constructor(
+    @Inject(servicesConfig.KEY) private readonly config: ServicesConfig,
+    private readonly metrics: BackendMetrics,
+  ) {
     this.dispatcher = new Agent({
       keepAliveTimeout: 30_000,
       connect: { timeout: Math.min(config.agentStatusTimeoutMs, 5000) },
@@ -56,37 +72,56 @@ export class AgentClient implements OnApplicationShutdown {
   }
 
   deploy(agent: AgentAddress, serviceId: number, command: string, signal?: AbortSignal): Promise<AgentOperationAnswer> {
-    return this.call(agent, 'POST', `/service/${serviceId}/deploy`, this.config.agentOperationTimeoutMs, { command }, signal);
+    return this.call('deploy', agent, {
+      method: 'POST',
+      path: `/service/${serviceId}/deploy`,
+      timeoutMs: this.config.agentOperationTimeoutMs,
+      body: { command },
+      signal,
+    });
   }
 
   restart(agent: AgentAddress, serviceId: number, command: string, signal?: AbortSignal): Promise<AgentOperationAnswer> {
-    return this.call(agent, 'POST', `/service/${serviceId}/restart`, this.config.agentOperationTimeoutMs, { command }, signal);
+    return this.call('restart', agent, {
+      method: 'POST',
+      path: `/service/${serviceId}/restart`,
+      timeoutMs: this.config.agentOperationTimeoutMs,
+      body: { command },
+      signal,
+    });
   }
 
   stop(agent: AgentAddress, serviceId: number, signal?: AbortSignal): Promise<AgentOperationAnswer> {
-    return this.call(agent, 'POST', `/service/${serviceId}/stop`, this.config.agentOperationTimeoutMs, undefined, signal);
+    return this.call('stop', agent, { method: 'POST', path: `/service/${serviceId}/stop`, timeoutMs: this.config.agentOperationTimeoutMs, signal });
   }
 
   status(agent: AgentAddress, serviceId: number): Promise<AgentServiceStatus> {
-    return this.call(agent, 'GET', `/service/${serviceId}/status`, this.config.agentStatusTimeoutMs);
+    return this.call('status', agent, { method: 'GET', path: `/service/${serviceId}/status`, timeoutMs: this.config.agentStatusTimeoutMs });
   }
 
   services(agent: AgentAddress): Promise<Record<string, AgentServiceStatus>> {
-    return this.call(agent, 'GET', '/services', this.config.agentStatusTimeoutMs);
+    return this.call('services', agent, { method: 'GET', path: '/services', timeoutMs: this.config.agentStatusTimeoutMs });
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.dispatcher.destroy();
   }
 
-  private async call<T>(
-    agent: AgentAddress,
-    method: Dispatcher.HttpMethod,
-    path: string,
-    timeoutMs: number,
-    body?: unknown,
-    signal?: AbortSignal,
-  ): Promise<T> {
+  /** One exchange with an agent, timed and, when it fails, counted by operation. */
+  private async call<T>(operation: AgentOperation, agent: AgentAddress, exchange: AgentExchange): Promise<T> {
+    const ended = this.metrics.startAgentCall(operation);
+    try {
+      const answer = await this.exchange<T>(agent, exchange);
+      ended();
+      return answer;
+    } catch (error) {
+      // exchange throws nothing but AgentErrors.
+      ended((error as AgentError).kind);
+      throw error;
+    }
+  }
+
+  private async exchange<T>(agent: AgentAddress, { method, path, timeoutMs, body, signal }: AgentExchange): Promise<T> {
     const address = `${agent.host}:${agent.port}`;
     const timeout = AbortSignal.timeout(timeoutMs);
     let response: Dispatcher.ResponseData;

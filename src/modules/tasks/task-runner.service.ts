@@ -1,6 +1,7 @@
 import { ConflictException, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import pLimit from 'p-limit';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
+import { BackendMetrics } from '../../observability/backend-metrics.service';
 import { CrlfToLf } from '../../ssh/crlf-to-lf';
 import { ExecResult, SshExecutor } from '../../ssh/ssh-executor.service';
 import { AuditService } from '../audit/audit.service';
@@ -33,6 +34,7 @@ export class TaskRunner implements OnApplicationShutdown {
     private readonly executor: SshExecutor,
     private readonly events: TaskEventsGateway,
     private readonly audit: AuditService,
+    private readonly metrics: BackendMetrics,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {
     this.limit = pLimit(config.maxParallel);
@@ -65,6 +67,7 @@ export class TaskRunner implements OnApplicationShutdown {
     if (this.running.has(task.id) || (await this.tasks.hasRunningRun(task.id))) {
       const skipped = await this.tasks.recordSkipped(task.id, slot, 'Skipped: the previous run of this task was still going');
       this.events.finished(task.id, skipped.id, 'skipped');
+      this.metrics.taskRunFinished('skipped');
       return;
     }
     // Nobody asked for this run: it is traced to whoever last set the command.
@@ -97,6 +100,7 @@ export class TaskRunner implements OnApplicationShutdown {
         stream(liveOutput.end());
         await this.record(run, result, startedAt);
         this.events.finished(task.id, run.id, run.status);
+        this.metrics.taskRunFinished(run.status);
         return { run, result };
       });
     } finally {

@@ -2,6 +2,7 @@ import { Inject, Injectable, NotFoundException, OnApplicationShutdown, OnModuleI
 import { ConnectedSocket, MessageBody, OnGatewayDisconnect, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
 import { terminalConfig, TerminalConfig } from '../../config/configuration';
+import { BackendMetrics } from '../../observability/backend-metrics.service';
 import { SocketAccessMonitor } from '../../realtime/socket-access.monitor';
 import { SocketPayloadPipe, SocketRefusalFilter } from '../../realtime/socket-validation';
 import { SshPool } from '../../ssh/ssh-pool.service';
@@ -38,6 +39,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
     private readonly pool: SshPool,
     private readonly audit: AuditService,
     private readonly access: SocketAccessMonitor,
+    private readonly metrics: BackendMetrics,
     @Inject(terminalConfig.KEY) private readonly config: TerminalConfig,
   ) {}
 
@@ -46,6 +48,7 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
    * root shell running: each re-check ends the terminal of a caller no longer signed in or demoted below operator.
    */
   onModuleInit(): void {
+    this.metrics.countOpenTerminalsWith(() => this.sessions.size);
     this.access.onRecheck((socket, principal) => {
       if (principal && roleAllows(principal.role, 'operator')) return;
       this.sessions.get(socket.id)?.end('Terminal closed: your sign-in was revoked or no longer allows terminals');
