@@ -26,6 +26,8 @@ interface FakeSshd {
   readonly port: number;
   maxSessions: number;
   refuseSessions: boolean;
+  /** Commands whose exec request the server refuses (the session channel itself opens). */
+  refusedCommands: Set<string>;
   holdOpens: boolean;
   /** SSH connections open now. */
   connections(): number;
@@ -69,13 +71,14 @@ async function startSshd(): Promise<FakeSshd> {
       sessions++;
       const answer = () => {
         const session = accept();
-        session.on('exec', (acceptExec, _reject, info) => {
+        session.once('close', () => sessions--);
+        session.on('exec', (acceptExec, rejectExec, info) => {
+          if (sshd.refusedCommands.has(info.command)) return rejectExec();
           const channel = acceptExec();
           running.set(info.command, channel);
           // Read (and dropped): ssh2 emits a channel's close only after its end.
           channel.resume();
           channel.once('close', () => {
-            sessions--;
             closedExecs++;
             if (running.get(info.command) === channel) running.delete(info.command);
           });
@@ -96,6 +99,7 @@ async function startSshd(): Promise<FakeSshd> {
     port: (server.address() as AddressInfo).port,
     maxSessions: Infinity,
     refuseSessions: false,
+    refusedCommands: new Set(),
     holdOpens: false,
     connections: () => clients.size,
     refused: () => refused,
@@ -354,6 +358,20 @@ describe('SshPool channel accounting', () => {
     expect(sshd.refused()).toBe(1);
     expect(pool.state(SERVER_ID)).toEqual({ connections: 2, open_channels: 4, retired_connections: 0 });
     expect(handshakes()).toBe(2);
+  });
+
+  it('fails a refused exec at once, keeping the connection and the channels running on it', async () => {
+    startPool();
+    const running = await run('sleep 60');
+    sshd.refusedCommands.add('forbidden');
+    await expect(pool.openExec(target(), 'forbidden', false)).rejects.toThrow(/refused the request: Unable to exec/);
+    expect(handshakes()).toBe(1);
+    expect(sshd.connections()).toBe(1);
+    await until(() => pool.state(SERVER_ID).open_channels === 1, 'the refused channel to be given back');
+    // The running command's channel is untouched, and the connection takes the next command.
+    expect(running.channel.destroyed).toBe(false);
+    await run('echo next');
+    expect(handshakes()).toBe(1);
   });
 
   it('fails after three refused channel opens, with no slot left counted', async () => {

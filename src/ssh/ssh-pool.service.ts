@@ -186,6 +186,11 @@ export class SshPool implements OnApplicationShutdown {
             `Timed out after ${this.config.channelOpenTimeoutMs} ms opening an SSH channel on ${target.host}:${target.port} (channel open): the server accepted the connection but did not answer`,
           );
         }
+        // The channel opened but the server would not run it there: the connection is sound, and another try would
+        // be refused the same way (ssh2 has closed the channel already).
+        if (isRequestRefused(error)) {
+          throw new SshError('channel', `${target.host}:${target.port} refused the request: ${(error as Error).message}`);
+        }
         if (attempt >= 2) throw toChannelError(target, error);
         if (isChannelRefused(error) && connection.openChannels > 0) {
           connection.channelLimit = connection.openChannels;
@@ -332,6 +337,11 @@ function credentialVersion(target: SshTarget): string {
 
 function isChannelRefused(error: unknown): boolean {
   return error instanceof Error && /open failed|Channel open failure/i.test(error.message);
+}
+
+/** ssh2's words for a session request (exec, shell, pty) the server answered with a failure. */
+function isRequestRefused(error: unknown): boolean {
+  return error instanceof Error && /^Unable to (exec|open shell|request a pseudo-terminal)$/.test(error.message);
 }
 
 function toChannelError(target: SshTarget, error: unknown): SshError {
