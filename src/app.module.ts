@@ -27,6 +27,7 @@ import { HealthModule } from './health/health.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { ChatModule } from './modules/chat/chat.module';
+import { GatewayModule } from './modules/gateway/gateway.module';
 import { InventoryModule } from './modules/inventory/inventory.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { ServersModule } from './modules/servers/servers.module';
@@ -70,6 +71,7 @@ import { RealtimeModule } from './realtime/realtime.module';
     MetricsModule,
     ServicesModule,
     ChatModule,
+    GatewayModule,
     TasksModule,
     RealtimeModule,
     TerminalModule,

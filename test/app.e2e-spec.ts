@@ -133,7 +133,8 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
         .map(([route]) => route);
       expect(withoutBody).toEqual([]);
       // The OpenAI-compatible routes answer errors as OpenAI does, for the clients written against it.
-      const openAiCompatible = (route: string) => /^\w+ \/api\/services\/\{id\}\/(chat\/completions|completions|embeddings|models)\b/.test(route);
+      const openAiCompatible = (route: string) =>
+        /^\w+ (\/api\/services\/\{id\}|\/v1)\/(chat\/completions|completions|embeddings|models)\b/.test(route);
       const errorSchemas = (routes: [string, Operation][]) =>
         new Set(
           routes.flatMap(([, operation]) =>

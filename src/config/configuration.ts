@@ -96,6 +96,7 @@ export const chatConfig = registerAs('chat', () => {
     idleTimeoutMs: env.CHAT_IDLE_TIMEOUT_MS,
     connectTimeoutMs: env.CHAT_CONNECT_TIMEOUT_MS,
     messageMaxChars: env.CHAT_MESSAGE_MAX_CHARS,
+    gatewayCooldownMs: env.GATEWAY_COOLDOWN_SECONDS * 1000,
   };
 });
 

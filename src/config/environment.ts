@@ -264,6 +264,13 @@ export class EnvironmentVariables {
   @Min(100)
   CHAT_CONNECT_TIMEOUT_MS = 5000;
 
+  /** How long the /v1 gateway skips a replica whose model server refused or did not accept a connection. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  GATEWAY_COOLDOWN_SECONDS = 30;
+
   /** Longest stored chat message, in characters. */
   @Transform(toInt)
   @IsInt()

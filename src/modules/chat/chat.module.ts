@@ -13,5 +13,6 @@ import { OpenAiController } from './openai.controller';
   imports: [TypeOrmModule.forFeature([ChatMessage]), ServicesModule],
   controllers: [ChatController, OpenAiController],
   providers: [ChatRepository, ChatService, ModelServerClient, ModelServerProxy],
+  exports: [ModelServerProxy],
 })
 export class ChatModule {}

@@ -6,9 +6,10 @@ import { StringDecoder } from 'node:string_decoder';
 import { Dispatcher, errors } from 'undici';
 import { chatConfig, ChatConfig } from '../../config/configuration';
 import { BackendMetrics } from '../../observability/backend-metrics.service';
+import { ServiceHost } from '../services/services.repository';
 import { ServicesService } from '../services/services.service';
 import { OpenAiModel, OpenAiModelList } from './dto/openai.dto';
-import { describe, ModelServerAnswer, ModelServerClient, ModelServerEndpoint } from './model-server.client';
+import { describe, ModelServerAnswer, ModelServerClient, ModelServerEndpoint, ReplicaHooks } from './model-server.client';
 import { OpenAiException } from './openai-errors';
 
 const SSE_HEADERS = {
@@ -55,21 +56,51 @@ export class ModelServerProxy {
   async relay(serviceId: number, endpoint: RelayedEndpoint, body: Record<string, unknown>, response: Response): Promise<void> {
     const hosts = await this.services.hostsOf(serviceId);
     if (hosts.length === 0) throw new OpenAiException(HttpStatus.BAD_REQUEST, 'No servers associated with this service', 'no_servers');
+    return this.relayTo(hosts, endpoint, body, response);
+  }
+
+  /** Relays to the first of `hosts` whose model server takes the connection; `replicas` hears of every attempt. */
+  async relayTo(
+    hosts: ServiceHost[],
+    endpoint: RelayedEndpoint,
+    body: Record<string, unknown>,
+    response: Response,
+    replicas?: ReplicaHooks,
+  ): Promise<void> {
     const clientGone = new AbortController();
     response.once('close', () => {
       if (!response.writableFinished) clientGone.abort();
     });
     const firstByte = this.metrics.startChatFirstByteTimer(endpoint);
-    const answer = await this.modelServer.send(hosts, endpoint, {
-      method: 'POST',
-      body: JSON.stringify({ ...body, model: body.model ?? this.config.defaultModel }),
-      signal: clientGone.signal,
-    });
+    const answer = await this.modelServer.send(
+      hosts,
+      endpoint,
+      {
+        method: 'POST',
+        body: JSON.stringify({ ...body, model: body.model ?? this.config.defaultModel }),
+        signal: clientGone.signal,
+      },
+      replicas,
+    );
     firstByte();
+    try {
+      await this.relayAnswer(answer, endpoint, body, response, clientGone.signal);
+    } finally {
+      answer.finished();
+    }
+  }
+
+  private async relayAnswer(
+    answer: ModelServerAnswer,
+    endpoint: RelayedEndpoint,
+    body: Record<string, unknown>,
+    response: Response,
+    clientGone: AbortSignal,
+  ): Promise<void> {
     const { upstream, address } = answer;
     if (STREAMING_ENDPOINTS.has(endpoint) && body.stream === true && upstream.statusCode === 200) {
       const contentType = mediaType(upstream.headers['content-type']);
-      if (STREAMABLE_TYPES.test(contentType)) return this.metrics.duringChatStream(() => this.relayStream(answer, response, clientGone.signal));
+      if (STREAMABLE_TYPES.test(contentType)) return this.metrics.duringChatStream(() => this.relayStream(answer, response, clientGone));
       const { text } = await readPrefix(upstream.body, ERROR_BODY_LIMIT);
       throw upstreamError(
         HttpStatus.BAD_GATEWAY,

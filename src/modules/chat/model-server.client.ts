@@ -14,9 +14,20 @@ export interface ModelServerRequest {
   signal: AbortSignal;
 }
 
+/**
+ * Told of each attempt on a replica, by whoever spreads load over several (the gateway): `attempt` before it, its
+ * result called when the exchange with that replica ends; `unreachable` when it refused or did not accept the connection.
+ */
+export interface ReplicaHooks {
+  attempt(address: string): () => void;
+  unreachable(address: string): void;
+}
+
 /** A model server's answer, its body not yet read. */
 export interface ModelServerAnswer {
   upstream: Dispatcher.ResponseData;
+  /** To call once the answer has been relayed or dropped: ends the exchange for the ReplicaHooks. */
+  finished: () => void;
   /** `host:port` of the model server that answered. */
   address: string;
   /** The paths asked, in order: the answer is the last one's, or the first one's when each answered 404. */
@@ -44,16 +55,29 @@ export class ModelServerClient implements OnApplicationShutdown {
     });
   }
 
-  /** The answer of the first server whose model server accepts the connection; the next one is tried only on a refusal. */
-  async send(hosts: ServiceHost[], endpoint: ModelServerEndpoint, init: ModelServerRequest): Promise<ModelServerAnswer> {
+  /**
+   * The answer of the first server whose model server accepts the connection; the next one is tried only on a refusal
+   * or, with `replicas`, also when the connection is not accepted in time (nothing has been sent yet either way).
+   */
+  async send(hosts: ServiceHost[], endpoint: ModelServerEndpoint, init: ModelServerRequest, replicas?: ReplicaHooks): Promise<ModelServerAnswer> {
     const refused: string[] = [];
+    const timedOut: string[] = [];
     for (const host of hosts) {
       const address = `${host.host_ip}:${host.chat_port}`;
+      const finished = replicas?.attempt(address) ?? (() => undefined);
       try {
-        return await this.ask(address, `http://${host.host_ip.includes(':') ? `[${host.host_ip}]` : host.host_ip}:${host.chat_port}`, endpoint, init);
+        const answer = await this.ask(
+          address,
+          `http://${host.host_ip.includes(':') ? `[${host.host_ip}]` : host.host_ip}:${host.chat_port}`,
+          endpoint,
+          init,
+        );
+        return { ...answer, finished };
       } catch (error) {
-        if (errorCode(error) === 'ECONNREFUSED') {
-          refused.push(address);
+        finished();
+        if (errorCode(error) === 'ECONNREFUSED' || (replicas && error instanceof errors.ConnectTimeoutError)) {
+          replicas?.unreachable(address);
+          (errorCode(error) === 'ECONNREFUSED' ? refused : timedOut).push(address);
           continue;
         }
         if (error instanceof errors.ConnectTimeoutError || error instanceof errors.HeadersTimeoutError) {
@@ -62,7 +86,11 @@ export class ModelServerClient implements OnApplicationShutdown {
         throw new OpenAiException(HttpStatus.BAD_GATEWAY, `Connection failed: ${address}: ${describe(error)}`, 'upstream_unreachable');
       }
     }
-    throw new OpenAiException(HttpStatus.BAD_GATEWAY, `Connection failed: connection refused by ${refused.join(', ')}`, 'upstream_unreachable');
+    const reasons = [
+      refused.length > 0 && `connection refused by ${refused.join(', ')}`,
+      timedOut.length > 0 && `no connection in time to ${timedOut.join(', ')}`,
+    ];
+    throw new OpenAiException(HttpStatus.BAD_GATEWAY, `Connection failed: ${reasons.filter(Boolean).join('; ')}`, 'upstream_unreachable');
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -74,7 +102,12 @@ export class ModelServerClient implements OnApplicationShutdown {
    * `<endpoint>`. The path that answers is remembered, in memory; a 404 there forgets it, so that a re-deployed server
    * is probed again. A 404 at both keeps the first answer: a `/v1` server's 404 may say which model it lacks.
    */
-  private async ask(address: string, base: string, endpoint: ModelServerEndpoint, init: ModelServerRequest): Promise<ModelServerAnswer> {
+  private async ask(
+    address: string,
+    base: string,
+    endpoint: ModelServerEndpoint,
+    init: ModelServerRequest,
+  ): Promise<Omit<ModelServerAnswer, 'finished'>> {
     const key = `${address} ${endpoint}`;
     const paths = this.knownPaths.get(key) === endpoint ? [endpoint, `/v1${endpoint}`] : [`/v1${endpoint}`, endpoint];
     const first = await this.request(base + paths[0], init);

@@ -8,14 +8,14 @@ import { ApiOpenAiErrors } from './openai-errors';
 import { OpenAiExceptionFilter } from './openai-exception.filter';
 import { ChatCompletionRequestPipe, CompletionRequestPipe, EmbeddingRequestPipe } from './openai-request.pipes';
 
-const JSON_OBJECT = { type: 'object', additionalProperties: true } as const;
+export const OPENAI_JSON_OBJECT = { type: 'object', additionalProperties: true } as const;
 
 /** A JSON answer, or with `stream: true` server-sent events. */
-function jsonOrEvents(description: string): ApiResponseNoStatusOptions {
+export function jsonOrEvents(description: string): ApiResponseNoStatusOptions {
   return {
     description,
     content: {
-      'application/json': { schema: JSON_OBJECT },
+      'application/json': { schema: OPENAI_JSON_OBJECT },
       'text/event-stream': { schema: { type: 'string', example: 'data: {"choices":[…]}\n\ndata: [DONE]\n\n' } },
     },
   };
@@ -83,7 +83,7 @@ export class OpenAiController {
    */
   @Post('embeddings')
   @ApiBody({ type: EmbeddingRequest })
-  @ApiOkResponse({ description: 'A list of embeddings', content: { 'application/json': { schema: JSON_OBJECT } } })
+  @ApiOkResponse({ description: 'A list of embeddings', content: { 'application/json': { schema: OPENAI_JSON_OBJECT } } })
   @ApiOpenAiErrors(400, 401, 403, 404, 502, 504)
   createEmbedding(
     @Param('id', ParseIdPipe) id: number,
