@@ -59,7 +59,8 @@ export class GatewayService {
 
   /** Every server of every deployed service of the model, each once. */
   private async replicasOf(model: string): Promise<ServiceHost[]> {
-    const hosts = (await Promise.all((await this.services.deployedServing(model)).map((service) => this.services.hostsOf(service.id)))).flat();
+    const serving = (await this.services.deployed()).filter((service) => service.model_name === model);
+    const hosts = (await Promise.all(serving.map((service) => this.services.hostsOf(service.id)))).flat();
     return [...new Map(hosts.map((host) => [addressOf(host), host])).values()];
   }
 }

@@ -79,11 +79,6 @@ export class ServicesService implements OnModuleInit, OnApplicationBootstrap, On
     return service;
   }
 
-  /** The deployed services of the model: where the /v1 gateway may send a request for it (from the read cache). */
-  async deployedServing(model: string): Promise<ServiceRow[]> {
-    return (await this.services.list()).filter((service) => service.deploy_status === 'deployed' && service.model_name === model);
-  }
-
   /** Every deployed service, from the read cache. */
   async deployed(): Promise<ServiceRow[]> {
     return (await this.services.list()).filter((service) => service.deploy_status === 'deployed');
