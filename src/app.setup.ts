@@ -25,7 +25,7 @@ const JSON_BODY_LIMIT = '1mb';
 export function configureApp(app: NestExpressApplication): void {
   const http = app.get<HttpConfig>(httpConfig.KEY);
   // Prometheus scrapes /metrics by default; OpenAI clients call <base>/v1/... (the gateway).
-  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/(.*)'] });
+  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/{*path}'] });
   app.disable('x-powered-by');
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.

@@ -18,7 +18,13 @@ interface DocumentedOperation {
 type Role = 'viewer' | 'operator' | 'admin';
 
 /** Reads and self-service are open to viewers; everything else that changes state is not. */
-const VIEWER_MAY_CHANGE = ['POST /api/auth/logout', 'PUT /api/auth/password', 'POST /api/auth/tokens', 'DELETE /api/auth/tokens/{id}'];
+const VIEWER_MAY_CHANGE = [
+  'POST /api/auth/logout',
+  'PUT /api/auth/password',
+  'POST /api/auth/tokens',
+  'PATCH /api/auth/tokens/{id}',
+  'DELETE /api/auth/tokens/{id}',
+];
 const PUBLIC_ROUTES = ['GET /api/health', 'POST /api/auth/login'];
 const ADMIN_ONLY = ['GET /api/users', 'POST /api/users', 'PUT /api/users/{id}', 'DELETE /api/users/{id}', 'GET /api/audit'];
 

@@ -138,6 +138,7 @@ describe('services through real agents', () => {
         model_id: modelId,
         model_name: 'jiuge-7b',
         server_ids: [agentServerId],
+        aliases: [],
         deploy_command: null,
         deploy_status: 'offline',
         deploy_operation: null,
@@ -192,7 +193,7 @@ describe('services through real agents', () => {
 
       await t.http
         .put(`/api/services/${id}`)
-        .send({ deploy_command: 'sleep 61', model_id: otherModel, server_ids: [secondServer, agentServerId] })
+        .send({ deploy_command: 'sleep 61', model_id: otherModel, server_ids: [secondServer, agentServerId], aliases: ['llama3:70b'] })
         .expect(200);
       await operations.settled(id);
       expect(await f.get(id)).toMatchObject({
@@ -200,6 +201,7 @@ describe('services through real agents', () => {
         model_id: otherModel,
         model_name: 'llama-70b',
         server_ids: [secondServer, agentServerId],
+        aliases: ['llama3:70b'],
         deploy_command: 'sleep 61',
         deploy_status: 'deployed',
       });

@@ -11,6 +11,8 @@ export interface Principal {
   role: Role;
   /** Set when the caller used an API token. */
   tokenId?: number;
+  /** The API token's gateway limits per minute (null: none). */
+  tokenLimits?: { rpm: number | null; tpm: number | null };
   /** The login token's `jti` and expiry (seconds), so logout can revoke it. */
   session?: { id: string; expiresAt: number };
 }

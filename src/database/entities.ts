@@ -3,6 +3,7 @@ import { ApiToken } from '../modules/auth/api-token.entity';
 import { RevokedSession } from '../modules/auth/revoked-session.entity';
 import { User } from '../modules/auth/user.entity';
 import { ChatMessage } from '../modules/chat/chat-message.entity';
+import { GatewayUsage } from '../modules/gateway/gateway-usage.entity';
 import { AcceleratorCard } from '../modules/inventory/entities/accelerator-card.entity';
 import { Brand } from '../modules/inventory/entities/brand.entity';
 import { Model } from '../modules/inventory/entities/model.entity';
@@ -31,4 +32,5 @@ export const ENTITIES = [
   ApiToken,
   RevokedSession,
   AuditEvent,
+  GatewayUsage,
 ];

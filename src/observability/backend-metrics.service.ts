@@ -25,6 +25,8 @@ export class BackendMetrics {
   private readonly chatFirstByte: Histogram<'endpoint'>;
   private readonly agentCallDuration: Histogram<'operation'>;
   private readonly agentCallFailures: Counter<'operation' | 'reason'>;
+  private readonly gatewayRequests: Counter<'model' | 'outcome'>;
+  private readonly gatewayTokens: Counter<'model' | 'kind'>;
   private readOpenTerminals: () => number = () => 0;
 
   constructor(registry: Registry) {
@@ -73,6 +75,18 @@ export class BackendMetrics {
       labelNames: ['operation', 'reason'],
       registers,
     });
+    this.gatewayRequests = new Counter({
+      name: 'infinistudio_gateway_requests_total',
+      help: 'Calls to the /v1 gateway by routable model and outcome (ok, error, rate_limited); unknown models are not counted here',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.gatewayTokens = new Counter({
+      name: 'infinistudio_gateway_tokens_total',
+      help: 'Tokens the model servers reported for /v1 gateway calls, by model and kind (prompt, completion)',
+      labelNames: ['model', 'kind'],
+      registers,
+    });
   }
 
   /** Express middleware timing every request; the route is the matched template (`/api/servers/:id`), never the URL. */
@@ -109,6 +123,14 @@ export class BackendMetrics {
   startChatFirstByteTimer(endpoint: string): () => void {
     const ended = this.chatFirstByte.startTimer({ endpoint });
     return () => void ended();
+  }
+
+  /** A gateway call to a routable model ended; `tokens` as its model server reported them. */
+  gatewayCallEnded(model: string, outcome: 'ok' | 'error' | 'rate_limited', tokens?: { prompt_tokens: number; completion_tokens: number }): void {
+    this.gatewayRequests.inc({ model, outcome });
+    if (!tokens) return;
+    this.gatewayTokens.inc({ model, kind: 'prompt' }, tokens.prompt_tokens);
+    this.gatewayTokens.inc({ model, kind: 'completion' }, tokens.completion_tokens);
   }
 
   /** Starts timing an agent call; call the result when it ends, with the failure's reason if it failed. */

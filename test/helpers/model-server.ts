@@ -209,6 +209,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       prompt?: unknown;
       input?: unknown;
       stream?: unknown;
+      stream_options?: unknown;
       encoding_format?: unknown;
     } | null;
     if (request === null || typeof request !== 'object') return sendJson(res, 400, { error: { message: 'The body must be a JSON object' } });
@@ -245,6 +246,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         const finish = i === chunks - 1 ? '"stop"' : 'null';
         const flushed = res.write(`${head}${chunkText(i)}${afterText},"finish_reason":${finish}}]}${tail}`);
         if (!flushed) await pause(res, 'drain');
+      }
+      // As vLLM and OpenAI do when asked: one more chunk, with no choices, carrying the usage of the whole answer.
+      const usageAsked = (request.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+      if (!midStream && usageAsked && !res.destroyed) {
+        const { usage } = answerOf(endpoint, request, { id, created, model, chunks });
+        res.write(`${rawLines ? '' : 'data: '}${identity},"choices":[],"usage":${JSON.stringify(usage)}}${tail}`);
       }
       if (!midStream && !res.destroyed) res.end(rawLines ? undefined : 'data: [DONE]\n\n');
     } else {

@@ -6,6 +6,7 @@ import { CommandProvenance1795600000000 } from './1795600000000-command-provenan
 import { ServiceOperationHistory1796075000000 } from './1796075000000-service-operation-history';
 import { ServiceServers1796085753200 } from './1796085753200-service-servers';
 import { ServerSamples1796087889495 } from './1796087889495-server-samples';
+import { GatewayUsageAndLimits1796096431260 } from './1796096431260-gateway-usage-and-limits';
 
 /** In order of application; explicit so every runtime (ts-node, jest, dist) runs the same list. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   ServiceOperationHistory1796075000000,
   ServiceServers1796085753200,
   ServerSamples1796087889495,
+  GatewayUsageAndLimits1796096431260,
 ];

@@ -32,6 +32,14 @@ export class ApiToken {
   @Column({ type: TIMESTAMP_COLUMN, nullable: true })
   expires_at: Date | null;
 
+  /** Gateway (/v1) requests allowed per minute; null: no limit. */
+  @Column({ type: 'integer', nullable: true })
+  rpm_limit: number | null;
+
+  /** Gateway (/v1) tokens (prompt and completion, as the model servers count them) allowed per minute; null: no limit. */
+  @Column({ type: 'integer', nullable: true })
+  tpm_limit: number | null;
+
   @Column({ type: TIMESTAMP_COLUMN, nullable: true })
   last_used_at: Date | null;
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
@@ -9,7 +9,16 @@ import { Public, RequiresRole } from './access.decorators';
 import { ApiTokensService } from './api-tokens.service';
 import { AuthService, Session, SESSION_COOKIE } from './auth.service';
 import { CurrentPrincipal } from './current-principal.decorator';
-import { ApiTokenResponse, ChangePasswordDto, CreatedTokenResponse, CreateTokenDto, LoginDto, MeResponse, SessionResponse } from './dto/auth.dto';
+import {
+  ApiTokenResponse,
+  ChangePasswordDto,
+  CreatedTokenResponse,
+  CreateTokenDto,
+  LoginDto,
+  MeResponse,
+  SessionResponse,
+  UpdateTokenDto,
+} from './dto/auth.dto';
 import { LoginThrottlerGuard } from './login-throttler.guard';
 
 @ApiTags('auth')
@@ -83,6 +92,20 @@ export class AuthController {
   @ApiErrors(400, 403, 409)
   createToken(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTokenDto): Promise<CreatedTokenResponse> {
     return this.tokens.create(principal, dto);
+  }
+
+  /** Renames one of your API tokens (an admin: anyone's) or changes its gateway limits, effective at once. */
+  @Patch('tokens/:id')
+  @RequiresRole('viewer')
+  @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors(400, 404)
+  async updateToken(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseIdPipe) id: number,
+    @Body() dto: UpdateTokenDto,
+  ): Promise<MessageResponse> {
+    await this.tokens.update(principal, id, dto);
+    return { message: 'API token updated' };
   }
 
   /** Revokes one of your API tokens (an admin: anyone's); it stops working at once. */

@@ -51,6 +51,6 @@ import { UsersService } from './users.service';
     UsersService,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
-  exports: [AuthService],
+  exports: [AuthService, ApiTokensService, UsersService],
 })
 export class AuthModule {}

@@ -168,7 +168,13 @@ export class AuthService implements OnApplicationBootstrap {
     this.touch(stored.id);
     // A token never outranks its owner, even after the owner is demoted.
     const role = ROLES[Math.min(ROLES.indexOf(stored.role), ROLES.indexOf(user.role))];
-    return { userId: user.id, username: user.username, role, tokenId: stored.id };
+    return {
+      userId: user.id,
+      username: user.username,
+      role,
+      tokenId: stored.id,
+      tokenLimits: { rpm: stored.rpm_limit, tpm: stored.tpm_limit },
+    };
   }
 
   private touch(tokenId: number): void {

@@ -26,7 +26,7 @@ export class TokensRepository {
     this.revocationWrites = new CachedWrites(cache, 'revoked_sessions');
   }
 
-  create(fields: Pick<ApiToken, 'name' | 'token_hash' | 'role' | 'user_id' | 'expires_at'>): Promise<ApiToken> {
+  create(fields: Pick<ApiToken, 'name' | 'token_hash' | 'role' | 'user_id' | 'expires_at' | 'rpm_limit' | 'tpm_limit'>): Promise<ApiToken> {
     return this.tokenWrites.run(() => this.tokens.save(this.tokens.create({ ...fields, last_used_at: null }), SINGLE_ROW));
   }
 
@@ -45,11 +45,17 @@ export class TokensRepository {
       .createQueryBuilder('token')
       .innerJoin('token.user', 'user')
       .select(['token.id', 'token.name', 'token.role', 'token.user_id', 'token.expires_at', 'token.last_used_at', 'token.created_at'])
+      .addSelect(['token.rpm_limit', 'token.tpm_limit'])
       .addSelect('user.username', 'username')
       .orderBy('token.id', 'DESC');
     if (userId !== undefined) query.where('token.user_id = :userId', { userId });
     const { entities, raw } = await query.getRawAndEntities<{ username: string }>();
     return entities.map((token, index) => ({ ...token, username: raw[index].username }));
+  }
+
+  async update(id: number, fields: Partial<Pick<ApiToken, 'name' | 'rpm_limit' | 'tpm_limit'>>): Promise<void> {
+    if (Object.keys(fields).length === 0) return;
+    await this.tokenWrites.run(() => this.tokens.update({ id }, fields));
   }
 
   async delete(id: number): Promise<void> {

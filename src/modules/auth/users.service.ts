@@ -18,6 +18,11 @@ export class UsersService {
     return (await this.users.list()).map(toResponse);
   }
 
+  /** Every user's name by id (reports name them). */
+  async names(): Promise<Map<number, string>> {
+    return new Map((await this.users.list()).map((user) => [user.id, user.username]));
+  }
+
   async create(dto: CreateUserDto): Promise<User> {
     await this.assertUsernameFree(dto.username);
     const user = await this.users.create({

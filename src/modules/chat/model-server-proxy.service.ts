@@ -37,6 +37,27 @@ const PROXY_FAULTS = new Set([401, 403, 404]);
 /** `owned_by` of the models the model server does not describe itself. */
 const OWNER = 'infinistudio';
 
+/** Sees what is relayed, as it passes: the gateway counts usage with it. */
+export interface RelayWatcher {
+  /** A streamed event's data (`[DONE]` included) before it is sent; false holds it back from the client. */
+  event(data: string): boolean;
+  /** A successful non-streamed answer, parsed. */
+  answer(body: unknown): void;
+  /** The stream broke off mid-way (its client got an error event). */
+  streamFailed(): void;
+}
+
+/** How the gateway relays: over replicas it balances, each asked for the model it serves, watching what passes. */
+export interface RelayOptions<H extends ServiceHost> {
+  replicas?: ReplicaHooks;
+  watcher?: RelayWatcher;
+  /** The `model` to send each host; default: the request's. */
+  modelOf?: (host: H) => string;
+}
+
+/** What JSON.parse gave when the text was not JSON: `null` is JSON. */
+const NOT_JSON = Symbol('not JSON');
+
 /**
  * The OpenAI-compatible API of a service, served by the model server of its first reachable server: chat
  * completions, completions and embeddings relayed as they are — streamed as they arrive, with back-pressure, when
@@ -60,12 +81,12 @@ export class ModelServerProxy {
   }
 
   /** Relays to the first of `hosts` whose model server takes the connection; `replicas` hears of every attempt. */
-  async relayTo(
-    hosts: ServiceHost[],
+  async relayTo<H extends ServiceHost>(
+    hosts: H[],
     endpoint: RelayedEndpoint,
     body: Record<string, unknown>,
     response: Response,
-    replicas?: ReplicaHooks,
+    { replicas, watcher, modelOf }: RelayOptions<H> = {},
   ): Promise<void> {
     const clientGone = new AbortController();
     response.once('close', () => {
@@ -77,14 +98,16 @@ export class ModelServerProxy {
       endpoint,
       {
         method: 'POST',
-        body: JSON.stringify({ ...body, model: body.model ?? this.config.defaultModel }),
+        body: modelOf
+          ? (host) => JSON.stringify({ ...body, model: modelOf(host) })
+          : JSON.stringify({ ...body, model: body.model ?? this.config.defaultModel }),
         signal: clientGone.signal,
       },
       replicas,
     );
     firstByte();
     try {
-      await this.relayAnswer(answer, endpoint, body, response, clientGone.signal);
+      await this.relayAnswer(answer, endpoint, body, response, clientGone.signal, watcher);
     } finally {
       answer.finished();
     }
@@ -96,11 +119,12 @@ export class ModelServerProxy {
     body: Record<string, unknown>,
     response: Response,
     clientGone: AbortSignal,
+    watcher?: RelayWatcher,
   ): Promise<void> {
     const { upstream, address } = answer;
     if (STREAMING_ENDPOINTS.has(endpoint) && body.stream === true && upstream.statusCode === 200) {
       const contentType = mediaType(upstream.headers['content-type']);
-      if (STREAMABLE_TYPES.test(contentType)) return this.metrics.duringChatStream(() => this.relayStream(answer, response, clientGone));
+      if (STREAMABLE_TYPES.test(contentType)) return this.metrics.duringChatStream(() => this.relayStream(answer, response, clientGone, watcher));
       const { text } = await readPrefix(upstream.body, ERROR_BODY_LIMIT);
       throw upstreamError(
         HttpStatus.BAD_GATEWAY,
@@ -108,7 +132,7 @@ export class ModelServerProxy {
         `${answered(address, 200)} with ${contentType || 'no content type'} instead of an event stream${quote(text)}`,
       );
     }
-    if (upstream.statusCode >= 200 && upstream.statusCode < 300) return this.relayJson(answer, response);
+    if (upstream.statusCode >= 200 && upstream.statusCode < 300) return this.relayJson(answer, response, watcher);
     return this.relayFailure(answer, response);
   }
 
@@ -155,7 +179,7 @@ export class ModelServerProxy {
   }
 
   /** A successful upstream answer passes as a 200 when its body is JSON; an empty or non-JSON one is the model server's failure. */
-  private async relayJson({ upstream, address }: ModelServerAnswer, response: Response): Promise<void> {
+  private async relayJson({ upstream, address }: ModelServerAnswer, response: Response, watcher?: RelayWatcher): Promise<void> {
     let answer: string;
     try {
       answer = await upstream.body.text();
@@ -164,7 +188,9 @@ export class ModelServerProxy {
         throw upstreamError(HttpStatus.GATEWAY_TIMEOUT, 'upstream_timeout', `Model server ${address} stopped sending`);
       throw upstreamError(HttpStatus.BAD_GATEWAY, 'upstream_disconnected', `Connection failed: ${address}: ${describe(error)}`);
     }
-    if (isJson(answer)) {
+    const parsed = parseJson(answer);
+    if (parsed !== NOT_JSON) {
+      watcher?.answer(parsed);
       response.status(200).type('application/json').send(answer);
       return;
     }
@@ -197,7 +223,12 @@ export class ModelServerProxy {
    * Relays server-sent events line by line as they arrive, normalised to `data: …\n\n` and ending with
    * `data: [DONE]`. A failure mid-stream becomes a final error event; a departed client aborts the upstream.
    */
-  private async relayStream({ upstream, address }: ModelServerAnswer, response: Response, clientGone: AbortSignal): Promise<void> {
+  private async relayStream(
+    { upstream, address }: ModelServerAnswer,
+    response: Response,
+    clientGone: AbortSignal,
+    watcher?: RelayWatcher,
+  ): Promise<void> {
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
     const decoder = new StringDecoder('utf8');
@@ -209,6 +240,7 @@ export class ModelServerProxy {
       for (const line of lines) {
         const event = toEvent(line);
         if (event === undefined || done) continue;
+        if (watcher && !watcher.event(event)) continue;
         if (event === '[DONE]') done = true;
         events += `data: ${event}\n\n`;
       }
@@ -224,6 +256,7 @@ export class ModelServerProxy {
       await forward([pending + decoder.end()]);
     } catch (error) {
       if (clientGone.aborted) return;
+      watcher?.streamFailed();
       const timedOut = error instanceof errors.BodyTimeoutError;
       const message = timedOut
         ? `Model server ${address} stopped sending (idle timeout)`
@@ -312,12 +345,11 @@ async function readPrefix(body: Dispatcher.ResponseData['body'], limit: number):
   return { text: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), whole };
 }
 
-function isJson(text: string): boolean {
+function parseJson(text: string): unknown {
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text) as unknown;
   } catch {
-    return false;
+    return NOT_JSON;
   }
 }
 

@@ -7,12 +7,14 @@ import { OpenAiException } from './openai-errors';
 /** An OpenAI-compatible endpoint of a model server, by its path without the `/v1` prefix. */
 export type ModelServerEndpoint = '/chat/completions' | '/completions' | '/embeddings' | '/models';
 
-export interface ModelServerRequest {
+export interface ModelServerRequest<H extends ServiceHost = ServiceHost> {
   method: 'GET' | 'POST';
-  /** JSON. */
-  body?: string;
+  /** JSON; or, where replicas of one name serve differently named models, the JSON for each. */
+  body?: string | ((host: H) => string);
   signal: AbortSignal;
 }
+
+type ResolvedRequest = ModelServerRequest & { body?: string };
 
 /**
  * Told of each attempt on a replica, by whoever spreads load over several (the gateway): `attempt` before it, its
@@ -59,7 +61,12 @@ export class ModelServerClient implements OnApplicationShutdown {
    * The answer of the first server whose model server accepts the connection; the next one is tried only on a refusal
    * or, with `replicas`, also when the connection is not accepted in time (nothing has been sent yet either way).
    */
-  async send(hosts: ServiceHost[], endpoint: ModelServerEndpoint, init: ModelServerRequest, replicas?: ReplicaHooks): Promise<ModelServerAnswer> {
+  async send<H extends ServiceHost>(
+    hosts: H[],
+    endpoint: ModelServerEndpoint,
+    init: ModelServerRequest<H>,
+    replicas?: ReplicaHooks,
+  ): Promise<ModelServerAnswer> {
     const refused: string[] = [];
     const timedOut: string[] = [];
     for (const host of hosts) {
@@ -70,7 +77,7 @@ export class ModelServerClient implements OnApplicationShutdown {
           address,
           `http://${host.host_ip.includes(':') ? `[${host.host_ip}]` : host.host_ip}:${host.chat_port}`,
           endpoint,
-          init,
+          { ...init, body: typeof init.body === 'function' ? init.body(host) : init.body },
         );
         return { ...answer, finished };
       } catch (error) {
@@ -106,7 +113,7 @@ export class ModelServerClient implements OnApplicationShutdown {
     address: string,
     base: string,
     endpoint: ModelServerEndpoint,
-    init: ModelServerRequest,
+    init: ResolvedRequest,
   ): Promise<Omit<ModelServerAnswer, 'finished'>> {
     const key = `${address} ${endpoint}`;
     const paths = this.knownPaths.get(key) === endpoint ? [endpoint, `/v1${endpoint}`] : [`/v1${endpoint}`, endpoint];
@@ -132,7 +139,7 @@ export class ModelServerClient implements OnApplicationShutdown {
     return { upstream: second, address, paths };
   }
 
-  private request(url: string, { method, body, signal }: ModelServerRequest): Promise<Dispatcher.ResponseData> {
+  private request(url: string, { method, body, signal }: ResolvedRequest): Promise<Dispatcher.ResponseData> {
     return request(url, {
       method,
       dispatcher: this.dispatcher,

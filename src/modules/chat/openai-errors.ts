@@ -39,6 +39,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'No token (`missing_api_key`), or an invalid, expired or revoked one (`invalid_api_key`)',
   403: 'Your role may not do this (`permission_denied`)',
   404: "No service with this id (`service_not_found`), or on a model's route no such model (`model_not_found`)",
+  429: "The API token's rpm_limit or tpm_limit is reached (`rate_limit_exceeded`; type `requests` or `tokens`); Retry-After says when to retry",
   502: 'The model server could not be reached or failed (`upstream_unreachable`, `upstream_status_<status>`, …)',
   504: 'The model server did not answer in time (`upstream_timeout`)',
 };

@@ -35,6 +35,10 @@ export class Service {
   /** The servers it runs on, in order: kept in `service_servers`, filled in by ServicesRepository (not a column). */
   server_ids: number[];
 
+  /** More names the /v1 gateway routes to this service by, besides its model's name (e.g. `gpt-4o-mini`). */
+  @Column({ type: 'simple-json', default: '[]' })
+  aliases: string[];
+
   @Column({ type: 'text', nullable: true })
   deploy_command: string | null;
 

@@ -15,7 +15,7 @@ export interface ServiceRow extends Omit<Service, 'model' | 'deploy_result'> {
   deploy_result: string | null;
 }
 
-export type ServiceFields = Partial<Pick<Service, 'name' | 'model_id' | 'server_ids' | 'deploy_command'>>;
+export type ServiceFields = Partial<Pick<Service, 'name' | 'model_id' | 'server_ids' | 'aliases' | 'deploy_command'>>;
 
 /** What the services module needs to know of a server: where its agent and model server listen. */
 export type ServiceHost = ServerAddress;

@@ -94,12 +94,13 @@ export class ServicesService implements OnModuleInit, OnApplicationBootstrap, On
       name: dto.name,
       model_id: dto.model_id,
       server_ids: dto.server_ids,
+      aliases: dto.aliases ?? [],
       deploy_command: dto.deploy_command || null,
     });
     await this.audit.record({
       action: 'service.create',
       target: `service:${service.id}`,
-      detail: { name: service.name, server_ids: service.server_ids, deploy_command: service.deploy_command },
+      detail: { name: service.name, server_ids: service.server_ids, aliases: service.aliases, deploy_command: service.deploy_command },
     });
     if (service.deploy_command && service.server_ids.length > 0) await this.operations.start(service, 'deploy');
     return service;
@@ -108,7 +109,13 @@ export class ServicesService implements OnModuleInit, OnApplicationBootstrap, On
   async update(id: number, dto: UpdateServiceDto): Promise<void> {
     const service = await this.requireService(id);
     await this.checkReferences(dto);
-    const fields = definedOnly({ name: dto.name, model_id: dto.model_id, server_ids: dto.server_ids, deploy_command: dto.deploy_command });
+    const fields = definedOnly({
+      name: dto.name,
+      model_id: dto.model_id,
+      server_ids: dto.server_ids,
+      aliases: dto.aliases,
+      deploy_command: dto.deploy_command,
+    });
     await this.services.update(id, fields);
     const changed = (Object.keys(fields) as (keyof typeof fields)[]).filter(
       (field) => JSON.stringify(fields[field]) !== JSON.stringify(service[field]),

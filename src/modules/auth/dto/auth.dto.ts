@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { IsoDateTime, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsoDateTime, MAX_INT32, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from '../../../common/credentials-policy';
 import { ROLES, Role } from '../roles';
 
@@ -12,6 +12,17 @@ function NewPassword(): PropertyDecorator {
     IsString(),
     MinLength(PASSWORD_MIN_LENGTH),
     MaxLength(PASSWORD_MAX_LENGTH),
+  );
+}
+
+/** An optional per-minute limit of the gateway: a positive integer, or null for none. */
+function PerMinuteLimit(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_INT32, nullable: true }),
+    IsOptional(),
+    IsInt(),
+    Min(1),
+    Max(MAX_INT32),
   );
 }
 
@@ -82,6 +93,28 @@ export class CreateTokenDto {
   @IsOptional()
   @IsoDateTime()
   expires_at?: Date | null;
+
+  /** Gateway (/v1) requests allowed per minute, beyond which it answers 429; null or absent: no limit. */
+  @PerMinuteLimit()
+  rpm_limit?: number | null;
+
+  /** Gateway (/v1) tokens (prompt and completion) allowed per minute, beyond which it answers 429; null or absent: no limit. */
+  @PerMinuteLimit()
+  tpm_limit?: number | null;
+}
+
+/** Fields left out keep their values; `null` removes a limit. */
+export class UpdateTokenDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
+  @NotNullIfPresent()
+  @RequiredText(128)
+  name?: string;
+
+  @PerMinuteLimit()
+  rpm_limit?: number | null;
+
+  @PerMinuteLimit()
+  tpm_limit?: number | null;
 }
 
 export class ApiTokenResponse {
@@ -93,6 +126,12 @@ export class ApiTokenResponse {
   username: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   expires_at: Date | null;
+  /** Gateway requests per minute; null: no limit. */
+  @ApiProperty({ type: 'integer', nullable: true })
+  rpm_limit: number | null;
+  /** Gateway tokens per minute; null: no limit. */
+  @ApiProperty({ type: 'integer', nullable: true })
+  tpm_limit: number | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   last_used_at: Date | null;
   @ApiProperty({ type: String, format: 'date-time' })

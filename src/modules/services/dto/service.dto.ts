@@ -1,10 +1,13 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AcceptsReadOnlyFields, MAX_INT32, NO_NUL, NoNulCharacters, RequiredText } from '../../../common/decorators/fields';
 import { OperationOutcome } from '../service-operation.entity';
 import { DeployResult, ServiceOperation } from '../service.entity';
 
 export const DEPLOY_STATUSES = ['offline', 'online', 'deploying', 'deployed'] as const;
+const MAX_ALIASES = 32;
+/** A model name as clients send it: Hugging Face ids (`Qwen/Qwen2.5-7B-Instruct`), tags (`llama3:8b`), versions. */
+const MODEL_NAME = /^[A-Za-z0-9._:/@+-]{1,128}$/;
 const SERVICE_OPERATIONS: ServiceOperation[] = ['deploy', 'restart', 'stop'];
 const OPERATION_OUTCOMES: OperationOutcome[] = ['running', 'succeeded', 'partial', 'failed', 'interrupted'];
 
@@ -26,6 +29,8 @@ export class ServiceResponse {
   model_name: string | null;
   /** Ids of the servers the service runs on. */
   server_ids: number[];
+  /** More model names the /v1 gateway routes to this service by, besides `model_name`. */
+  aliases: string[];
   deploy_command: string | null;
   /**
    * `deployed` when the agent of every server reports the service running; `online` when every agent answers
@@ -69,6 +74,19 @@ export class CreateServiceDto {
   @Min(1, { each: true })
   @Max(MAX_INT32, { each: true })
   server_ids: number[];
+
+  /**
+   * More model names the /v1 gateway routes to this service by, besides its model's name: clients written for
+   * another name (`gpt-4o-mini`) keep it. Services sharing a name are replicas of it.
+   */
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_ALIASES, example: ['gpt-4o-mini'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ALIASES)
+  @ArrayUnique()
+  @IsString({ each: true })
+  @Matches(MODEL_NAME, { each: true, message: 'each alias must be 1-128 characters of letters, digits and ._:/@+-' })
+  aliases?: string[];
 
   /** Command the agents run to start the model server. With servers and a command, create deploys at once. */
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: 65536, pattern: NO_NUL.source })
