@@ -2,7 +2,6 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { once } from 'node:events';
 import { STATUS_CODES } from 'node:http';
-import { StringDecoder } from 'node:string_decoder';
 import { Dispatcher, errors } from 'undici';
 import { chatConfig, ChatConfig } from '../../config/configuration';
 import { BackendMetrics } from '../../observability/backend-metrics.service';
@@ -10,6 +9,7 @@ import { ServiceHost } from '../services/services.repository';
 import { ServicesService } from '../services/services.service';
 import { OpenAiModel, OpenAiModelList } from './dto/openai.dto';
 import { describe, ModelServerAnswer, ModelServerClient, ModelServerEndpoint, ReplicaHooks } from './model-server.client';
+import { EventStreamRelay, UsageWatcher } from './event-stream-relay';
 import { OpenAiException } from './openai-errors';
 
 const SSE_HEADERS = {
@@ -38,9 +38,7 @@ const PROXY_FAULTS = new Set([401, 403, 404]);
 const OWNER = 'infinistudio';
 
 /** Sees what is relayed, as it passes: the gateway counts usage with it. */
-export interface RelayWatcher {
-  /** A streamed event's data (`[DONE]` included) before it is sent; false holds it back from the client. */
-  event(data: string): boolean;
+export interface RelayWatcher extends UsageWatcher {
   /** A successful non-streamed answer, parsed. */
   answer(body: unknown): void;
   /** The stream broke off mid-way (its client got an error event). */
@@ -220,8 +218,8 @@ export class ModelServerProxy {
   }
 
   /**
-   * Relays server-sent events line by line as they arrive, normalised to `data: …\n\n` and ending with
-   * `data: [DONE]`. A failure mid-stream becomes a final error event; a departed client aborts the upstream.
+   * Relays server-sent events as they arrive (see EventStreamRelay), ending with `data: [DONE]`. A failure mid-stream
+   * becomes a final error event; a departed client aborts the upstream.
    */
   private async relayStream(
     { upstream, address }: ModelServerAnswer,
@@ -231,29 +229,14 @@ export class ModelServerProxy {
   ): Promise<void> {
     response.writeHead(200, SSE_HEADERS);
     response.flushHeaders();
-    const decoder = new StringDecoder('utf8');
-    let pending = '';
-    let done = false;
-    /** The events of some upstream lines, as one write: one syscall per upstream read, not per event. */
-    const forward = async (lines: string[]): Promise<void> => {
-      let events = '';
-      for (const line of lines) {
-        const event = toEvent(line);
-        if (event === undefined || done) continue;
-        if (watcher && !watcher.event(event)) continue;
-        if (event === '[DONE]') done = true;
-        events += `data: ${event}\n\n`;
-      }
-      if (events && !response.write(events)) await once(response, 'drain', { signal: clientGone });
+    const events = new EventStreamRelay(watcher);
+    /** One write per upstream read, not per event. */
+    const forward = async (relayed: Buffer | string): Promise<void> => {
+      if (relayed.length > 0 && !response.write(relayed)) await once(response, 'drain', { signal: clientGone });
     };
     try {
-      for await (const chunk of upstream.body) {
-        pending += decoder.write(chunk as Buffer);
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        await forward(lines);
-      }
-      await forward([pending + decoder.end()]);
+      for await (const chunk of upstream.body) await forward(events.push(chunk as Buffer));
+      await forward(events.end());
     } catch (error) {
       if (clientGone.aborted) return;
       watcher?.streamFailed();
@@ -265,7 +248,7 @@ export class ModelServerProxy {
       const code = timedOut ? 'upstream_timeout' : 'upstream_disconnected';
       response.write(`data: ${JSON.stringify({ error: { message, type: 'upstream_error', code, param: null } })}\n\n`);
     }
-    if (!done && !clientGone.aborted) response.write('data: [DONE]\n\n');
+    if (!events.done && !clientGone.aborted) response.write('data: [DONE]\n\n');
     response.end();
   }
 }
@@ -273,15 +256,6 @@ export class ModelServerProxy {
 /** The model server's failure, in OpenAI's shape; `openai` clients read it as an APIError. */
 function upstreamError(status: number, code: string, message: string): OpenAiException {
   return new OpenAiException(status, message, code, null, 'upstream_error');
-}
-
-/** The data of one upstream SSE line; lines sent without the `data: ` prefix get it. Other SSE fields are dropped. */
-function toEvent(rawLine: string): string | undefined {
-  const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-  if (line.trim() === '') return undefined;
-  if (line.startsWith('data:')) return line.slice(5).trimStart();
-  if (/^(:|event:|id:|retry:)/.test(line)) return undefined;
-  return line;
 }
 
 /** `Model server <address> answered 401 Unauthorized`. */

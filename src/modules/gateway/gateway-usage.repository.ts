@@ -26,6 +26,8 @@ export class GatewayUsageRepository {
       .createQueryBuilder()
       .insert()
       .into(GatewayUsage)
+      // Nothing reads the row back: without this, TypeORM selects it again after the insert on SQLite.
+      .updateEntity(false)
       .values({
         ...key,
         requests: 1,

@@ -9,6 +9,8 @@ export interface TokenUsage {
 
 /** The most tokens one answer is believed to use: a forged or garbled count does not poison the totals. */
 const MAX_TOKENS_PER_ANSWER = 100_000_000;
+/** `"usage": null`, which OpenAI sends in every chunk but the last when usage is asked for. */
+const NULL_USAGE = /"usage"\s*:\s*null\s*[,}]/;
 const STREAMING_ENDPOINTS = new Set<RelayedEndpoint>(['/chat/completions', '/completions']);
 
 /**
@@ -45,8 +47,8 @@ export class UsageMeter implements RelayWatcher {
   }
 
   event(data: string): boolean {
-    // Most events carry no usage: a substring test spares parsing each of them.
-    if (!data.includes('"usage"')) return true;
+    // Most events carry no usage, or (OpenAI's) a null one: a quick test spares parsing each of them.
+    if (!data.includes('"usage"') || NULL_USAGE.test(data)) return true;
     let chunk: unknown;
     try {
       chunk = JSON.parse(data);
