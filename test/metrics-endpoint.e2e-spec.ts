@@ -176,6 +176,8 @@ describe('GET /metrics (Prometheus)', () => {
         infinistudio_chat_upstream_ttfb_seconds: 'histogram',
         infinistudio_agent_call_duration_seconds: 'histogram',
         infinistudio_agent_call_failures_total: 'counter',
+        infinistudio_gateway_requests_total: 'counter',
+        infinistudio_gateway_tokens_total: 'counter',
         infinistudio_ssh_connections: 'gauge',
         infinistudio_ssh_open_channels: 'gauge',
         infinistudio_server_up: 'gauge',
