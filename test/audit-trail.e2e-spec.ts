@@ -171,7 +171,7 @@ describeSsh('the audit trail of commands', () => {
     const operationIds = [history[0].id, history[1].id, undefined, history[2].id];
     const events = await eventsOf(`service:${id}`);
     expect(events.map((event) => ({ action: event.action, user: event.user, detail: event.detail }))).toEqual([
-      { action: 'service.create', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], deploy_command: 'sleep 30' } },
+      { action: 'service.create', user: 'alice', detail: { name: 'qwen', server_ids: [agentServerId], aliases: [], deploy_command: 'sleep 30' } },
       {
         action: 'service.deploy',
         user: 'alice',

@@ -157,6 +157,8 @@ describe('authentication', () => {
         username: 'otto',
         expires_at: null,
         last_used_at: null,
+        rpm_limit: null,
+        tpm_limit: null,
         created_at: expect.any(String),
         token: expect.stringMatching(/^ist_[A-Za-z0-9_-]{43}$/),
       });

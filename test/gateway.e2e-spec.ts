@@ -113,7 +113,7 @@ describe('the /v1 gateway', () => {
   });
 
   it('answers an unknown or undeployed model with 404 model_not_found', async () => {
-    for (const name of ['no-such-model', 'llama-3-8b']) {
+    for (const name of ['no-such-model', 'llama-3-8b', 'x'.repeat(100_000)]) {
       const error = await client()
         .chat.completions.create({ model: name, messages: HELLO })
         .then(
@@ -122,6 +122,7 @@ describe('the /v1 gateway', () => {
         );
       expect(error).toBeInstanceOf(OpenAI.NotFoundError);
       expect({ status: error!.status, code: error!.code, param: error!.param }).toEqual({ status: 404, code: 'model_not_found', param: 'model' });
+      expect(error!.message.length).toBeLessThan(400);
     }
   });
 

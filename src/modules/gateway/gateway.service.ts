@@ -114,6 +114,10 @@ function addressOf(host: ServiceHost): string {
   return `${host.host_ip}:${host.chat_port}`;
 }
 
+/** The longest model name echoed in an error: no model is named longer (inventory names are at most 255 characters). */
+const ECHOED_NAME_LIMIT = 255;
+
 function modelNotFound(model: string): OpenAiException {
-  return new OpenAiException(HttpStatus.NOT_FOUND, `The model '${model}' does not exist or is not deployed`, 'model_not_found', 'model');
+  const name = model.length > ECHOED_NAME_LIMIT ? `${model.slice(0, ECHOED_NAME_LIMIT)}…` : model;
+  return new OpenAiException(HttpStatus.NOT_FOUND, `The model '${name}' does not exist or is not deployed`, 'model_not_found', 'model');
 }
