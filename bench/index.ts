@@ -2,6 +2,7 @@ import { loadSettingsFromEnv, UsageError } from './load';
 import { Scenario } from './scenario';
 import { chatStream } from './scenarios/chat-stream';
 import { deployFanout } from './scenarios/deploy-fanout';
+import { gateway } from './scenarios/gateway';
 import { metrics } from './scenarios/metrics';
 import { resources } from './scenarios/resources';
 import { rest } from './scenarios/rest';
@@ -10,7 +11,7 @@ import { taskExec } from './scenarios/task-exec';
 import { terminal } from './scenarios/terminal';
 
 /** In the order `npm run bench` without an argument runs them. */
-const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler, terminal, metrics];
+const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler, terminal, metrics, gateway];
 
 function selectScenarios(args: string[]): Scenario[] {
   if (args.length > 1) throw new UsageError(`Expected at most one scenario, got: ${args.join(' ')}`);

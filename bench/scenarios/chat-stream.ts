@@ -1,12 +1,10 @@
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { Agent, Dispatcher, request } from 'undici';
-import { chunkText } from '../../test/helpers/model-server';
+import { Agent, Dispatcher } from 'undici';
 import { cpuMsOf, median, MS_PER_CLOCK_TICK, Memory, memoryOf, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario } from '../scenario';
+import { ms, startModelWorker, StreamTiming, timeStream, timingRow, totalsOf, ttfbsOf } from '../streams';
 import { renderTable } from '../table';
 
 const CHUNKS = 2000;
@@ -17,21 +15,7 @@ const CONCURRENT_STREAMS = 100;
 const TARGET_MAX_RATIO = 1.15;
 const TARGET_MAX_TTFB_OVERHEAD_MS = 2;
 const PAYLOAD = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hi' }], stream: true });
-/** Plain JS for the worker, which has no TypeScript loader of its own: it registers ts-node, then starts the helper. */
-const MODEL_WORKER_SOURCE = `
-  const { parentPort, workerData } = require('node:worker_threads');
-  require(workerData.tsNode).register({ transpileOnly: true });
-  require(workerData.helper)
-    .startModelServer({ chunks: workerData.chunks, delayMs: 0 })
-    .then((model) => parentPort.postMessage(model.url));
-`;
-
-interface StreamTiming {
-  /** From sending the request to the first body chunk. */
-  ttfbMs: number;
-  /** From sending the request to the end of the body. */
-  totalMs: number;
-}
+const STREAM_REQUEST = { headers: { 'content-type': 'application/json' }, body: PAYLOAD, chunks: CHUNKS };
 
 interface ConcurrentRun {
   wallMs: number;
@@ -58,7 +42,7 @@ export const chatStream: Scenario = {
     `POST /api/services/:id/chat/completions, then ${CONCURRENT_STREAMS} concurrent streams of each`,
   async run() {
     const loadBefore = loadavg()[0];
-    const model = await startModelWorker();
+    const model = await startModelWorker(CHUNKS);
     try {
       const backend = await startBackend();
       // Keep-alive (undici's default): only the warm-up pays for connections.
@@ -67,16 +51,16 @@ export const chatStream: Scenario = {
         const directUrl = `${model.url}/chat/completions`;
         const proxiedUrl = await createService(backend.baseUrl, model.port);
         for (let n = 0; n < WARMUP_STREAMS; n++) {
-          await timeStream(directUrl, client);
-          await timeStream(proxiedUrl, client);
+          await timeStream(directUrl, client, STREAM_REQUEST);
+          await timeStream(proxiedUrl, client, STREAM_REQUEST);
         }
         const direct: StreamTiming[] = [];
         const proxied: StreamTiming[] = [];
         const cpuBefore = await cpuMsOf(backend.pid);
         // Alternating, so that a slow spell of the shared machine hits both paths alike.
         for (let round = 0; round < ROUNDS; round++) {
-          direct.push(await timeStream(directUrl, client));
-          proxied.push(await timeStream(proxiedUrl, client));
+          direct.push(await timeStream(directUrl, client, STREAM_REQUEST));
+          proxied.push(await timeStream(proxiedUrl, client, STREAM_REQUEST));
         }
         const backendCpuPerStreamMs = ((await cpuMsOf(backend.pid)) - cpuBefore) / ROUNDS;
         // What the model server and the client alone make of the load on this machine, as the baseline.
@@ -107,25 +91,6 @@ export const chatStream: Scenario = {
   },
 };
 
-/**
- * The model server, in a worker thread: in the bench's own thread its synchronous write loop would keep the
- * client from reading until the whole stream was written, so "first byte" would mean "last chunk written".
- */
-async function startModelWorker(): Promise<{ url: string; port: number; stop(): Promise<number> }> {
-  const worker = new Worker(MODEL_WORKER_SOURCE, {
-    eval: true,
-    workerData: { chunks: CHUNKS, tsNode: require.resolve('ts-node'), helper: require.resolve('../../test/helpers/model-server') },
-  });
-  try {
-    // Rejects if the worker fails to start (an 'error' event).
-    const [url] = (await once(worker, 'message')) as [string];
-    return { url, port: Number(new URL(url).port), stop: () => worker.terminate() };
-  } catch (error) {
-    await worker.terminate();
-    throw error;
-  }
-}
-
 /** A model, a server whose model server is `chatPort`, and a service on it; returns the service's completions URL. */
 async function createService(baseUrl: string, chatPort: number): Promise<string> {
   const model = await requestJson<{ id: number }>(`${baseUrl}/api/models`, 'POST', 201, { name: 'bench-model' });
@@ -144,69 +109,24 @@ async function createService(baseUrl: string, chatPort: number): Promise<string>
   return `${baseUrl}/api/services/${service.id}/chat/completions`;
 }
 
-/** Streams one completion, reading the body as it arrives; throws unless every chunk came, in order, then [DONE]. */
-async function timeStream(url: string, dispatcher: Dispatcher): Promise<StreamTiming> {
-  const start = performance.now();
-  const { statusCode, body } = await request(url, {
-    method: 'POST',
-    dispatcher,
-    headers: { 'content-type': 'application/json' },
-    body: PAYLOAD,
-  });
-  if (statusCode !== 200) throw new Error(`POST ${url} answered ${statusCode}: ${await body.text()}`);
-  let ttfbMs: number | undefined;
-  let pending = '';
-  let events = 0;
-  let done = false;
-  for await (const chunk of body) {
-    ttfbMs ??= performance.now() - start;
-    pending += (chunk as Buffer).toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('data: ')) continue;
-      if (done) throw new Error(`POST ${url}: an event after [DONE]: ${line}`);
-      if (line === 'data: [DONE]') {
-        done = true;
-      } else if (line.includes(`"content":"${chunkText(events)}"`)) {
-        events++;
-      } else {
-        throw new Error(`POST ${url}: event ${events} is not chunk ${events}: ${line.slice(0, 200)}`);
-      }
-    }
-  }
-  const totalMs = performance.now() - start;
-  if (events !== CHUNKS || !done) throw new Error(`POST ${url}: ${events}/${CHUNKS} chunks, [DONE] ${done ? 'seen' : 'missing'}`);
-  return { ttfbMs: ttfbMs ?? totalMs, totalMs };
-}
-
 async function runConcurrent(url: string, dispatcher: Dispatcher, backendPid: number): Promise<ConcurrentRun> {
   const cpuBefore = await cpuMsOf(backendPid);
-  const { ms, value } = await timed(() => Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => timeStream(url, dispatcher))));
+  const { ms, value } = await timed(() => Promise.all(Array.from({ length: CONCURRENT_STREAMS }, () => timeStream(url, dispatcher, STREAM_REQUEST))));
   return { wallMs: ms, streams: value, backendCpuMs: (await cpuMsOf(backendPid)) - cpuBefore };
 }
 
 function report(results: Results): string {
   const { direct, proxied, backendCpuPerStreamMs, concurrentDirect, concurrentProxied, memoryBefore, memoryAfter, load } = results;
-  const totals = (timings: StreamTiming[]) => timings.map(({ totalMs }) => totalMs);
-  const ttfbs = (timings: StreamTiming[]) => timings.map(({ ttfbMs }) => ttfbMs);
-  const row = (label: string, timings: StreamTiming[]) => [
-    label,
-    ms(median(ttfbs(timings))),
-    ms(median(totals(timings))),
-    ms(Math.min(...totals(timings))),
-    ms(Math.max(...totals(timings))),
-  ];
   const concurrentRow = (label: string, { wallMs, streams, backendCpuMs }: ConcurrentRun) => [
     label,
     ms(wallMs),
-    ms(median(totals(streams))),
-    ms(Math.max(...totals(streams))),
-    ms(median(ttfbs(streams))),
+    ms(median(totalsOf(streams))),
+    ms(Math.max(...totalsOf(streams))),
+    ms(median(ttfbsOf(streams))),
     String(backendCpuMs),
   ];
-  const ratio = median(totals(proxied)) / median(totals(direct));
-  const ttfbOverhead = median(ttfbs(proxied)) - median(ttfbs(direct));
+  const ratio = median(totalsOf(proxied)) / median(totalsOf(direct));
+  const ttfbOverhead = median(ttfbsOf(proxied)) - median(ttfbsOf(direct));
   const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   return [
     `${CHUNKS} chunks per stream; the model server (test helper, no delay) in a worker thread of the bench, ` +
@@ -216,7 +136,7 @@ function report(results: Results): string {
     '',
     renderTable(
       ['path', 'TTFB median ms', 'total median ms', 'total min ms', 'total max ms'],
-      [row('direct POST /chat/completions', direct), row('proxied POST /api/services/:id/chat/completions', proxied)],
+      [timingRow('direct POST /chat/completions', direct), timingRow('proxied POST /api/services/:id/chat/completions', proxied)],
     ),
     '',
     `ratio proxied / direct total (medians): ${ratio.toFixed(2)}x (target <= ${TARGET_MAX_RATIO}x: ${verdict(ratio <= TARGET_MAX_RATIO)})`,
@@ -235,5 +155,4 @@ function report(results: Results): string {
   ].join('\n');
 }
 
-const ms = (value: number) => value.toFixed(2);
 const mb = (value: number) => value.toFixed(1);
