@@ -228,11 +228,18 @@ export class ModelServerProxy {
     watcher?: RelayWatcher,
   ): Promise<void> {
     response.writeHead(200, SSE_HEADERS);
-    response.flushHeaders();
+    let started = false;
+    // The headers leave with the first events when those have come with the upstream's headers (one write, not two),
+    // else at the end of this turn of the event loop, so that the client sees the answer begin while the model thinks.
+    setImmediate(() => {
+      if (!started && !response.writableEnded) response.flushHeaders();
+    });
     const events = new EventStreamRelay(watcher);
     /** One write per upstream read, not per event. */
     const forward = async (relayed: Buffer | string): Promise<void> => {
-      if (relayed.length > 0 && !response.write(relayed)) await once(response, 'drain', { signal: clientGone });
+      if (relayed.length === 0) return;
+      started = true;
+      if (!response.write(relayed)) await once(response, 'drain', { signal: clientGone });
     };
     try {
       for await (const chunk of upstream.body) await forward(events.push(chunk as Buffer));

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { GatewayUsage } from './gateway-usage.entity';
-import { TokenUsage } from './usage-meter';
 
 export type UsageKey = Pick<GatewayUsage, 'day' | 'user_id' | 'token_id' | 'model'>;
+export type UsageCounters = Pick<GatewayUsage, 'requests' | 'prompt_tokens' | 'completion_tokens' | 'total_tokens'>;
 export type UsageRow = Omit<GatewayUsage, 'id'>;
 
 export interface UsageFilter {
@@ -20,21 +20,15 @@ export interface UsageFilter {
 export class GatewayUsageRepository {
   constructor(@InjectRepository(GatewayUsage) private readonly usage: Repository<GatewayUsage>) {}
 
-  /** Adds one call and its tokens to its row, creating the row on its first call: one statement, safe under concurrency. */
-  async add(key: UsageKey, tokens: TokenUsage | undefined): Promise<void> {
+  /** Adds calls and their tokens to their row, creating the row at first: one statement, safe under concurrency. */
+  async add(key: UsageKey, counts: UsageCounters): Promise<void> {
     await this.usage
       .createQueryBuilder()
       .insert()
       .into(GatewayUsage)
       // Nothing reads the row back: without this, TypeORM selects it again after the insert on SQLite.
       .updateEntity(false)
-      .values({
-        ...key,
-        requests: 1,
-        prompt_tokens: tokens?.prompt_tokens ?? 0,
-        completion_tokens: tokens?.completion_tokens ?? 0,
-        total_tokens: tokens?.total_tokens ?? 0,
-      })
+      .values({ ...key, ...counts })
       .onConflict(
         `("day", "user_id", "token_id", "model") DO UPDATE SET ${COUNTERS.map((column) => `"${column}" = gateway_usage."${column}" + excluded."${column}"`).join(', ')}`,
       )

@@ -1,10 +1,10 @@
-import { BadRequestException, BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { BadRequestException, BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { parseIsoDateTime } from '../../common/decorators/fields';
 import { Principal } from '../../common/request-context';
 import { ApiTokensService } from '../auth/api-tokens.service';
 import { UsersService } from '../auth/users.service';
 import { UsageCounts, UsageEntry, UsageQuery, UsageReport } from './dto/usage.dto';
-import { GatewayUsageRepository } from './gateway-usage.repository';
+import { GatewayUsageRepository, UsageKey } from './gateway-usage.repository';
 import { TokenUsage } from './usage-meter';
 
 const DAY_MS = 86_400_000;
@@ -13,12 +13,22 @@ const DEFAULT_DAYS = 30;
 /** The longest report: a year and a day, so that any year fits. */
 const MAX_DAYS = 367;
 
-/** Counts each gateway call per day, caller, token and model, and reports it. */
+/** How often counted calls are written: one upsert per day, caller, token and model, however many calls came. */
+const FLUSH_INTERVAL_MS = 1000;
+
+/**
+ * Counts each gateway call per day, caller, token and model, and reports it. Calls are added up in memory and written
+ * every FLUSH_INTERVAL_MS (a busy gateway would otherwise write a row per call); a report and the shutdown write
+ * what is counted first. Each instance adds its own counts to the shared rows, so several instances sum correctly; a
+ * crash loses at most the last interval's.
+ */
 @Injectable()
-export class GatewayUsageService implements BeforeApplicationShutdown {
+export class GatewayUsageService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(GatewayUsageService.name);
-  /** Writes not yet done: a report waits for them, so a caller sees the calls it has had answered. */
-  private readonly writing = new Set<Promise<void>>();
+  private counted = new Map<string, { key: UsageKey; counts: UsageCounts }>();
+  /** The writes so far, in order: awaiting it means every call counted before is in the database. */
+  private written: Promise<void> = Promise.resolve();
+  private flushTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly usage: GatewayUsageRepository,
@@ -26,27 +36,46 @@ export class GatewayUsageService implements BeforeApplicationShutdown {
     private readonly users: UsersService,
   ) {}
 
-  /**
-   * Adds a call (and its tokens, when the model server reported them), in the background: the answer has gone, and a
-   * failure to write costs a log line.
-   */
-  record(principal: Principal, model: string, tokens: TokenUsage | undefined, at = new Date()): void {
-    const key = { day: dayOf(at), user_id: principal.userId ?? 0, token_id: principal.tokenId ?? 0, model };
-    const write = this.usage
-      .add(key, tokens)
-      .catch((error: Error) => this.logger.warn(`Could not record gateway usage: ${error.message}`))
-      .finally(() => this.writing.delete(write));
-    this.writing.add(write);
+  onApplicationBootstrap(): void {
+    this.flushTimer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS).unref();
   }
 
-  /** Before the database closes, the writes in flight finish. */
+  /** Before the database closes, what was counted is written. */
   beforeApplicationShutdown(): Promise<void> {
-    return this.writesDone();
+    clearInterval(this.flushTimer);
+    return this.flush();
+  }
+
+  /** Counts a call, and its tokens when the model server reported them. */
+  record(principal: Principal, model: string, tokens: TokenUsage | undefined, at = new Date()): void {
+    const key: UsageKey = { day: dayOf(at), user_id: principal.userId ?? 0, token_id: principal.tokenId ?? 0, model };
+    const id = `${key.day} ${key.user_id} ${key.token_id} ${model}`;
+    let entry = this.counted.get(id);
+    if (!entry) {
+      entry = { key, counts: { requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } };
+      this.counted.set(id, entry);
+    }
+    entry.counts.requests += 1;
+    entry.counts.prompt_tokens += tokens?.prompt_tokens ?? 0;
+    entry.counts.completion_tokens += tokens?.completion_tokens ?? 0;
+    entry.counts.total_tokens += tokens?.total_tokens ?? 0;
+  }
+
+  /** Writes what has been counted; resolves once it (and every earlier write) is done. A failed write costs a log line. */
+  flush(): Promise<void> {
+    this.written = this.written.then(async () => {
+      const batch = [...this.counted.values()];
+      this.counted = new Map();
+      for (const { key, counts } of batch) {
+        await this.usage.add(key, counts).catch((error: Error) => this.logger.warn(`Could not record gateway usage: ${error.message}`));
+      }
+    });
+    return this.written;
   }
 
   /** Usage in the query's days: everyone's for an admin, the caller's own for anyone else. */
   async report(principal: Principal, query: UsageQuery): Promise<UsageReport> {
-    await this.writesDone();
+    await this.flush();
     const to = query.to ?? dayOf(new Date());
     const from = query.from ?? dayOf(new Date(dayStart(to, 'to') - (DEFAULT_DAYS - 1) * DAY_MS));
     const days = (dayStart(to, 'to') - dayStart(from, 'from')) / DAY_MS + 1;
@@ -73,10 +102,6 @@ export class GatewayUsageService implements BeforeApplicationShutdown {
       total_tokens: row.total_tokens,
     }));
     return { from, to, totals: totalsOf(entries), entries };
-  }
-
-  private async writesDone(): Promise<void> {
-    await Promise.all(this.writing);
   }
 }
 
