@@ -5,7 +5,8 @@ import { ResourcesResponse } from '../servers/dto/server.dto';
 import { ServersService } from '../servers/servers.service';
 import { rollUp } from './series';
 import { CardSample } from './server-sample.entity';
-import { SampleValues, ServerSamplesRepository } from './server-samples.repository';
+import { SampleValues } from './server-sample.entity';
+import { ServerSamplesRepository } from './server-samples.repository';
 
 /** The roll-up bucket: raw samples past METRICS_RAW_HOURS become one average per server and five minutes. */
 export const ROLLUP_BUCKET_MS = 5 * 60_000;

@@ -1,6 +1,5 @@
 import { AcceleratorVendor } from '../servers/accelerators/accelerator-metrics';
-import { SampleValues } from './server-samples.repository';
-import { CardSample, ServerSample } from './server-sample.entity';
+import { CardSample, SampleValues, ServerSample } from './server-sample.entity';
 
 /** One card's values over time, a value per timestamp (null where it reported nothing). */
 export interface CardSeries {

@@ -66,3 +66,6 @@ export class ServerSample {
   @Column({ type: 'simple-json', nullable: true })
   cards: CardSample[] | null;
 }
+
+/** What one measurement of a server records. */
+export type SampleValues = Pick<ServerSample, 'online' | 'cpu_usage' | 'memory_usage' | 'disk_usage' | 'cards'>;

@@ -5,9 +5,7 @@ import { isConstraintViolation } from '../../database/constraint-violation';
 import { SINGLE_ROW } from '../../database/save-options';
 import { Transactions } from '../../database/transactions.service';
 import { SeriesSample } from './series';
-import { CardSample, SampleResolution, ServerSample } from './server-sample.entity';
-
-export type SampleValues = Pick<ServerSample, 'online' | 'cpu_usage' | 'memory_usage' | 'disk_usage' | 'cards'>;
+import { CardSample, SampleResolution, SampleValues, ServerSample } from './server-sample.entity';
 
 /** The metric history (`server_samples`): raw samples, five-minute averages, and their retention. */
 @Injectable()
