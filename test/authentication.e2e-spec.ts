@@ -1,4 +1,4 @@
-import { sign } from 'jsonwebtoken';
+import { decode, sign } from 'jsonwebtoken';
 import { readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -110,6 +110,17 @@ describe('authentication', () => {
         const res = await t.anonymous.get('/api/servers').set(bearer(token)).expect(401);
         expect(res.body.error).toMatch(/invalid, expired or revoked/i);
       }
+    });
+
+    it('refuses a login token it has accepted before once it expires', async () => {
+      const secret = readFileSync(join(t.dataDir, 'jwt.secret'), 'utf8').trim();
+      const { sub, pwd } = decode(await t.login(TEST_ADMIN.username, TEST_ADMIN.password)) as { sub: string; pwd: number };
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const shortLived = sign({ sub, pwd, jti: 'short-lived', exp }, secret, { algorithm: 'HS256' });
+      await t.anonymous.get('/api/auth/me').set(bearer(shortLived)).expect(200);
+      // Expiry is the passing of time itself: nothing to wait on but the clock.
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+      await t.anonymous.get('/api/auth/me').set(bearer(shortLived)).expect(401);
     });
 
     it('changes a password: a wrong current one is a 403; afterwards old sessions end, the new session and password work', async () => {
