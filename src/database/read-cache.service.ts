@@ -1,8 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { readCacheConfig, ReadCacheConfig } from '../config/configuration';
 
 export type TableName =
   'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history' | 'users' | 'api_tokens' | 'revoked_sessions';
+
+/** A cached read serialized once, with a strong ETag of those bytes (a hash paid once per fill, not per request). */
+export interface CachedJson {
+  body: string;
+  etag: string;
+}
 
 interface Entry {
   tables: readonly TableName[];
@@ -36,11 +43,14 @@ export class ReadCache {
   }
 
   /**
-   * Like `get`, but keeps the result serialized: a hot list is then sent as the same bytes again and again,
-   * without re-running JSON.stringify for every request.
+   * Like `get`, but keeps the result serialized, with its ETag: a hot list is then sent as the same bytes again and
+   * again (or as a 304 to a client that has them), without re-running JSON.stringify for every request.
    */
-  getJson(key: string, tables: readonly TableName[], load: () => Promise<unknown>): Promise<string> {
-    return this.get(`${key}#json`, tables, async () => JSON.stringify(await load()));
+  getJson(key: string, tables: readonly TableName[], load: () => Promise<unknown>): Promise<CachedJson> {
+    return this.get(`${key}#json`, tables, async () => {
+      const body = JSON.stringify(await load());
+      return { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+    });
   }
 
   /** Forgets every cached read that depends on one of `tables`. Call after the write has committed. */

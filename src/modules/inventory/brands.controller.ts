@@ -9,6 +9,7 @@ import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
 import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
+import { CachedJson } from '../../database/read-cache.service';
 
 @ApiTags('brands')
 @Controller('brands')
@@ -18,7 +19,7 @@ export class BrandsController {
   /** Lists brands ordered by `sort_order`, newest first within a position. */
   @Get()
   @JsonListResponse(BrandResponse)
-  listBrands(): Promise<string> {
+  listBrands(): Promise<CachedJson> {
     return this.brands.listJson();
   }
 

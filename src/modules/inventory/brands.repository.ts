@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
-import { ReadCache } from '../../database/read-cache.service';
+import { CachedJson, ReadCache } from '../../database/read-cache.service';
 import { Transactions } from '../../database/transactions.service';
 import { Brand } from './entities/brand.entity';
 import { SINGLE_ROW } from '../../database/save-options';
@@ -20,7 +20,7 @@ export class BrandsRepository {
   }
 
   /** The list as JSON text, served from the read cache. */
-  listJson(): Promise<string> {
+  listJson(): Promise<CachedJson> {
     return this.cache.getJson('brands:list', ['brands'], () => this.brands.find({ order: { sort_order: 'ASC', created_at: 'DESC', id: 'DESC' } }));
   }
 

@@ -6,6 +6,7 @@ import { Brand } from './entities/brand.entity';
 import { UploadsService } from './uploads.service';
 import { nullIfLeftOutOfForm, UpdateSource } from './update-source';
 import { AuditService } from '../audit/audit.service';
+import { CachedJson } from '../../database/read-cache.service';
 
 @Injectable()
 export class BrandsService {
@@ -15,7 +16,7 @@ export class BrandsService {
     private readonly audit: AuditService,
   ) {}
 
-  listJson(): Promise<string> {
+  listJson(): Promise<CachedJson> {
     return this.brands.listJson();
   }
 

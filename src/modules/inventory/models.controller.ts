@@ -9,6 +9,7 @@ import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
+import { CachedJson } from '../../database/read-cache.service';
 
 @ApiTags('models')
 @Controller('models')
@@ -18,7 +19,7 @@ export class ModelsController {
   /** Lists AI models, newest first. */
   @Get()
   @JsonListResponse(ModelResponse)
-  listModels(): Promise<string> {
+  listModels(): Promise<CachedJson> {
     return this.models.listJson();
   }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
-import { ReadCache } from '../../database/read-cache.service';
+import { CachedJson, ReadCache } from '../../database/read-cache.service';
 import { Model } from './entities/model.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
@@ -20,7 +20,7 @@ export class ModelsRepository {
   }
 
   /** The list as JSON text, served from the read cache. */
-  listJson(): Promise<string> {
+  listJson(): Promise<CachedJson> {
     return this.cache.getJson('models:list', ['models'], () => this.models.find({ order: { created_at: 'DESC', id: 'DESC' } }));
   }
 

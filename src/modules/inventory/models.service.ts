@@ -7,6 +7,7 @@ import { ModelsRepository } from './models.repository';
 import { UploadsService } from './uploads.service';
 import { nullIfLeftOutOfForm, UpdateSource } from './update-source';
 import { AuditService } from '../audit/audit.service';
+import { CachedJson } from '../../database/read-cache.service';
 
 @Injectable()
 export class ModelsService {
@@ -18,7 +19,7 @@ export class ModelsService {
     private readonly audit: AuditService,
   ) {}
 
-  listJson(): Promise<string> {
+  listJson(): Promise<CachedJson> {
     return this.models.listJson();
   }
 

@@ -15,6 +15,8 @@ import {
   UpdateServerDto,
 } from './dto/server.dto';
 import { ServersService } from './servers.service';
+import { JsonListResponse } from '../../common/decorators/json-text.decorator';
+import { CachedJson } from '../../database/read-cache.service';
 
 @ApiTags('servers')
 @Controller('servers')
@@ -23,9 +25,9 @@ export class ServersController {
 
   /** Lists servers, newest first, with brand and accelerator card names. Secrets are never returned. */
   @Get()
-  @ApiOkResponse({ type: [ServerResponse] })
-  listServers(): Promise<ServerResponse[]> {
-    return this.servers.list();
+  @JsonListResponse(ServerResponse)
+  listServers(): Promise<CachedJson> {
+    return this.servers.listJson();
   }
 
   /** Registers a server. Secrets are encrypted at rest and never returned. */

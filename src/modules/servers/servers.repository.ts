@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
-import { ReadCache } from '../../database/read-cache.service';
+import { CachedJson, ReadCache } from '../../database/read-cache.service';
 import { Server } from './server.entity';
 import { SINGLE_ROW } from '../../database/save-options';
 
@@ -52,6 +52,11 @@ export class ServersRepository {
     private readonly cache: ReadCache,
   ) {
     this.writes = new CachedWrites(cache, 'servers');
+  }
+
+  /** `list` serialized, with its ETag: what `GET /api/servers`, which the admin UI polls, sends. */
+  listJson(): Promise<CachedJson> {
+    return this.cache.getJson('servers:list', ['servers', 'brands', 'accelerator_cards'], () => this.list());
   }
 
   /** Newest first, with the brand's and the accelerator card's names; secrets are not selected. */

@@ -4,6 +4,7 @@ import { utils as ssh2Utils } from 'ssh2';
 import { CredentialVault } from '../../common/credential-vault.service';
 import { definedOnly } from '../../common/objects';
 import { serversConfig, ServersConfig } from '../../config/configuration';
+import { CachedJson } from '../../database/read-cache.service';
 import { ReferenceChecks, ReferrerLookup } from '../../database/references';
 import { SshExecutor } from '../../ssh/ssh-executor.service';
 import { PoolState, SshPool } from '../../ssh/ssh-pool.service';
@@ -49,6 +50,10 @@ export class ServersService {
 
   list(): Promise<ServerRow[]> {
     return this.servers.list();
+  }
+
+  listJson(): Promise<CachedJson> {
+    return this.servers.listJson();
   }
 
   async get(id: number): Promise<ServerRow> {
