@@ -1,34 +1,45 @@
-import { startBackend } from '../backend';
+import { Backend, startBackend } from '../backend';
 import { LoadResult, LoadSettings, measureGet } from '../load';
-import { startReferenceServer } from '../reference-server';
+import { REFERENCE_KINDS, ReferenceRoute, startReferenceServer } from '../reference-server';
 import { Scenario } from '../scenario';
 import { renderTable } from '../table';
 
 const BRAND_COUNT = 200;
 const ENDPOINTS = ['/api/brands', '/api/stats'];
-const TARGET_MIN_RATIO = 0.25;
+const AUTH_MODES = ['token', 'auth off'] as const;
+type Auth = (typeof AUTH_MODES)[number];
+
+// Issue #19: the backend's req/s as a share of bare Express's (a token check costs, hence the lower bar), and its p99.
+const TARGET_MIN_SHARE_OF_EXPRESS: Record<Auth, number> = { token: 0.7, 'auth off': 0.85 };
+const TARGET_MAX_P99_MS = 10;
+// The earlier targets, against the node:http ceiling; still reported.
+const TARGET_MIN_SHARE_OF_NODE_HTTP = 0.25;
 const TARGET_MAX_P50_MS = 5;
+
+type ReferenceName = keyof typeof REFERENCE_KINDS;
+const REFERENCE_NAMES = Object.keys(REFERENCE_KINDS) as ReferenceName[];
 
 interface Comparison {
   /** e.g. `GET /api/brands (token)`. */
   endpoint: string;
-  bodyBytes: number;
+  auth: Auth;
+  route: ReferenceRoute;
   backend: LoadResult;
-  reference: LoadResult;
+  references: Record<ReferenceName, LoadResult>;
 }
 
 export const rest: Scenario = {
   name: 'rest',
   description:
     `GET /api/brands (${BRAND_COUNT} brands) and GET /api/stats, signed in with a login token and with ` +
-    'AUTH_ENABLED=false, against a bare node:http server serving the same bytes',
+    'AUTH_ENABLED=false, against bare node:http, bare Express and bare Nest servers serving the same bytes',
   async run(settings) {
     const comparisons: Comparison[] = [];
-    for (const auth of ['token', 'auth off'] as const) {
+    for (const auth of AUTH_MODES) {
       const backend = await startBackend({ AUTH_ENABLED: auth === 'token' ? 'true' : 'false' });
       try {
         await createBrands(backend.baseUrl, BRAND_COUNT, backend.authHeaders);
-        for (const endpoint of ENDPOINTS) comparisons.push(await compare(backend.baseUrl, endpoint, settings, backend.authHeaders, auth));
+        comparisons.push(...(await compare(backend, auth, settings)));
       } finally {
         await backend.stop();
       }
@@ -50,65 +61,87 @@ async function createBrands(baseUrl: string, count: number, authHeaders: Record<
   }
 }
 
-/** Measures the endpoint, then a reference server answering with the very bytes the endpoint returned. */
-async function compare(
-  baseUrl: string,
-  endpoint: string,
-  settings: LoadSettings,
-  authHeaders: Record<string, string>,
-  auth: string,
-): Promise<Comparison> {
-  const url = baseUrl + endpoint;
-  const response = await fetch(url, { headers: authHeaders });
-  if (response.status !== 200) throw new Error(`GET ${endpoint} answered ${response.status}`);
-  const body = Buffer.from(await response.arrayBuffer());
-  const backend = await measureGet(url, settings, authHeaders);
-  const reference = await startReferenceServer(body);
-  try {
-    return { endpoint: `GET ${endpoint} (${auth})`, bodyBytes: body.length, backend, reference: await measureGet(reference.url, settings) };
-  } finally {
-    await reference.stop();
+/**
+ * Measures the endpoints, then each reference server answering them with the very bytes and content type the
+ * endpoints returned; the references serve every endpoint, so each starts once.
+ */
+async function compare(backend: Backend, auth: Auth, settings: LoadSettings): Promise<Comparison[]> {
+  const routes: ReferenceRoute[] = [];
+  for (const path of ENDPOINTS) routes.push(await fetchRoute(backend, path));
+  const backendResults: LoadResult[] = [];
+  for (const { path } of routes) backendResults.push(await measureGet(backend.baseUrl + path, settings, backend.authHeaders));
+  const referenceResults = {} as Record<ReferenceName, LoadResult[]>;
+  for (const name of REFERENCE_NAMES) {
+    const reference = await startReferenceServer(REFERENCE_KINDS[name], routes);
+    try {
+      referenceResults[name] = [];
+      for (const { path } of routes) referenceResults[name].push(await measureGet(reference.url + path, settings));
+    } finally {
+      await reference.stop();
+    }
   }
+  return routes.map((route, index) => ({
+    endpoint: `GET ${route.path} (${auth})`,
+    auth,
+    route,
+    backend: backendResults[index],
+    references: Object.fromEntries(REFERENCE_NAMES.map((name) => [name, referenceResults[name][index]])) as Record<ReferenceName, LoadResult>,
+  }));
+}
+
+async function fetchRoute(backend: Backend, path: string): Promise<ReferenceRoute> {
+  const response = await fetch(backend.baseUrl + path, { headers: backend.authHeaders });
+  if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}`);
+  const contentType = response.headers.get('content-type');
+  if (!contentType) throw new Error(`GET ${path} answered without a content type`);
+  return { path, contentType, body: Buffer.from(await response.arrayBuffer()) };
 }
 
 function report(comparisons: Comparison[], settings: LoadSettings): string {
-  const rows = comparisons.map(({ endpoint, backend, reference }) => {
-    const ratio = backend.requestsPerSec / reference.requestsPerSec;
-    const misses = [
-      ratio < TARGET_MIN_RATIO ? `ratio < ${TARGET_MIN_RATIO * 100}%` : '',
-      backend.p50Ms >= TARGET_MAX_P50_MS ? `p50 >= ${TARGET_MAX_P50_MS} ms` : '',
-    ].filter(Boolean);
-    return [
-      endpoint,
-      rate(backend.requestsPerSec),
-      ms(backend.p50Ms),
-      ms(backend.p99Ms),
-      rate(reference.requestsPerSec),
-      ms(reference.p50Ms),
-      ms(reference.p99Ms),
-      `${(ratio * 100).toFixed(1)}%`,
-      misses.length === 0 ? 'yes' : `no (${misses.join(', ')})`,
-    ];
-  });
-  const table = renderTable(['endpoint', 'backend req/s', 'p50 ms', 'p99 ms', 'reference req/s', 'p50 ms', 'p99 ms', 'ratio', 'targets met'], rows);
-  const failures = comparisons.flatMap(({ endpoint, backend, reference }) => [
+  const rows = comparisons.flatMap(({ endpoint, backend, references }) => [
+    [`backend ${endpoint}`, ...figures(backend), ''],
+    ...REFERENCE_NAMES.map((name) => [`  ${REFERENCE_KINDS[name].label}`, ...figures(references[name]), percent(share(backend, references[name]))]),
+  ]);
+  const table = renderTable(['server', 'req/s', 'p50 ms', 'p99 ms', "backend's share"], rows);
+  const failures = comparisons.flatMap(({ endpoint, backend, references }) => [
     ...failuresOf(`backend ${endpoint}`, backend),
-    ...failuresOf(`reference for ${endpoint}`, reference),
+    ...REFERENCE_NAMES.flatMap((name) => failuresOf(`${REFERENCE_KINDS[name].label} for ${endpoint}`, references[name])),
   ]);
   // Both backends serve the same bytes.
   const bodies = comparisons
     .slice(0, ENDPOINTS.length)
-    .map(({ endpoint, bodyBytes }) => `${endpoint} ${bodyBytes} B`)
+    .map(({ route }) => `GET ${route.path} ${route.body.length} B ${route.contentType}`)
     .join(', ');
+  const minShares = AUTH_MODES.map((auth) => `${percent(TARGET_MIN_SHARE_OF_EXPRESS[auth], 0)} (${auth})`).join(', ');
   return [
-    `load: ${settings.connections} connections, ` + `${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up`,
-    `targets: backend req/s >= ${TARGET_MIN_RATIO * 100}% of the reference, backend p50 < ${TARGET_MAX_P50_MS} ms`,
+    `load: ${settings.connections} connections, ${settings.durationSec} s per run after a ${settings.warmupSec} s warm-up; ` +
+      'every server in a process of its own',
+    `targets (reported, not asserted): backend req/s >= ${minShares} of bare Express's, backend p99 < ${TARGET_MAX_P99_MS} ms; ` +
+      `earlier: >= ${percent(TARGET_MIN_SHARE_OF_NODE_HTTP, 0)} of bare node:http's, p50 < ${TARGET_MAX_P50_MS} ms`,
     '',
     table,
     '',
-    `latencies in whole ms (autocannon's resolution); bodies: ${bodies}`,
+    ...comparisons.map((comparison) => `${comparison.endpoint}: ${targetsOf(comparison).join('; ')}`),
+    '',
+    `backend's share: backend req/s / server req/s; latencies in whole ms (autocannon's resolution); bodies: ${bodies}`,
     failures.length === 0 ? 'non-2xx responses and errors: none' : failures.join('\n'),
   ].join('\n');
+}
+
+/** Each target as `<measured> <bound> met|missed`. */
+function targetsOf({ auth, backend, references }: Comparison): string[] {
+  const ofExpress = share(backend, references.express);
+  const ofNodeHttp = share(backend, references.nodeHttp);
+  const verdict = (text: string, met: boolean) => `${text} ${met ? 'met' : 'missed'}`;
+  return [
+    verdict(
+      `${percent(ofExpress)} of bare Express >= ${percent(TARGET_MIN_SHARE_OF_EXPRESS[auth], 0)}`,
+      ofExpress >= TARGET_MIN_SHARE_OF_EXPRESS[auth],
+    ),
+    verdict(`p99 ${ms(backend.p99Ms)} ms < ${TARGET_MAX_P99_MS} ms`, backend.p99Ms < TARGET_MAX_P99_MS),
+    verdict(`${percent(ofNodeHttp)} of bare node:http >= ${percent(TARGET_MIN_SHARE_OF_NODE_HTTP, 0)}`, ofNodeHttp >= TARGET_MIN_SHARE_OF_NODE_HTTP),
+    verdict(`p50 ${ms(backend.p50Ms)} ms < ${TARGET_MAX_P50_MS} ms`, backend.p50Ms < TARGET_MAX_P50_MS),
+  ];
 }
 
 /** A run with failed requests measured something else than serving the body: say so loudly. */
@@ -116,6 +149,9 @@ function failuresOf(label: string, { non2xx, errors }: LoadResult): string[] {
   return non2xx + errors > 0 ? [`WARNING ${label}: ${non2xx} non-2xx responses, ${errors} errors`] : [];
 }
 
+const figures = ({ requestsPerSec, p50Ms, p99Ms }: LoadResult) => [rate(requestsPerSec), ms(p50Ms), ms(p99Ms)];
+const share = (backend: LoadResult, reference: LoadResult) => backend.requestsPerSec / reference.requestsPerSec;
+const percent = (fraction: number, digits = 1) => `${(fraction * 100).toFixed(digits)}%`;
 const rate = (perSec: number) => Math.round(perSec).toLocaleString('en-US');
 // autocannon's latency histogram has 1 ms resolution: decimals would be noise.
 const ms = (value: number) => String(Math.round(value));

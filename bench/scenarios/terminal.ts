@@ -4,6 +4,7 @@ import { startSshd, TestSshd } from '../../test/helpers/sshd';
 import { createSshServer, median, memoryOf, percentile } from '../api';
 import { startBackend } from '../backend';
 import { Scenario } from '../scenario';
+import { connectNoDelay, DIRECT_NO_DELAY_NOTE } from '../ssh-direct';
 import { renderTable } from '../table';
 
 const KEYSTROKES = 300;
@@ -35,7 +36,7 @@ export const terminal: Scenario = {
   name: 'terminal',
   description:
     `keystroke echo latency and output throughput through the Socket.IO gateway vs a direct ssh2 shell on an open ` +
-    `connection; ${IDLE_TERMINALS} idle terminals`,
+    `connection (${DIRECT_NO_DELAY_NOTE}); ${IDLE_TERMINALS} idle terminals`,
   async run() {
     const sshd = await startSshd();
     const limit = IDLE_TERMINALS + 10;
@@ -135,22 +136,20 @@ class OutputBuffer implements Terminal {
   }
 }
 
+/** A shell on `client`, connected with TCP_NODELAY as the backend's pool connects. */
 function openDirectShell(client: Client, sshd: TestSshd): Promise<Terminal> {
-  const opening = new Promise<Terminal>((resolve, reject) => {
-    client.on('error', reject);
-    client.once('ready', () => {
-      // As the backend's pool does for its connections.
-      client.setNoDelay(true);
-      client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, (error, channel: ClientChannel) => {
-        if (error) return reject(error);
-        const output = new OutputBuffer((text) => channel.write(text));
-        channel.setEncoding('utf8');
-        channel.on('data', (text: string) => output.push(text));
-        resolve(output);
-      });
-    });
-    client.connect({ host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
-  });
+  const opening = connectNoDelay(sshd, client).then(
+    () =>
+      new Promise<Terminal>((resolve, reject) => {
+        client.shell({ term: 'xterm-256color', cols: 80, rows: 24 }, (error, channel: ClientChannel) => {
+          if (error) return reject(error);
+          const output = new OutputBuffer((text) => channel.write(text));
+          channel.setEncoding('utf8');
+          channel.on('data', (text: string) => output.push(text));
+          resolve(output);
+        });
+      }),
+  );
   return withTimeout('a direct ssh2 shell to open', opening);
 }
 
@@ -248,12 +247,13 @@ function report(f: Figures): string {
   const perTerminalKb = ((f.rssAfter - f.rssBefore) * 1024) / IDLE_TERMINALS;
   return [
     `${KEYSTROKES} keystrokes per path after ${WARMUP_KEYSTROKES} warm-up ones, each echoed by bash's readline; ` +
-      `flood: head -c ${FLOOD_BYTES} /dev/zero | base64 to a reader as fast as it can, median of ${FLOOD_ROUNDS} alternating rounds; sshd on loopback`,
+      `flood: head -c ${FLOOD_BYTES} /dev/zero | base64 to a reader as fast as it can, median of ${FLOOD_ROUNDS} alternating rounds; sshd on loopback; ` +
+      `direct shell: its connection with ${DIRECT_NO_DELAY_NOTE} (setNoDelay once ready)`,
     '',
     renderTable(
       ['path', 'echo p50 ms', 'echo p95 ms', 'echo p99 ms', 'throughput MB/s'],
       [
-        ['direct ssh2 shell (open connection)', ...[50, 95, 99].map((p) => ms(percentile(f.directEcho, p))), f.directRate.toFixed(1)],
+        ['direct ssh2 shell (open connection, TCP_NODELAY)', ...[50, 95, 99].map((p) => ms(percentile(f.directEcho, p))), f.directRate.toFixed(1)],
         ['gateway (Socket.IO websocket)', ...[50, 95, 99].map((p) => ms(percentile(f.gatewayEcho, p))), f.gatewayRate.toFixed(1)],
       ],
     ),
