@@ -232,7 +232,7 @@ export class ModelServerProxy {
     // The headers leave with the first events when those have come with the upstream's headers (one write, not two),
     // else at the end of this turn of the event loop, so that the client sees the answer begin while the model thinks.
     setImmediate(() => {
-      if (!started && !response.writableEnded) response.flushHeaders();
+      if (!started && !response.writableEnded && !response.destroyed) response.flushHeaders();
     });
     const events = new EventStreamRelay(watcher);
     /** One write per upstream read, not per event. */
