@@ -25,7 +25,8 @@ export function loadSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): LoadS
   };
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** `env[name]` as a positive integer, `fallback` when unset or blank; anything else is a UsageError. */
+export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`${name} must be a positive integer, got "${raw}"`);

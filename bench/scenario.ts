@@ -1,9 +1,32 @@
 import { LoadSettings } from './load';
 
+/** One target of issue #19 and what a run measured against it. */
+export interface Verdict {
+  /** What is compared, the same on every run of the scenario, e.g. `rest GET /api/brands (token): share of bare Express`. */
+  measure: string;
+  /** The measured figure; runs are combined by their median. */
+  value: number;
+  /** How `value` is printed: a ratio (`x`), a share (`%`, value 0..1) or milliseconds. */
+  unit: 'x' | '%' | 'ms';
+  /** The bound the figure must keep: at most (`<=`) or at least (`>=`). */
+  target: { bound: '<=' | '>='; value: number };
+}
+
+export interface ScenarioResult {
+  /** The scenario's full report, printed as it is. */
+  report: string;
+  /** Its figures against their targets, for the summary table. */
+  verdicts: Verdict[];
+}
+
 export interface Scenario {
   /** The command-line name: `npm run bench <name>`. */
   name: string;
   description: string;
-  /** Runs the measurements and returns the report to print; must stop whatever it started, even on failure. */
-  run(settings: LoadSettings): Promise<string>;
+  /** Runs the measurements; must stop whatever it started, even on failure. */
+  run(settings: LoadSettings): Promise<ScenarioResult>;
+}
+
+export function isMet({ value, target }: Pick<Verdict, 'value' | 'target'>): boolean {
+  return target.bound === '<=' ? value <= target.value : value >= target.value;
 }

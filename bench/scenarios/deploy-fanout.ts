@@ -6,7 +6,8 @@ import { startAgentServer, TestAgent } from '../../test/helpers/agent-server';
 import { median, requestJson } from '../api';
 import { startBackend } from '../backend';
 import { killChild } from '../child';
-import { Scenario } from '../scenario';
+import { Scenario, ScenarioResult, Verdict } from '../scenario';
+import { targetNote } from '../summary';
 import { renderTable } from '../table';
 
 const AGENTS = 50;
@@ -116,10 +117,15 @@ async function timeSpawns(count: number): Promise<number> {
   }
 }
 
-function report(single: number[], all: number[], spawns: number[], load: number[]): string {
+function report(single: number[], all: number[], spawns: number[], load: number[]): ScenarioResult {
   const row = (label: string, servers: number, latencies: number[]) => [label, String(servers), latencies.map(ms).join(', '), ms(median(latencies))];
-  const ratio = median(all) / median(single);
-  return [
+  const ratio: Verdict = {
+    measure: `deploy-fanout ${AGENTS} servers / 1 server (medians)`,
+    value: median(all) / median(single),
+    unit: 'x',
+    target: { bound: '<=', value: TARGET_MAX_RATIO },
+  };
+  const text = [
     `${AGENTS} agents on loopback in the bench process, each really spawning "${COMMAND}" and answering ` +
       `${AGENT_DELAY_MS} ms later; ${ROUNDS} alternating rounds, each deploy a new service; ` +
       `timed from the POST until GET /api/services/:id (polled every ${POLL_INTERVAL_MS} ms) shows deployed`,
@@ -134,12 +140,13 @@ function report(single: number[], all: number[], spawns: number[], load: number[
       ],
     ),
     '',
-    `ratio ${AGENTS} servers / 1 server (medians): ${ratio.toFixed(2)}x (target <= ${TARGET_MAX_RATIO}x: ${ratio <= TARGET_MAX_RATIO ? 'met' : 'MISSED'})`,
+    `ratio ${AGENTS} servers / 1 server (medians): ${ratio.value.toFixed(2)}x ${targetNote(ratio)}`,
     `the ${AGENTS} agents share the bench's one thread, so their spawns run one after another (the baseline); ` +
       `without them, an estimate: (${ms(median(all))} - ${ms(median(spawns))}) / ${ms(median(single))} = ` +
       `${((median(all) - median(spawns)) / median(single)).toFixed(2)}x`,
     `every deploy ended deployed with "${COMMAND}" running on each of its agents`,
   ].join('\n');
+  return { report: text, verdicts: [ratio] };
 }
 
 const ms = (value: number) => value.toFixed(0);

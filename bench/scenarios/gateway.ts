@@ -4,7 +4,7 @@ import { Agent, Dispatcher } from 'undici';
 import { startAgentServer, TestAgent } from '../../test/helpers/agent-server';
 import { cpuMsOf, median, MS_PER_CLOCK_TICK, timed } from '../api';
 import { Backend, startBackend } from '../backend';
-import { Scenario } from '../scenario';
+import { Scenario, ScenarioResult, Verdict } from '../scenario';
 import {
   BareProxyWorker,
   ModelWorker,
@@ -18,6 +18,7 @@ import {
   totalsOf,
   ttfbsOf,
 } from '../streams';
+import { targetNote } from '../summary';
 import { renderTable } from '../table';
 
 /** Chunks per stream of the sequential comparison, as in chat-stream. */
@@ -248,7 +249,7 @@ async function runConcurrent(
   };
 }
 
-function report(results: Results): string {
+function report(results: Results): ScenarioResult {
   const { direct, gateway: through, bareProxy, longReplicaRequests, bareProxyRequests, warmupMs } = results;
   const { backendCpuPerSequentialStreamMs, concurrentDirect, concurrentGateway, load } = results;
   const orDash = (timings: StreamTiming[], value: (timings: StreamTiming[]) => number) => (timings.length > 0 ? ms(value(timings)) : '-');
@@ -269,13 +270,24 @@ function report(results: Results): string {
     ttfb: median(ttfbsOf(path)) - median(ttfbsOf(base)),
   });
   const vsDirect = over(through, direct);
+  const ratio: Verdict = {
+    measure: 'gateway gateway / direct total (p50)',
+    value: vsDirect.ratio,
+    unit: 'x',
+    target: { bound: '<=', value: TARGET_MAX_RATIO },
+  };
+  const ttfbOverhead: Verdict = {
+    measure: 'gateway TTFB overhead gateway - direct (p50)',
+    value: vsDirect.ttfb,
+    unit: 'ms',
+    target: { bound: '<=', value: TARGET_MAX_TTFB_OVERHEAD_MS },
+  };
   const vsBare = over(through, bareProxy);
   const bareVsDirect = over(bareProxy, direct);
-  const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
   const failures = [concurrentDirect, concurrentGateway]
     .map((run, index) => (run.firstFailure ? `${index === 0 ? 'direct' : 'gateway'}: first failure: ${run.firstFailure}` : ''))
     .filter(Boolean);
-  return [
+  const text = [
     'the model servers (test helper, no delay) each in a worker thread of the bench, the backend in its own process ' +
       '(AUTH_ENABLED=true, an operator API token as Bearer); each service deployed for real through a loopback agent per server ' +
       `running "${DEPLOY_COMMAND}"; client: undici request on keep-alive connections, the same body and headers every way`,
@@ -295,9 +307,8 @@ function report(results: Results): string {
         timingRow('bare proxy POST /v1/chat/completions (floor reference)', bareProxy),
       ],
     ),
-    `ratio gateway / direct total (p50): ${vsDirect.ratio.toFixed(2)}x (target <= ${TARGET_MAX_RATIO}x: ${verdict(vsDirect.ratio <= TARGET_MAX_RATIO)})`,
-    `TTFB overhead gateway - direct (p50): ${ms(vsDirect.ttfb)} ms ` +
-      `(target <= ${TARGET_MAX_TTFB_OVERHEAD_MS} ms: ${verdict(vsDirect.ttfb <= TARGET_MAX_TTFB_OVERHEAD_MS)})`,
+    `ratio gateway / direct total (p50): ${ratio.value.toFixed(2)}x ${targetNote(ratio)}`,
+    `TTFB overhead gateway - direct (p50): ${ms(ttfbOverhead.value)} ms ${targetNote(ttfbOverhead)}`,
     `gateway overhead over the bare proxy (p50): total ratio ${vsBare.ratio.toFixed(2)}x, TTFB ${ms(vsBare.ttfb)} ms`,
     `bare proxy over direct (p50), what one plain Node proxy hop costs here: total ratio ${bareVsDirect.ratio.toFixed(2)}x, TTFB ${ms(bareVsDirect.ttfb)} ms`,
     `backend CPU per gateway stream: ${backendCpuPerSequentialStreamMs.toFixed(1)} ms (user + system over the rounds, in ${MS_PER_CLOCK_TICK} ms ticks)`,
@@ -311,4 +322,5 @@ function report(results: Results): string {
     `per replica: completion requests each model server received during the run; backend CPU in ${MS_PER_CLOCK_TICK} ms ticks, per completed stream`,
     ...failures,
   ].join('\n');
+  return { report: text, verdicts: [ratio, ttfbOverhead] };
 }

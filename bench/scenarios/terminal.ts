@@ -3,8 +3,9 @@ import { Client, ClientChannel } from 'ssh2';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
 import { createSshServer, median, memoryOf, percentile } from '../api';
 import { startBackend } from '../backend';
-import { Scenario } from '../scenario';
+import { Scenario, ScenarioResult, Verdict } from '../scenario';
 import { connectNoDelay, DIRECT_NO_DELAY_NOTE } from '../ssh-direct';
+import { targetNote } from '../summary';
 import { renderTable } from '../table';
 
 const KEYSTROKES = 300;
@@ -20,6 +21,9 @@ const STEP_TIMEOUT_MS = 30_000;
 const FLOOD_TIMEOUT_MS = 180_000;
 /** Printed by `printf 'FLOOD-%s' END` after the flood: the echoed command line never contains it. */
 const FLOOD_MARKER = 'FLOOD-END';
+// Issue #19: the gateway's keystroke echo and output throughput against the direct shell's.
+const TARGET_MAX_ECHO_GAP_MS = 1;
+const TARGET_MIN_THROUGHPUT_RATIO = 0.8;
 
 /** Keystrokes in, output out: the gateway's socket or a direct ssh2 shell, read the same way. */
 interface Terminal {
@@ -239,13 +243,23 @@ interface Figures {
   openMs: number[];
 }
 
-function report(f: Figures): string {
+function report(f: Figures): ScenarioResult {
   const ms = (value: number) => value.toFixed(2);
   const p50 = (values: number[]) => percentile(values, 50);
-  const echoGap = p50(f.gatewayEcho) - p50(f.directEcho);
-  const rateRatio = f.gatewayRate / f.directRate;
+  const echoGap: Verdict = {
+    measure: 'terminal echo p50 gateway - direct',
+    value: p50(f.gatewayEcho) - p50(f.directEcho),
+    unit: 'ms',
+    target: { bound: '<=', value: TARGET_MAX_ECHO_GAP_MS },
+  };
+  const rateRatio: Verdict = {
+    measure: 'terminal throughput gateway / direct',
+    value: f.gatewayRate / f.directRate,
+    unit: 'x',
+    target: { bound: '>=', value: TARGET_MIN_THROUGHPUT_RATIO },
+  };
   const perTerminalKb = ((f.rssAfter - f.rssBefore) * 1024) / IDLE_TERMINALS;
-  return [
+  const text = [
     `${KEYSTROKES} keystrokes per path after ${WARMUP_KEYSTROKES} warm-up ones, each echoed by bash's readline; ` +
       `flood: head -c ${FLOOD_BYTES} /dev/zero | base64 to a reader as fast as it can, median of ${FLOOD_ROUNDS} alternating rounds; sshd on loopback; ` +
       `direct shell: its connection with ${DIRECT_NO_DELAY_NOTE} (setNoDelay once ready)`,
@@ -258,9 +272,10 @@ function report(f: Figures): string {
       ],
     ),
     '',
-    `echo p50 gateway - direct: ${ms(echoGap)} ms (target <= 1 ms: ${echoGap <= 1 ? 'met' : 'MISSED'})`,
-    `throughput gateway / direct: ${rateRatio.toFixed(2)}x (target >= 0.8x: ${rateRatio >= 0.8 ? 'met' : 'MISSED'})`,
+    `echo p50 gateway - direct: ${ms(echoGap.value)} ms ${targetNote(echoGap)}`,
+    `throughput gateway / direct: ${rateRatio.value.toFixed(2)}x ${targetNote(rateRatio)}`,
     `${IDLE_TERMINALS} idle terminals (${OPEN_CONCURRENCY} opened at a time, batch p50 ${ms(percentile(f.openMs, 50))} ms): ` +
       `backend RSS ${f.rssBefore.toFixed(1)} MB -> ${f.rssAfter.toFixed(1)} MB (${perTerminalKb.toFixed(0)} KB per terminal)`,
   ].join('\n');
+  return { report: text, verdicts: [echoGap, rateRatio] };
 }
