@@ -110,6 +110,7 @@ export const tasksConfig = registerAs('tasks', () => {
     misfire: env.SCHEDULER_MISFIRE,
     runsKept: env.TASK_RUNS_KEEP,
     maxParallel: env.TASKS_MAX_PARALLEL,
+    maxParallelPerServer: env.TASKS_MAX_PARALLEL_PER_SERVER,
   };
 });
 

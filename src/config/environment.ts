@@ -218,11 +218,20 @@ export class EnvironmentVariables {
   @Min(1)
   TASK_RUNS_KEEP = 100;
 
-  /** Task runs (manual and scheduled) at once; more wait their turn. */
+  /** Task runs (manual and scheduled) at once over all servers, which bounds the backend's own load; more wait their turn. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
-  TASKS_MAX_PARALLEL = 16;
+  TASKS_MAX_PARALLEL = 128;
+
+  /**
+   * Task runs at once on one server; more wait their turn. The default fits one pooled connection's channels
+   * (SSH_MAX_CHANNELS), leaving the server's other connections to terminals, probes and deploys.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TASKS_MAX_PARALLEL_PER_SERVER = 10;
 
   /** Bound on an agent's deploy, restart or stop. */
   @Transform(toInt)

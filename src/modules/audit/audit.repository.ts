@@ -19,6 +19,11 @@ export class AuditRepository {
     await this.events.save(this.events.create(event), SINGLE_ROW);
   }
 
+  /** One statement for all of them. */
+  async insertMany(events: Omit<AuditEvent, 'id'>[]): Promise<void> {
+    if (events.length > 0) await this.events.createQueryBuilder().insert().values(events).updateEntity(false).execute();
+  }
+
   /** Replaces the detail of the newest `action` event of this username and address since `since`; false when there is none. */
   async updateLatestDetail(match: { action: string; username: string | null; ip: string | null; since: Date }, detail: string): Promise<boolean> {
     const query = this.events

@@ -108,6 +108,11 @@ export class ServersRepository {
     return this.secretsQuery().where('server.id = :id', { id }).getOne();
   }
 
+  /** `findWithSecrets` from the read cache, for connecting (hot for task runs): the secrets stay sealed in it. */
+  cachedWithSecrets(id: number): Promise<ServerWithSecrets | null> {
+    return this.cache.get(`servers:secrets:${id}`, ['servers'], () => this.findWithSecrets(id));
+  }
+
   findAllWithSecrets(): Promise<ServerWithSecrets[]> {
     return this.secretsQuery().orderBy('server.id', 'ASC').getMany();
   }

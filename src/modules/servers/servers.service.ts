@@ -190,7 +190,9 @@ export class ServersService {
 
   /** The SSH view of a server, secrets decrypted in memory only. */
   async sshTarget(id: number): Promise<SshTarget> {
-    return this.toTarget(await this.requireWithSecrets(id));
+    const server = await this.servers.cachedWithSecrets(id);
+    if (!server) throw new NotFoundException(`Server ${id} not found`);
+    return this.toTarget(server);
   }
 
   toTarget(server: ServerWithSecrets): SshTarget {

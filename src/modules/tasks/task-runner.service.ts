@@ -1,5 +1,4 @@
-import { ConflictException, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import pLimit from 'p-limit';
+import { ConflictException, Inject, Injectable, Logger, OnApplicationShutdown, ServiceUnavailableException } from '@nestjs/common';
 import { tasksConfig, TasksConfig } from '../../config/configuration';
 import { BackendMetrics } from '../../observability/backend-metrics.service';
 import { CrlfToLf } from '../../ssh/crlf-to-lf';
@@ -8,8 +7,15 @@ import { AuditService } from '../audit/audit.service';
 import { ServersService } from '../servers/servers.service';
 import { TaskEventsGateway } from './task-events.gateway';
 import { TaskRun } from './task-run.entity';
+import { KeyedLimit } from './keyed-limit';
 import { Task } from './task.entity';
 import { TasksRepository } from './tasks.repository';
+
+/** A slot of a task that this instance has claimed. */
+export interface ScheduledSlot {
+  task: Task;
+  slot: Date;
+}
 
 export interface RunOutcome {
   run: TaskRun;
@@ -17,13 +23,16 @@ export interface RunOutcome {
 }
 
 /**
- * Runs tasks, by hand or on schedule: at most TASKS_MAX_PARALLEL at once (the rest queue), never two runs of
- * one task at a time, every run recorded in `task_runs` and mirrored on the task, output streamed live.
+ * Runs tasks, by hand or on schedule: at most TASKS_MAX_PARALLEL_PER_SERVER at once on one server and
+ * TASKS_MAX_PARALLEL in all (the rest queue), never two runs of one task at a time, every run recorded in
+ * `task_runs` and mirrored on the task, output streamed live.
  */
 @Injectable()
 export class TaskRunner implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskRunner.name);
-  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly limit: KeyedLimit;
+  /** Set at shutdown: runs still queued end without running. */
+  private stopping = false;
   /** Tasks with a run queued or in flight in this process. */
   private readonly running = new Set<number>();
   private readonly scheduled = new Set<Promise<void>>();
@@ -37,7 +46,7 @@ export class TaskRunner implements OnApplicationShutdown {
     private readonly metrics: BackendMetrics,
     @Inject(tasksConfig.KEY) private readonly config: TasksConfig,
   ) {
-    this.limit = pLimit(config.maxParallel);
+    this.limit = new KeyedLimit(config.maxParallelPerServer, config.maxParallel);
   }
 
   isRunning(taskId: number): boolean {
@@ -50,54 +59,69 @@ export class TaskRunner implements OnApplicationShutdown {
     return this.run(task, 'manual', null);
   }
 
-  /** Runs the slot `slot` of the task in the background; a slot that finds the previous run still going is skipped. */
-  runScheduled(task: Task, slot: Date): void {
-    const work = this.runSlot(task, slot)
-      .catch((error: unknown) => this.logger.error(`Scheduled run of task ${task.id} failed: ${String(error)}`))
-      .finally(() => this.scheduled.delete(work));
-    this.scheduled.add(work);
+  /**
+   * Runs claimed slots in the background; a slot that finds the previous run of its task still going is skipped.
+   * Resolves once the runs are recorded in the audit log (one statement for all of them) and have started.
+   */
+  async runScheduled(slots: ScheduledSlot[]): Promise<void> {
+    const going = await this.tasks.withRunningRun(slots.map(({ task }) => task.id));
+    const due: ScheduledSlot[] = [];
+    for (const slot of slots) {
+      if (this.running.has(slot.task.id) || going.has(slot.task.id)) await this.skip(slot);
+      else due.push(slot);
+    }
+    // Nobody asked for these runs: each is traced to whoever last set the command.
+    await this.audit.recordMany(
+      due.map(({ task, slot }) => ({
+        action: 'task.run',
+        target: `task:${task.id}`,
+        actor: { username: null, ip: null },
+        detail: { command: task.command, server_id: task.server_id, scheduled_for: slot.toISOString(), command_set_by: task.command_set_by },
+      })),
+    );
+    for (const { task, slot } of due) {
+      const work = this.run(task, 'schedule', slot)
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.error(`Scheduled run of task ${task.id} failed: ${String(error)}`))
+        .finally(() => this.scheduled.delete(work));
+      this.scheduled.add(work);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.limit.clearQueue();
+    this.stopping = true;
     await Promise.allSettled([...this.scheduled]);
   }
 
-  private async runSlot(task: Task, slot: Date): Promise<void> {
-    if (this.running.has(task.id) || (await this.tasks.hasRunningRun(task.id))) {
-      const skipped = await this.tasks.recordSkipped(task.id, slot, 'Skipped: the previous run of this task was still going');
-      this.events.finished(task.id, skipped.id, 'skipped');
-      this.metrics.taskRunFinished('skipped');
-      return;
-    }
-    // Nobody asked for this run: it is traced to whoever last set the command.
-    await this.audit.record({
-      action: 'task.run',
-      target: `task:${task.id}`,
-      actor: { username: null, ip: null },
-      detail: { command: task.command, server_id: task.server_id, scheduled_for: slot.toISOString(), command_set_by: task.command_set_by },
-    });
-    await this.run(task, 'schedule', slot);
+  private async skip({ task, slot }: ScheduledSlot): Promise<void> {
+    const skipped = await this.tasks.recordSkipped(task.id, slot, 'Skipped: the previous run of this task was still going');
+    this.events.finished(task.id, skipped.id, 'skipped');
+    this.metrics.taskRunFinished('skipped');
   }
 
   private async run(task: Task, trigger: 'manual' | 'schedule', slot: Date | null): Promise<RunOutcome> {
     this.running.add(task.id);
     try {
-      return await this.limit(async () => {
+      return await this.limit.run(task.server_id, async () => {
+        if (this.stopping) throw new ServiceUnavailableException('The backend is shutting down');
         const target = await this.servers.sshTarget(task.server_id);
         const startedAt = new Date();
-        const run = await this.tasks.startRun(task.id, trigger, startedAt, slot);
-        await this.tasks.update(task.id, { status: 'executing' });
-        // Live output gets the stored output's line endings, so what a subscriber joins equals the run's result.
+        // The run's record is written while the command starts rather than before: the audit event, already
+        // committed, is the trace of a run whose record a crash lost.
+        const started = this.tasks.startRun({ task_id: task.id, trigger, started_at: startedAt, scheduled_for: slot });
+        started.catch(() => undefined); // awaited below, once the command has ended
+        // Live output gets the stored output's line endings, so what a subscriber joins equals the run's result;
+        // it goes out in order once the run has its id.
         const liveOutput = new CrlfToLf();
         const stream = (data: string) => {
-          if (data) this.events.output(task.id, run.id, data);
+          if (data) void started.then((run) => this.events.output(task.id, run.id, data)).catch(() => undefined);
         };
         const result = await this.executor.exec(target, task.command, {
           timeoutMs: task.timeout_seconds * 1000,
           onOutput: (data) => stream(liveOutput.write(data)),
         });
         stream(liveOutput.end());
+        const run = await started;
         await this.record(run, result, startedAt);
         this.events.finished(task.id, run.id, run.status);
         this.metrics.taskRunFinished(run.status);
@@ -116,20 +140,16 @@ export class TaskRunner implements OnApplicationShutdown {
     run.exit_status = result.exit_status;
     run.output = result.output;
     run.error = result.error;
-    await this.tasks.finishRun(
-      run,
-      {
-        status: result.success ? 'completed' : 'failed',
-        last_run: finishedAt,
-        result: {
-          output: result.output,
-          error: result.error,
-          success: result.success,
-          exit_status: result.exit_status,
-          truncated: result.truncated,
-        },
+    await this.tasks.finishRun(run, {
+      status: result.success ? 'completed' : 'failed',
+      last_run: finishedAt,
+      result: {
+        output: result.output,
+        error: result.error,
+        success: result.success,
+        exit_status: result.exit_status,
+        truncated: result.truncated,
       },
-      this.config.runsKept,
-    );
+    });
   }
 }

@@ -4,7 +4,7 @@ import { tasksConfig, TasksConfig } from '../../config/configuration';
 import { nextSlot, Schedule } from './schedule';
 import { TaskRunner } from './task-runner.service';
 import { Task } from './task.entity';
-import { TasksRepository } from './tasks.repository';
+import { SlotClaim, TasksRepository } from './tasks.repository';
 
 const POLL = 'task-scheduler';
 /** Due tasks taken per poll; the rest are taken on the next one. */
@@ -51,11 +51,9 @@ export class TaskScheduler implements OnApplicationBootstrap, OnApplicationShutd
     if (this.polling) return;
     this.polling = true;
     try {
-      for (const task of await this.tasks.findDue(now, BATCH)) {
-        const slot = task.next_run!;
-        const next = task.schedule_type === 'once' ? null : nextSlot(this.scheduleOf(task), new Date(Math.max(now.getTime(), slot.getTime())));
-        if (await this.tasks.claimSlot(task.id, slot, next)) this.runner.runScheduled(task, slot);
-      }
+      const due = await this.tasks.findDue(now, BATCH);
+      const claimed = await this.tasks.claimSlots(due.map((task) => this.claimOf(task, new Date(Math.max(now.getTime(), task.next_run!.getTime())))));
+      await this.runner.runScheduled(due.filter((task) => claimed.has(task.id)).map((task) => ({ task, slot: task.next_run! })));
     } catch (error) {
       this.logger.error(`Scheduler poll failed: ${String(error)}`);
     } finally {
@@ -66,12 +64,16 @@ export class TaskScheduler implements OnApplicationBootstrap, OnApplicationShutd
   private async skipMissedSlots(now: Date): Promise<void> {
     // A slot that has only just come is due, not missed: another instance may be about to run it.
     const missedBefore = new Date(now.getTime() - this.config.pollMs - 1000);
-    for (const task of await this.tasks.findDue(missedBefore, Number.MAX_SAFE_INTEGER)) {
-      const next = task.schedule_type === 'once' ? null : nextSlot(this.scheduleOf(task), now);
-      if (await this.tasks.claimSlot(task.id, task.next_run!, next)) {
-        await this.tasks.recordSkipped(task.id, task.next_run!, 'Skipped: the backend was down at this time (SCHEDULER_MISFIRE=skip)');
-      }
+    const missed = await this.tasks.findDue(missedBefore, Number.MAX_SAFE_INTEGER);
+    const claimed = await this.tasks.claimSlots(missed.map((task) => this.claimOf(task, now)));
+    for (const task of missed.filter(({ id }) => claimed.has(id))) {
+      await this.tasks.recordSkipped(task.id, task.next_run!, 'Skipped: the backend was down at this time (SCHEDULER_MISFIRE=skip)');
     }
+  }
+
+  /** Takes the task's due slot and plans its next one after `after` (a once task has none). */
+  private claimOf(task: Task, after: Date): SlotClaim {
+    return { id: task.id, due: task.next_run!, next: task.schedule_type === 'once' ? null : nextSlot(this.scheduleOf(task), after) };
   }
 
   private scheduleOf(task: Pick<Task, 'schedule_type' | 'cron_expression' | 'timezone' | 'run_at' | 'created_at'>): Schedule {

@@ -3,7 +3,6 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
-import { keepNewest } from '../../database/history';
 import { Transactions } from '../../database/transactions.service';
 import { TaskRun } from './task-run.entity';
 import { Task } from './task.entity';
@@ -16,9 +15,19 @@ export interface TaskRow extends Omit<Task, 'server'> {
 /** Slack beyond a run's timeout before a `running` row is taken for one a crash left behind. */
 const RUN_GRACE_SECONDS = 60;
 
+/** Ids per claiming statement, well within both databases' limits on bound parameters. */
+const CLAIMS_PER_TRANSACTION = 1000;
+
 /** SQLite hands raw datetimes back as UTC text without a zone. */
 function toDate(value: string | Date): Date {
   return value instanceof Date ? value : new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.replace(' ', 'T')}Z`);
+}
+
+/** A slot to take: the task's `next_run` is `due`, and becomes `next`. */
+export interface SlotClaim {
+  id: number;
+  due: Date;
+  next: Date | null;
 }
 
 export type TaskFields = Partial<
@@ -91,11 +100,18 @@ export class TasksRepository {
     await this.writes.run(() => this.tasks.delete({ id }));
   }
 
-  startRun(taskId: number, trigger: string, startedAt: Date, scheduledFor: Date | null): Promise<TaskRun> {
-    return this.runs.save(
-      this.runs.create({ task_id: taskId, trigger, scheduled_for: scheduledFor, started_at: startedAt, status: 'running' }),
-      SINGLE_ROW,
+  /**
+   * Records a run as started: the run `running` and its task `executing`, two statements that commit on their own
+   * (a crash between them leaves a `running` run, which start-up marks failed with its task).
+   */
+  async startRun(start: Pick<TaskRun, 'task_id' | 'trigger' | 'started_at' | 'scheduled_for'>): Promise<TaskRun> {
+    const [run] = await this.writes.run(() =>
+      Promise.all([
+        this.runs.save(this.runs.create({ ...start, status: 'running' }), SINGLE_ROW),
+        this.tasks.update({ id: start.task_id }, { status: 'executing' }),
+      ]),
     );
+    return run;
   }
 
   /** A slot that was not run because the previous run of the task was still going. */
@@ -116,8 +132,8 @@ export class TasksRepository {
     );
   }
 
-  /** Records a finished run and mirrors it on the task, in one transaction; then keeps only the newest `keep` runs. */
-  async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>, keep: number): Promise<void> {
+  /** Records a finished run and mirrors it on the task, in one transaction. */
+  async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>): Promise<void> {
     await this.writes.run(() =>
       this.transactions.run(async (manager) => {
         await manager.update(
@@ -133,7 +149,6 @@ export class TasksRepository {
           },
         );
         await manager.update(Task, { id: run.task_id }, task);
-        await keepNewest(manager, TaskRun, 'task_id', run.task_id, keep);
       }),
     );
   }
@@ -151,17 +166,70 @@ export class TasksRepository {
   }
 
   /**
-   * Takes the slot `due` of a task for this instance by moving `next_run` on, only if nobody else has:
-   * with several instances on one database, exactly one of them gets each slot.
+   * Takes slots for this instance by moving each task's `next_run` on, only where nobody else has: with several
+   * instances on one database, exactly one of them gets each slot. Returns the ids of the tasks claimed. Claims that
+   * share a slot and a next one (tasks due together usually do) take one transaction together.
    */
-  claimSlot(id: number, due: Date, next: Date | null): Promise<boolean> {
-    return this.writes.runIfChanged(() => this.tasks.update({ id, next_run: due }, { next_run: next }));
+  async claimSlots(claims: SlotClaim[]): Promise<Set<number>> {
+    const groups = new Map<string, SlotClaim[]>();
+    for (const claim of claims) {
+      const key = `${claim.due.getTime()}/${claim.next?.getTime() ?? ''}`;
+      const group = groups.get(key);
+      if (group) group.push(claim);
+      else groups.set(key, [claim]);
+    }
+    const claimed = new Set<number>();
+    for (const group of groups.values()) {
+      for (let start = 0; start < group.length; start += CLAIMS_PER_TRANSACTION) {
+        const { due, next } = group[start];
+        const ids = group.slice(start, start + CLAIMS_PER_TRANSACTION).map((claim) => claim.id);
+        for (const id of await this.claimGroup(ids, due, next)) claimed.add(id);
+      }
+    }
+    return claimed;
   }
 
-  /** Whether a run of the task is going on somewhere (in any instance); runs left behind by a crash do not count. */
-  async hasRunningRun(taskId: number): Promise<boolean> {
+  /** Moves the tasks' `next_run` from `due` to `next` where it still is `due`; returns the ids it moved. */
+  private claimGroup(ids: number[], due: Date, next: Date | null): Promise<number[]> {
+    return this.writes.run(() =>
+      this.transactions.run(async (manager) => {
+        const query = manager
+          .createQueryBuilder(Task, 'task')
+          .select('task.id', 'id')
+          .where('task.id IN (:...ids)', { ids })
+          .andWhere('task.next_run = :due', { due });
+        // PostgreSQL: rows another instance is claiming at this moment are its own. SQLite has one writer at a time,
+        // and a transaction that read before another's write fails (SQLITE_BUSY_SNAPSHOT) rather than claim twice.
+        if (manager.connection.options.type === 'postgres') query.setLock('pessimistic_write').setOnLocked('skip_locked');
+        const free = (await query.getRawMany<{ id: number | string }>()).map((row) => Number(row.id));
+        if (free.length > 0) await manager.update(Task, { id: In(free) }, { next_run: next });
+        return free;
+      }),
+    );
+  }
+
+  /** The tasks among `taskIds` whose run is going on somewhere (in any instance); runs a crash left behind do not count. */
+  async withRunningRun(taskIds: number[]): Promise<Set<number>> {
     const now = Date.now();
-    return (await this.runningRuns(taskId)).some((run) => run.deadline >= now);
+    const wanted = new Set(taskIds);
+    return new Set((await this.runningRuns()).filter((run) => run.deadline >= now && wanted.has(run.task_id)).map((run) => run.task_id));
+  }
+
+  /**
+   * Deletes every task's runs but its newest `keep`, by `started_at` then id, in one statement: run histories are
+   * trimmed from time to time rather than at every run, which would cost each run a statement.
+   */
+  async trimHistories(keep: number): Promise<number> {
+    const ranked = this.runs
+      .createQueryBuilder('run')
+      .select('run.id', 'id')
+      .addSelect('ROW_NUMBER() OVER (PARTITION BY run.task_id ORDER BY run.started_at DESC, run.id DESC)', 'newer');
+    const result = await this.runs
+      .createQueryBuilder()
+      .delete()
+      .where(`id IN (SELECT "ranked"."id" FROM (${ranked.getQuery()}) "ranked" WHERE "ranked"."newer" > :keep)`, { keep })
+      .execute();
+    return result.affected ?? 0;
   }
 
   listRuns(taskId: number, limit: number): Promise<TaskRun[]> {
@@ -182,17 +250,16 @@ export class TasksRepository {
   }
 
   /**
-   * Runs marked `running` (of one task, or all), each with its deadline: its task's timeout plus a grace
+   * Runs marked `running`, each with its deadline: its task's timeout plus a grace
    * period. Whichever instance started a run ends it by then, so one still `running` past its deadline was
    * interrupted by a crash; younger ones may belong to a live instance sharing the database.
    */
-  private async runningRuns(taskId?: number): Promise<{ id: number; task_id: number; deadline: number }[]> {
+  private async runningRuns(): Promise<{ id: number; task_id: number; deadline: number }[]> {
     const query = this.runs
       .createQueryBuilder('run')
       .innerJoin(Task, 'task', 'task.id = run.task_id')
       .select(['run.id AS id', 'run.task_id AS task_id', 'run.started_at AS started_at', 'task.timeout_seconds AS timeout_seconds'])
       .where('run.status = :status', { status: 'running' });
-    if (taskId !== undefined) query.andWhere('run.task_id = :taskId', { taskId });
     const rows = await query.getRawMany<{ id: number; task_id: number; started_at: string | Date; timeout_seconds: number }>();
     return rows.map((run) => ({
       id: Number(run.id),

@@ -6,6 +6,7 @@ import {
   Logger,
   NotFoundException,
   OnApplicationBootstrap,
+  OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
 import { definedOnly } from '../../common/objects';
@@ -22,12 +23,16 @@ import { TaskFields, TaskRow, TasksRepository } from './tasks.repository';
 import { AuditService } from '../audit/audit.service';
 import { ServersService } from '../servers/servers.service';
 
+/** How often run histories are trimmed to TASK_RUNS_KEEP; in between, a task's run list shows that many at most. */
+const HISTORY_TRIM_MS = 5 * 60 * 1000;
+
 /** Fields whose change re-plans the next run. */
 const SCHEDULE_FIELDS = ['schedule_type', 'cron_expression', 'timezone', 'run_at', 'enabled'] as const;
 
 @Injectable()
-export class TasksService implements OnModuleInit, OnApplicationBootstrap {
+export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(TasksService.name);
+  private trimTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly tasks: TasksRepository,
@@ -46,6 +51,21 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const count = await this.tasks.failInterruptedRuns('Interrupted: the backend stopped while the command ran', new Date());
     if (count > 0) this.logger.warn(`Marked ${count} interrupted task run(s) as failed`);
+    await this.trimHistories();
+    this.trimTimer = setInterval(() => void this.trimHistories(), HISTORY_TRIM_MS).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.trimTimer);
+  }
+
+  /** Keeps TASK_RUNS_KEEP runs per task; a failure is logged and retried at the next turn. */
+  private async trimHistories(): Promise<void> {
+    try {
+      await this.tasks.trimHistories(this.config.runsKept);
+    } catch (error) {
+      this.logger.error(`Could not trim task run histories: ${(error as Error).message}`);
+    }
   }
 
   list(): Promise<TaskRow[]> {
@@ -155,7 +175,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap {
 
   async runs(id: number, limit = DEFAULT_HISTORY_LIMIT): Promise<TaskRun[]> {
     await this.requireTask(id);
-    return this.tasks.listRuns(id, limit);
+    return this.tasks.listRuns(id, Math.min(limit, this.config.runsKept));
   }
 
   private async requireTask(id: number): Promise<Task> {
