@@ -157,10 +157,14 @@ export class EnvironmentVariables {
   @Max(600)
   RESOURCES_TOOL_TIMEOUT_SECONDS = 5;
 
+  /**
+   * Servers measured or probed at once. A measurement mostly waits on the server (its CPU is sampled 0.5 s apart)
+   * and costs the backend one channel on a pooled connection, so a whole fleet of this size is measured in one go.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(1)
-  RESOURCES_CONCURRENCY = 32;
+  RESOURCES_CONCURRENCY = 128;
 
   /** How often the metrics sampler measures every server for the history; 0 turns it off. */
   @Transform(toInt)
