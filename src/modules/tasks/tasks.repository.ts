@@ -107,7 +107,7 @@ export class TasksRepository {
   async startRun(start: Pick<TaskRun, 'task_id' | 'trigger' | 'started_at' | 'scheduled_for'>): Promise<TaskRun> {
     const [run] = await this.writes.run(() =>
       Promise.all([
-        this.runs.save(this.runs.create({ ...start, status: 'running' }), SINGLE_ROW),
+        this.insertRun({ ...start, finished_at: null, status: 'running', exit_status: null, duration_ms: null, output: '', error: '' }),
         this.tasks.update({ id: start.task_id }, { status: 'executing' }),
       ]),
     );
@@ -117,19 +117,28 @@ export class TasksRepository {
   /** A slot that was not run because the previous run of the task was still going. */
   async recordSkipped(taskId: number, scheduledFor: Date, reason: string): Promise<TaskRun> {
     const now = new Date();
-    return this.runs.save(
-      this.runs.create({
-        task_id: taskId,
-        trigger: 'schedule',
-        scheduled_for: scheduledFor,
-        started_at: now,
-        finished_at: now,
-        duration_ms: 0,
-        status: 'skipped',
-        error: reason,
-      }),
-      SINGLE_ROW,
-    );
+    return this.insertRun({
+      task_id: taskId,
+      trigger: 'schedule',
+      scheduled_for: scheduledFor,
+      started_at: now,
+      finished_at: now,
+      status: 'skipped',
+      exit_status: null,
+      duration_ms: 0,
+      output: '',
+      error: reason,
+    });
+  }
+
+  /** Inserts a run with every column given, and reads nothing back (TypeORM's save re-reads defaulted columns on SQLite). */
+  private async insertRun(fields: Omit<TaskRun, 'id' | 'task'>): Promise<TaskRun> {
+    const insert = this.runs.createQueryBuilder().insert().values(fields).updateEntity(false);
+    // The new id: PostgreSQL returns it, SQLite's driver reports the last inserted rowid.
+    if (this.runs.manager.connection.options.type === 'postgres') insert.returning('id');
+    const raw = (await insert.execute()).raw as { id: number | string }[] | number;
+    const id = Array.isArray(raw) ? raw[0].id : raw;
+    return this.runs.create({ ...fields, id: Number(id) });
   }
 
   /** Records a finished run and mirrors it on the task, in one transaction. */
