@@ -1,31 +1,24 @@
-import { applyDecorators, CallHandler, ExecutionContext, Injectable, NestInterceptor, Type, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, Type } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { map, Observable } from 'rxjs';
 import type { CachedJson } from '../../database/read-cache.service';
 
 /**
- * Sends a CachedJson as its bytes with its strong ETag, or as an empty 304 to a client whose `If-None-Match` names it:
- * the admin UI polls its lists, and most polls find them unchanged. `no-cache`: a cache must ask again every time.
+ * What a list handler returns for a CachedJson: its bytes with its strong ETag, or nothing with a 304 for a client whose
+ * `If-None-Match` names it (the admin UI polls its lists, and most polls find them unchanged). `no-cache`: a cache must
+ * ask again every time. The handler takes the response with `@Res({ passthrough: true })`: an interceptor would cost
+ * every poll Nest's observable pipeline.
  */
-@Injectable()
-export class CachedJsonInterceptor implements NestInterceptor<CachedJson, string | undefined> {
-  intercept(context: ExecutionContext, next: CallHandler<CachedJson>): Observable<string | undefined> {
-    const request = context.switchToHttp().getRequest<Request>();
-    const response = context.switchToHttp().getResponse<Response>();
-    return next.handle().pipe(
-      map(({ body, etag }) => {
-        response.setHeader('ETag', etag);
-        response.setHeader('Cache-Control', 'no-cache');
-        if (!matches(request.headers['if-none-match'], etag)) {
-          response.setHeader('Content-Type', 'application/json; charset=utf-8');
-          return body;
-        }
-        response.status(304);
-        return undefined;
-      }),
-    );
+export async function sendCachedJson(request: Request, response: Response, list: Promise<CachedJson>): Promise<string | undefined> {
+  const { body, etag } = await list;
+  response.setHeader('ETag', etag);
+  response.setHeader('Cache-Control', 'no-cache');
+  if (!matches(request.headers['if-none-match'], etag)) {
+    response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    return body;
   }
+  response.status(304);
+  return undefined;
 }
 
 /** Whether an `If-None-Match` list names the ETag (weakly compared, as RFC 9110 asks for this header), or is `*`. */
@@ -37,10 +30,9 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
     .some((tag) => tag === etag || tag === '*');
 }
 
-/** The handler returns a CachedJson (a list from the read cache): sent as is, with its ETag, and documented as `[type]`. */
+/** The handler sends a CachedJson (a list from the read cache) with sendCachedJson: documented as `[type]`, with its ETag. */
 export function JsonListResponse(type: Type<unknown>): MethodDecorator {
   return applyDecorators(
-    UseInterceptors(CachedJsonInterceptor),
     ApiOkResponse({
       type: [type],
       headers: { ETag: { description: 'A strong ETag of the list: send it as If-None-Match', schema: { type: 'string' } } },

@@ -1,15 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { ApiJsonOrFormBody } from '../../common/decorators/api-json-or-form-body.decorator';
-import { JsonListResponse } from '../../common/decorators/json-text.decorator';
+import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import { SentAsForm } from '../../common/decorators/sent-as-form.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
 import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
-import { CachedJson } from '../../database/read-cache.service';
+import type { Request, Response } from 'express';
 
 @ApiTags('brands')
 @Controller('brands')
@@ -19,8 +19,8 @@ export class BrandsController {
   /** Lists brands ordered by `sort_order`, newest first within a position. */
   @Get()
   @JsonListResponse(BrandResponse)
-  listBrands(): Promise<CachedJson> {
-    return this.brands.listJson();
+  listBrands(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+    return sendCachedJson(request, response, this.brands.listJson());
   }
 
   /** Creates a brand, optionally with a logo image uploaded as `logo_file`. */

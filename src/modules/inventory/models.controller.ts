@@ -1,15 +1,15 @@
-import { Body, Controller, Delete, Get, Param, Post, Put, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Put, Req, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { ApiJsonOrFormBody } from '../../common/decorators/api-json-or-form-body.decorator';
-import { JsonListResponse } from '../../common/decorators/json-text.decorator';
+import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import { SentAsForm } from '../../common/decorators/sent-as-form.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
-import { CachedJson } from '../../database/read-cache.service';
+import type { Request, Response } from 'express';
 
 @ApiTags('models')
 @Controller('models')
@@ -19,8 +19,8 @@ export class ModelsController {
   /** Lists AI models, newest first. */
   @Get()
   @JsonListResponse(ModelResponse)
-  listModels(): Promise<CachedJson> {
-    return this.models.listJson();
+  listModels(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+    return sendCachedJson(request, response, this.models.listJson());
   }
 
   /** Creates a model, optionally with a logo image uploaded as `logo_file`. */

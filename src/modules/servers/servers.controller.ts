@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../../common/decorators/api-errors.decorator';
 import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto';
@@ -15,8 +15,8 @@ import {
   UpdateServerDto,
 } from './dto/server.dto';
 import { ServersService } from './servers.service';
-import { JsonListResponse } from '../../common/decorators/json-text.decorator';
-import { CachedJson } from '../../database/read-cache.service';
+import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
+import type { Request, Response } from 'express';
 
 @ApiTags('servers')
 @Controller('servers')
@@ -26,8 +26,8 @@ export class ServersController {
   /** Lists servers, newest first, with brand and accelerator card names. Secrets are never returned. */
   @Get()
   @JsonListResponse(ServerResponse)
-  listServers(): Promise<CachedJson> {
-    return this.servers.listJson();
+  listServers(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+    return sendCachedJson(request, response, this.servers.listJson());
   }
 
   /** Registers a server. Secrets are encrypted at rest and never returned. */
