@@ -61,7 +61,7 @@ export class TaskRunner implements OnApplicationShutdown {
 
   /**
    * Runs claimed slots in the background; a slot that finds the previous run of its task still going is skipped.
-   * Resolves once the runs are recorded in the audit log (one statement for all of them) and have started.
+   * Resolves once the runs are recorded in the audit log (one statement for all of them) and queued.
    */
   async runScheduled(slots: ScheduledSlot[]): Promise<void> {
     const going = await this.tasks.withRunningRun(slots.map(({ task }) => task.id));
@@ -82,7 +82,10 @@ export class TaskRunner implements OnApplicationShutdown {
     for (const { task, slot } of due) {
       const work = this.run(task, 'schedule', slot)
         .then(() => undefined)
-        .catch((error: unknown) => this.logger.error(`Scheduled run of task ${task.id} failed: ${String(error)}`))
+        .catch((error: unknown) => {
+          // Runs still queued at shutdown end unrun, which is no failure to report one by one.
+          if (!this.stopping) this.logger.error(`Scheduled run of task ${task.id} failed: ${String(error)}`);
+        })
         .finally(() => this.scheduled.delete(work));
       this.scheduled.add(work);
     }
