@@ -453,17 +453,21 @@ describeSsh('task scheduler against a real sshd', () => {
         enabled: false,
       });
 
-      const client: Socket = io(`http://127.0.0.1:${port}`, {
-        transports: ['websocket'],
-        reconnection: false,
-        forceNew: true,
-        auth: { token: t.adminToken },
-      });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          client.once('connect', resolve);
-          client.once('connect_error', reject);
+      const connect = async (): Promise<Socket> => {
+        const socket = io(`http://127.0.0.1:${port}`, {
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          auth: { token: t.adminToken },
         });
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('connect_error', reject);
+        });
+        return socket;
+      };
+      const client = await connect();
+      try {
         const outputs: Array<{ task_id: number; run_id: number; data: string }> = [];
         let runsAtFirstTick: Promise<Run[]> | undefined;
         client.on('task_output', (event) => {
@@ -500,6 +504,32 @@ describeSsh('task scheduler against a real sshd', () => {
         expect(going).toMatchObject({ id: runId, status: 'running' });
         for (const output of outputs) expect(output).toEqual({ task_id: id, run_id: runId, data: expect.any(String) });
         expect(outputs.map((output) => output.data).join('')).toMatch(/tick1\r?\ntick2\r?\ntick3\r?\n/);
+
+        const badUnsubscribe = new Promise((resolve) => client.once('task_error', resolve));
+        client.emit('task_unsubscribe', { task_id: 'x' });
+        expect(await badUnsubscribe).toEqual({ error: 'task_id must be a positive integer' });
+        const unsubscribed = new Promise((resolve) => client.once('task_unsubscribed', resolve));
+        client.emit('task_unsubscribe', { task_id: id });
+        expect(await unsubscribed).toEqual({ task_id: id });
+        // A witness still subscribed hears the next run end; the unsubscribed client, asked a question after that,
+        // answers it without having heard of the run (one socket's events arrive in order).
+        const witness = await connect();
+        try {
+          const witnessSubscribed = new Promise((resolve) => witness.once('task_subscribed', resolve));
+          witness.emit('task_subscribe', { task_id: id });
+          await witnessSubscribed;
+          const heard: unknown[] = [];
+          client.on('task_finished', (event) => heard.push(event));
+          const witnessed = new Promise((resolve) => witness.once('task_finished', resolve));
+          await c.execute(id).expect(200);
+          await witnessed;
+          const answered = new Promise((resolve) => client.once('task_error', resolve));
+          client.emit('task_subscribe', { task_id: 0 });
+          await answered;
+          expect(heard).toEqual([]);
+        } finally {
+          witness.close();
+        }
       } finally {
         client.close();
       }

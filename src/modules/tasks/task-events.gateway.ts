@@ -9,7 +9,8 @@ const room = (taskId: number) => `task:${taskId}`;
 
 /**
  * Live task output: clients that `task_subscribe {task_id}` get `task_subscribed {task_id}`, then `task_output` while a
- * run streams and `task_finished` at its end; a bad or unknown id gets `task_error`. Callers are re-checked by the
+ * run streams and `task_finished` at its end, until `task_unsubscribe {task_id}` (answered `task_unsubscribed`); a bad
+ * or unknown id gets `task_error`. Callers are re-checked by the
  * SocketAccessMonitor, which disconnects a revoked one, and its subscriptions with it.
  */
 @WebSocketGateway()
@@ -28,9 +29,9 @@ export class TaskEventsGateway {
   }
 
   @SubscribeMessage('task_unsubscribe')
-  unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): void {
-    const taskId = (payload as { task_id?: unknown } | null)?.task_id;
-    if (Number.isInteger(taskId)) void socket.leave(room(taskId as number));
+  async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody(SocketPayloadPipe) { task_id: taskId }: TaskSubscriptionDto): Promise<void> {
+    await socket.leave(room(taskId));
+    socket.emit('task_unsubscribed', { task_id: taskId });
   }
 
   output(taskId: number, runId: number, data: string): void {
