@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { completionText, startModelServer, TestModelServer } from './helpers/model-server';
 import { closedPort } from './helpers/sshd';
 import { placeholder, startTestApp, TestApp } from './helpers/test-app';
+import { eventually } from './helpers/wait';
 
 const MODEL = 'qwen2.5-7b-instruct';
 const HELLO = [{ role: 'user' as const, content: 'hello there' }];
@@ -188,6 +189,30 @@ describe('the /v1 gateway', () => {
     }
     const sent = upstreams.map((upstream, index) => chats(upstream) - before[index]);
     expect(sent.reduce((sum, n) => sum + n, 0)).toBe(1);
+  });
+
+  it('counts a stream its client left mid-way as abandoned, not ok', async () => {
+    const abandonedCount = async () => {
+      const { text } = await t.http.get('/metrics').expect(200);
+      const line = new RegExp(`infinistudio_gateway_requests_total\\{model="${MODEL}",outcome="abandoned"\\} (\\d+)`).exec(text);
+      return line ? Number(line[1]) : 0;
+    };
+    const before = await abandonedCount();
+    for (const upstream of upstreams) upstream.setMode('hang-mid-stream');
+    try {
+      const leaving = new AbortController();
+      const stream = await client().chat.completions.create({ model: MODEL, messages: HELLO, stream: true }, { signal: leaving.signal });
+      for await (const _chunk of stream) {
+        void _chunk;
+        leaving.abort();
+      }
+    } catch (error) {
+      expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
+    } finally {
+      for (const upstream of upstreams) upstream.setMode('ok');
+    }
+    // The backend notices the departure, ends the upstream call and counts it.
+    await eventually(abandonedCount, (count) => count === before + 1, 'the abandoned stream to be counted');
   });
 
   describe('usage and limits per API token', () => {

@@ -16,6 +16,9 @@ const AGENT_CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
  * The backend's own health, as the hooks features call: HTTP requests, task runs, terminals, chat streams and agent
  * calls. Injected where the events happen; everything is registered in the application's registry.
  */
+/** How a gateway call ended: `abandoned` when the client left before the answer's end. */
+export type GatewayOutcome = 'ok' | 'error' | 'rate_limited' | 'abandoned';
+
 @Injectable()
 export class BackendMetrics {
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
@@ -77,7 +80,7 @@ export class BackendMetrics {
     });
     this.gatewayRequests = new Counter({
       name: 'infinistudio_gateway_requests_total',
-      help: 'Calls to the /v1 gateway by routable model and outcome (ok, error, rate_limited); unknown models are not counted here',
+      help: 'Calls to the /v1 gateway by routable model and outcome (ok, error, rate_limited, abandoned: the client left mid-stream); unknown models are not counted here',
       labelNames: ['model', 'outcome'],
       registers,
     });
@@ -126,7 +129,7 @@ export class BackendMetrics {
   }
 
   /** A gateway call to a routable model ended; `tokens` as its model server reported them. */
-  gatewayCallEnded(model: string, outcome: 'ok' | 'error' | 'rate_limited', tokens?: { prompt_tokens: number; completion_tokens: number }): void {
+  gatewayCallEnded(model: string, outcome: GatewayOutcome, tokens?: { prompt_tokens: number; completion_tokens: number }): void {
     this.gatewayRequests.inc({ model, outcome });
     if (!tokens) return;
     this.gatewayTokens.inc({ model, kind: 'prompt' }, tokens.prompt_tokens);

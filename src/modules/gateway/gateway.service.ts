@@ -81,7 +81,8 @@ export class GatewayService {
       answered = response.statusCode < 400 && !meter.failed;
     } finally {
       const tokens = meter.usage;
-      this.metrics.gatewayCallEnded(model, answered ? 'ok' : 'error', tokens);
+      // A relay that returns without ending the answer saw its client leave.
+      this.metrics.gatewayCallEnded(model, !answered ? 'error' : response.writableEnded ? 'ok' : 'abandoned', tokens);
       await this.limits.spend(principal, tokens?.total_tokens ?? 0);
       this.usage.record(principal, model, tokens);
     }
