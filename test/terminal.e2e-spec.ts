@@ -314,17 +314,24 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
         token: string;
         id: number;
       };
-      const client = await TerminalClient.open({ url: url.url, token });
-      clients.push(client);
-      await client.openShell({ server_id: serverId });
-      client.emit('ssh_disconnect');
-      await client.waitForEvent('ssh_disconnected');
-      await t.http.delete(`/api/auth/tokens/${id}`).expect(200);
+      // The periodic re-check would end this socket on its own (session_ended) if it ran between the revocation and
+      // ssh_connect; held from before the shell opens, so no pass is still in flight, only ssh_connect's check is at work.
+      const periodicRecheck = jest.spyOn(t.app.get(SocketAccessMonitor), 'recheck').mockResolvedValue();
+      try {
+        const client = await TerminalClient.open({ url: url.url, token });
+        clients.push(client);
+        await client.openShell({ server_id: serverId });
+        client.emit('ssh_disconnect');
+        await client.waitForEvent('ssh_disconnected');
+        await t.http.delete(`/api/auth/tokens/${id}`).expect(200);
 
-      const from = client.events.length;
-      client.emit('ssh_connect', { server_id: serverId });
-      expect(await client.nextError(from)).toMatch(/not signed in/);
-      expect(client.events.slice(from).map((event) => event.name)).toEqual(['ssh_error']);
+        const from = client.events.length;
+        client.emit('ssh_connect', { server_id: serverId });
+        expect(await client.nextError(from)).toMatch(/not signed in/);
+        expect(client.events.slice(from).map((event) => event.name)).toEqual(['ssh_error']);
+      } finally {
+        periodicRecheck.mockRestore();
+      }
     });
 
     it('ends an open terminal once its token is revoked, or its user is demoted to viewer', async () => {
