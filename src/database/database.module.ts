@@ -15,6 +15,7 @@ import { takeTurnsOnSqlite, Transactions } from './transactions.service';
       useFactory: (config: DatabaseConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 3, retryDelay: 1000 }),
       // Before initialisation, which runs the migrations: they too must take turns on SQLite's one connection.
       dataSourceFactory: async (options) => {
+        if (options!.type === 'postgres') return migratedOneAtATime(new DataSource({ ...options, migrationsRun: false }));
         const dataSource = new DataSource(options!);
         if (dataSource.options.type !== 'sqlite') return dataSource;
         takeTurnsOnSqlite(dataSource);
@@ -30,3 +31,27 @@ import { takeTurnsOnSqlite, Transactions } from './transactions.service';
   exports: [DatabaseHealthService, ReadCache, Transactions],
 })
 export class DatabaseModule {}
+
+/** Any constant, the same in every instance: the advisory lock under which PostgreSQL is migrated. */
+const MIGRATION_LOCK_KEY = 4_721_190_033;
+
+/**
+ * Instances started together on a fresh PostgreSQL database (a scaled deployment) would all run the migrations, and
+ * all but one fail on tables that now exist: they take turns under an advisory lock, and the later ones find nothing
+ * left to run.
+ */
+async function migratedOneAtATime(dataSource: DataSource): Promise<DataSource> {
+  await dataSource.initialize();
+  const lockHolder = dataSource.createQueryRunner();
+  try {
+    await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await dataSource.runMigrations({ transaction: 'all' });
+    await lockHolder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    await lockHolder.release();
+    return dataSource;
+  } catch (error) {
+    // Closing the connections also ends the lock holder's session, and with it the lock.
+    await dataSource.destroy();
+    throw error;
+  }
+}
