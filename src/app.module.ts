@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ClusterModule } from './cluster/cluster.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { MultipartRoutesGuard } from './common/multipart-routes.guard';
 import { createValidationPipe } from './common/validation';
 import {
   auditConfig,
   authConfig,
+  clusterConfig,
   databaseConfig,
   httpConfig,
   readCacheConfig,
@@ -50,6 +52,7 @@ import { RealtimeModule } from './realtime/realtime.module';
         storageConfig,
         databaseConfig,
         readCacheConfig,
+        clusterConfig,
         sshConfig,
         terminalConfig,
         serversConfig,
@@ -62,6 +65,7 @@ import { RealtimeModule } from './realtime/realtime.module';
       validate: (env) => ({ ...env, ...validateEnvironment(env) }),
     }),
     ScheduleModule.forRoot(),
+    ClusterModule,
     DatabaseModule,
     HealthModule,
     AuditModule,

@@ -15,6 +15,7 @@ import { AuthService, SESSION_COOKIE } from './modules/auth/auth.service';
 import type { Role } from './modules/auth/roles';
 import { BackendMetrics } from './observability/backend-metrics.service';
 import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
+import { RedisConnections } from './cluster/redis-connections';
 
 const JSON_BODY_LIMIT = '1mb';
 
@@ -59,7 +60,7 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.use(refuseUnacceptableInput);
   app.use(explainBodyParseErrors);
-  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, auth, origins));
+  app.useWebSocketAdapter(new ConfiguredIoAdapter(app, http, auth, origins, app.get(RedisConnections)));
   SwaggerModule.setup('api/docs', app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     // The token pasted into "Authorize" survives a page reload.

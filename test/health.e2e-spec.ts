@@ -11,7 +11,7 @@ describe('GET /api/health', () => {
 
   it('reports the database up', async () => {
     const res = await t.http.get('/api/health').expect(200);
-    expect(res.body).toEqual({ status: 'ok', db: 'up' });
+    expect(res.body).toEqual({ status: 'ok', db: 'up', redis: 'off' });
   });
 
   // Last: it takes the database away from this application.

@@ -35,6 +35,8 @@ export const databaseConfig = registerAs('database', () => {
 
 export const readCacheConfig = registerAs('readCache', () => ({ ttlMs: environment().READ_CACHE_TTL_MS }));
 
+export const clusterConfig = registerAs('cluster', () => ({ redisUrl: environment().REDIS_URL ?? null }));
+
 export const sshConfig = registerAs('ssh', () => {
   const env = environment();
   return {
@@ -142,6 +144,7 @@ export type HttpConfig = ConfigType<typeof httpConfig>;
 export type StorageConfig = ConfigType<typeof storageConfig>;
 export type DatabaseConfig = ConfigType<typeof databaseConfig>;
 export type ReadCacheConfig = ConfigType<typeof readCacheConfig>;
+export type ClusterConfig = ConfigType<typeof clusterConfig>;
 export type SshConfig = ConfigType<typeof sshConfig>;
 export type TerminalConfig = ConfigType<typeof terminalConfig>;
 export type ServersConfig = ConfigType<typeof serversConfig>;

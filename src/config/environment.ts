@@ -62,6 +62,15 @@ export class EnvironmentVariables {
   @Matches(/^(postgres|postgresql):\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL (leave it unset for SQLite)' })
   DATABASE_URL?: string;
 
+  /**
+   * Redis, for several instances on one PostgreSQL database: Socket.IO events, sign-in and gateway limits and read-cache
+   * invalidations then reach every instance. Unset: one instance, everything in memory.
+   */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL (leave it unset for one instance)' })
+  REDIS_URL?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
 

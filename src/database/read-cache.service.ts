@@ -1,9 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { ClusterBus } from '../cluster/cluster-bus';
 import { readCacheConfig, ReadCacheConfig } from '../config/configuration';
 
-export type TableName =
-  'brands' | 'accelerator_cards' | 'models' | 'servers' | 'services' | 'tasks' | 'chat_history' | 'users' | 'api_tokens' | 'revoked_sessions';
+const TABLE_NAMES = [
+  'brands',
+  'accelerator_cards',
+  'models',
+  'servers',
+  'services',
+  'tasks',
+  'chat_history',
+  'users',
+  'api_tokens',
+  'revoked_sessions',
+] as const;
+export type TableName = (typeof TABLE_NAMES)[number];
+
+/** The bus topic on which instances tell each other which tables they wrote. */
+const INVALIDATION_TOPIC = 'read-cache';
 
 /** A cached read serialized once, with a strong ETag of those bytes (a hash paid once per fill, not per request). */
 export interface CachedJson {
@@ -20,14 +35,22 @@ interface Entry {
 /**
  * Keeps the results of hot read queries (lists, overview counts) in memory. Every read names the tables
  * it depends on and every repository write invalidates the tables it touches (through CachedWrites), so this process never
- * serves its own stale data; the TTL bounds staleness caused by other writers. Concurrent misses share
- * one query. Cached values are shared: callers must not mutate them.
+ * serves its own stale data. Other instances on the same Redis are told of the tables at once; the TTL bounds staleness
+ * caused by writers it cannot hear (no Redis, Redis away, another tool). Concurrent misses share one query. Cached
+ * values are shared: callers must not mutate them.
  */
 @Injectable()
 export class ReadCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(@Inject(readCacheConfig.KEY) private readonly config: ReadCacheConfig) {}
+  constructor(
+    @Inject(readCacheConfig.KEY) private readonly config: ReadCacheConfig,
+    private readonly bus: ClusterBus,
+  ) {
+    bus.subscribe(INVALIDATION_TOPIC, (tables) => {
+      if (Array.isArray(tables)) this.forget(tables.filter(isTableName));
+    });
+  }
 
   get<T>(key: string, tables: readonly TableName[], load: () => Promise<T>): Promise<T> {
     if (this.config.ttlMs === 0) return load();
@@ -53,14 +76,23 @@ export class ReadCache {
     });
   }
 
-  /** Forgets every cached read that depends on one of `tables`. Call after the write has committed. */
+  /** Forgets every cached read that depends on one of `tables`, here and on every other instance. Call after the write has committed. */
   invalidate(...tables: TableName[]): void {
-    for (const [key, entry] of this.entries) {
-      if (entry.tables.some((table) => tables.includes(table))) this.entries.delete(key);
-    }
+    this.forget(tables);
+    this.bus.publish(INVALIDATION_TOPIC, tables);
   }
 
   clear(): void {
     this.entries.clear();
   }
+
+  private forget(tables: readonly TableName[]): void {
+    for (const [key, entry] of this.entries) {
+      if (entry.tables.some((table) => tables.includes(table))) this.entries.delete(key);
+    }
+  }
+}
+
+function isTableName(value: unknown): value is TableName {
+  return (TABLE_NAMES as readonly unknown[]).includes(value);
 }

@@ -1,7 +1,10 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type Redis from 'ioredis';
 import proxyaddr from 'proxy-addr';
 import { Server, ServerOptions, Socket } from 'socket.io';
+import { RedisConnections } from '../cluster/redis-connections';
 import { Principal } from '../common/request-context';
 import { HttpConfig } from '../config/configuration';
 import { OriginPolicy, usesAmbientCredentials } from '../common/origin-policy';
@@ -12,7 +15,8 @@ import { AuthService, presentedToken, SESSION_COOKIE } from '../modules/auth/aut
  * connection authenticates in its handshake (`auth.token`, `Authorization` header or the login cookie);
  * the caller is kept in `socket.data.principal` and the token in `socket.data.token`, so that long-lived sockets
  * can be checked again before privileged actions (see `socketPrincipal`); `socket.data.ip` is the client's address
- * (behind TRUST_PROXY).
+ * (behind TRUST_PROXY). With REDIS_URL, broadcasts and room events (service_status, task_output...) reach the sockets
+ * of every instance through Socket.IO's Redis adapter.
  */
 export class ConfiguredIoAdapter extends IoAdapter {
   constructor(
@@ -20,6 +24,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
     private readonly http: HttpConfig,
     private readonly auth: AuthService,
     private readonly origins: OriginPolicy,
+    private readonly redis: RedisConnections,
   ) {
     super(app);
   }
@@ -31,6 +36,7 @@ export class ConfiguredIoAdapter extends IoAdapter {
       cors: { origin: anyOrigin ? true : this.http.corsOrigins, credentials: !anyOrigin },
       transports: ['websocket', 'polling'],
     }) as Server;
+    if (this.redis.enabled) server.adapter(createAdapter(droppingPublishes(this.redis.commands()), this.redis.subscriber('socket.io')));
     server.use((socket, next) => {
       // A WebSocket handshake is not subject to CORS: a foreign page riding on the cookie (or on no
       // authentication at all) is refused here, on either transport.
@@ -59,6 +65,20 @@ export class ConfiguredIoAdapter extends IoAdapter {
     data.ip = proxyaddr(socket.request, this.http.trustProxy);
     return principal !== null;
   }
+}
+
+/**
+ * The adapter publishes without waiting for the result: while Redis is away (commands fail at once, see
+ * RedisConnections) each failed publish would be an unhandled rejection, which ends the process. They are dropped
+ * instead; local sockets still get the event.
+ */
+function droppingPublishes(connection: Redis): Redis {
+  return new Proxy(connection, {
+    get(target, property, receiver) {
+      if (property !== 'publish') return Reflect.get(target, property, receiver) as unknown;
+      return (channel: string, message: string | Buffer) => target.publish(channel, message).catch(() => 0);
+    },
+  });
 }
 
 /** What a connection keeps in `socket.data` (see ConfiguredIoAdapter). */

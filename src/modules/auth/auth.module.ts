@@ -4,6 +4,8 @@ import { JwtModule } from '@nestjs/jwt';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createSecretKey, randomBytes } from 'node:crypto';
+import { RedisConnections } from '../../cluster/redis-connections';
+import { SharedThrottlerStorage } from '../../cluster/shared-throttler-storage';
 import { loadOrCreateSecretFile } from '../../common/secret-file';
 import { authConfig, AuthConfig } from '../../config/configuration';
 import { ApiToken } from './api-token.entity';
@@ -35,10 +37,13 @@ import { UsersService } from './users.service';
       }),
     }),
     // Used by LoginThrottlerGuard on the login route only: every attempt per client address. Failures per username
-    // are counted by SignInAttempts in the same storage.
+    // are counted by SignInAttempts in the same storage: in Redis when there is one, so across instances.
     ThrottlerModule.forRootAsync({
-      inject: [authConfig.KEY],
-      useFactory: (config: AuthConfig) => [{ name: 'default', ttl: config.loginWindowMs, limit: config.loginLimitPerIp }],
+      inject: [authConfig.KEY, RedisConnections],
+      useFactory: (config: AuthConfig, redis: RedisConnections) => ({
+        throttlers: [{ name: 'default', ttl: config.loginWindowMs, limit: config.loginLimitPerIp }],
+        storage: redis.enabled ? new SharedThrottlerStorage(redis.commands()) : undefined,
+      }),
     }),
   ],
   controllers: [AuthController, UsersController],

@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { Response } from 'express';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RedisConnections } from '../../cluster/redis-connections';
 import { Principal } from '../../common/request-context';
 import { OpenAiException } from '../chat/openai-errors';
 
@@ -11,13 +12,19 @@ const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 /**
  * The per-minute gateway limits of API tokens (`rpm_limit`, `tpm_limit`), in fixed one-minute windows per token.
  * Requests count when admitted; tokens when the model server reports them, so a call that starts under the token
- * limit finishes even if it ends over it, and the next one waits for the window. In memory: each backend instance
- * counts what it serves. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal is a 429 with Retry-After.
+ * limit finishes even if it ends over it, and the next one waits for the window. Counted in Redis when REDIS_URL is
+ * set, so the limits hold across instances; in memory otherwise, and while Redis is away (each instance then counts
+ * what it serves). Answers carry OpenAI's `x-ratelimit-*` headers; a refusal is a 429 with Retry-After.
  */
 @Injectable()
 export class TokenRateLimits {
-  private readonly requests = new RateLimiterMemory({ points: UNBOUNDED, duration: WINDOW_SECONDS, keyPrefix: 'rpm' });
-  private readonly tokens = new RateLimiterMemory({ points: UNBOUNDED, duration: WINDOW_SECONDS, keyPrefix: 'tpm' });
+  private readonly requests: RateLimiterAbstract;
+  private readonly tokens: RateLimiterAbstract;
+
+  constructor(redis: RedisConnections) {
+    this.requests = perMinuteCounter('rpm', redis);
+    this.tokens = perMinuteCounter('tpm', redis);
+  }
 
   /** Counts the request, or refuses it (429) when the token is at either limit; sets the rate-limit headers. */
   async admit(principal: Principal, response: Response): Promise<void> {
@@ -44,6 +51,17 @@ export class TokenRateLimits {
 }
 
 type Limited = 'requests' | 'tokens';
+
+function perMinuteCounter(keyPrefix: string, redis: RedisConnections): RateLimiterAbstract {
+  const options = { points: UNBOUNDED, duration: WINDOW_SECONDS, keyPrefix: `gateway:${keyPrefix}` };
+  if (!redis.enabled) return new RateLimiterMemory(options);
+  return new RateLimiterRedis({
+    ...options,
+    storeClient: redis.commands(),
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory(options),
+  });
+}
 
 function setHeaders(response: Response, limited: Limited, limit: number, used: number, window: RateLimiterRes | null): void {
   response.setHeader(`x-ratelimit-limit-${limited}`, String(limit));
