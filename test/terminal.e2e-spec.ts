@@ -522,7 +522,9 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
         expect(await errorFor('ssh_connect', { server_id: serverId, ...size })).toBe('cols and rows must be integers from 1 to 1000');
       }
       expect(client.events.map((event) => event.name)).not.toContain('ssh_connected');
-      expect(await errorFor('ssh_input', { input: 'ls\r' })).toBe('No terminal is open: send ssh_connect first');
+      expect(await errorFor('ssh_input', { input: 'ls\r' })).toBe(
+        'No terminal is open on this connection: send ssh_connect first (a terminal lives on the backend instance that opened it; a reconnected socket opens a new one)',
+      );
 
       await client.openShell({ server_id: serverId });
       expect(await errorFor('ssh_input', { input: 42 })).toBe('input must be a string');
@@ -566,7 +568,9 @@ describeSsh('SSH terminal over Socket.IO (real sshd)', () => {
       // Input after the disconnect has no terminal to go to; the socket itself stays open for a new one.
       const afterFrom = leaving.events.length;
       leaving.input('echo nowhere\r');
-      expect(await leaving.nextError(afterFrom)).toBe('No terminal is open: send ssh_connect first');
+      expect(await leaving.nextError(afterFrom)).toBe(
+        'No terminal is open on this connection: send ssh_connect first (a terminal lives on the backend instance that opened it; a reconnected socket opens a new one)',
+      );
       await leaving.openShell({ server_id: serverId });
       expect(await leaving.run('echo again-$((1+1))')).toEqual(['again-2']);
     });

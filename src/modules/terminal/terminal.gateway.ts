@@ -102,7 +102,10 @@ export class TerminalGateway implements OnModuleInit, OnGatewayDisconnect, OnApp
   @SubscribeMessage('ssh_input')
   input(@ConnectedSocket() socket: Socket, @MessageBody(SocketPayloadPipe) { input }: SshInputDto): void {
     const session = this.sessions.get(socket.id);
-    if (!session) throw new WsException('No terminal is open: send ssh_connect first');
+    if (!session)
+      throw new WsException(
+        'No terminal is open on this connection: send ssh_connect first (a terminal lives on the backend instance that opened it; a reconnected socket opens a new one)',
+      );
     if (!session.input(input)) throw new WsException('The terminal is still starting and has too much input waiting');
   }
 
