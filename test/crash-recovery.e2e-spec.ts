@@ -1,20 +1,14 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { startAgentServer, TestAgent } from './helpers/agent-server';
+import { BackendProcess, buildBackend, startBuiltBackend } from './helpers/built-backend';
 import { eventually } from './helpers/wait';
 import { resetPostgres } from './helpers/test-app';
 
-const REPO_ROOT = resolve(__dirname, '..');
 const ADMIN = { username: 'admin', password: 'crash-test-password' };
 const CONCURRENCY = 32;
 const ROUNDS = 3;
-const STARTUP_TIMEOUT_MS = 20_000;
 
 interface ServiceBody {
   deploy_status: string;
@@ -23,44 +17,18 @@ interface ServiceBody {
   deploy_result: string | null;
 }
 
-interface Backend {
-  url: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-  /** The process's stderr so far, for failure messages. */
-  stderr(): string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 /**
  * Kills the real backend with SIGKILL — no shutdown hooks, no flush — and checks that what it acknowledged survived.
- * The backend runs as a child process, built once per suite with `tsc --noCheck` from tsconfig.build.json: the JavaScript
- * `nest build` emits, without the type check (CI runs it separately) and the OpenAPI plugin (it only feeds /api/docs),
- * which cost a type-checked build three times as long.
+ * The backend runs as a child process, built once per suite (see buildBackend).
  */
 describe('a backend killed with SIGKILL', () => {
   let buildDir: string;
   const dataDirs: string[] = [];
-  const backends: Backend[] = [];
+  const backends: BackendProcess[] = [];
   let agent: TestAgent | undefined;
 
   beforeAll(async () => {
-    buildDir = mkdtempSync(join(tmpdir(), 'infini-build-'));
-    await promisify(execFile)(
-      process.execPath,
-      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--noCheck', '--outDir', buildDir, '--sourceMap', 'false'],
-      {
-        cwd: REPO_ROOT,
-      },
-    );
+    buildDir = await buildBackend();
   }, 60_000);
 
   afterAll(async () => {
@@ -78,53 +46,29 @@ describe('a backend killed with SIGKILL', () => {
     return dataDir;
   }
 
-  /** Starts the built backend on `dataDir` and resolves once `/api/health` answers 200. */
-  async function startBackend(dataDir: string): Promise<Backend> {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(buildDir, 'main.js')], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        // The build lives outside the repository: its imports resolve from the repository's node_modules.
-        NODE_PATH: join(REPO_ROOT, 'node_modules'),
-        DATA_DIR: dataDir,
-        DATABASE_URL: process.env.DATABASE_URL ?? '',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        AUTH_ENABLED: 'true',
-        ADMIN_USERNAME: ADMIN.username,
-        ADMIN_PASSWORD: ADMIN.password,
-        SCHEDULER_ENABLED: 'false',
-        SERVICE_SYNC_INTERVAL_MS: '0',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
+  /** Starts the built backend on `dataDir`. */
+  async function startBackend(dataDir: string): Promise<BackendProcess> {
+    const backend = await startBuiltBackend(buildDir, {
+      DATA_DIR: dataDir,
+      DATABASE_URL: process.env.DATABASE_URL ?? '',
+      AUTH_ENABLED: 'true',
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+      SCHEDULER_ENABLED: 'false',
+      SERVICE_SYNC_INTERVAL_MS: '0',
     });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const backend: Backend = { url: `http://127.0.0.1:${port}`, child, exited: once(child, 'exit'), stderr: () => stderr };
     backends.push(backend);
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`The backend exited during start-up (code ${child.exitCode}): ${stderr}`);
-      const status = await fetch(`${backend.url}/api/health`, { signal: AbortSignal.timeout(1000) }).then(
-        async (response) => (await response.arrayBuffer(), response.status),
-        () => 0,
-      );
-      if (status === 200) return backend;
-      if (Date.now() > deadline) throw new Error(`The backend was not healthy within ${STARTUP_TIMEOUT_MS} ms (last: ${status}): ${stderr}`);
-      await delay(50);
-    }
+    return backend;
   }
 
-  async function kill(backend: Backend): Promise<void> {
+  async function kill(backend: BackendProcess): Promise<void> {
     backend.child.kill('SIGKILL');
     await backend.exited;
     expect(backend.child.signalCode).toBe('SIGKILL');
   }
 
   /** A client of one backend, signed in as the admin. */
-  async function signIn(backend: Backend) {
+  async function signIn(backend: BackendProcess) {
     const login = await fetch(`${backend.url}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -147,7 +91,7 @@ describe('a backend killed with SIGKILL', () => {
    * the workers' requests still in flight. Returns the acknowledged ids with their names, and how many requests were
    * in flight at the kill.
    */
-  async function burstAndKill(backend: Backend, headers: Record<string, string>, round: number, killAfter: number) {
+  async function burstAndKill(backend: BackendProcess, headers: Record<string, string>, round: number, killAfter: number) {
     const acknowledged = new Map<number, string>();
     const unexpected: string[] = [];
     let inFlight = 0;
