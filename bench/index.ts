@@ -9,13 +9,14 @@ import { gateway } from './scenarios/gateway';
 import { metrics } from './scenarios/metrics';
 import { resources } from './scenarios/resources';
 import { rest } from './scenarios/rest';
+import { scale } from './scenarios/scale';
 import { scheduler } from './scenarios/scheduler';
 import { taskExec } from './scenarios/task-exec';
 import { terminal } from './scenarios/terminal';
 import { ScenarioRuns, summaryTable } from './summary';
 
 /** In the order `npm run bench` without an argument runs them. */
-const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler, terminal, metrics, gateway];
+const SCENARIOS: Scenario[] = [rest, taskExec, resources, chatStream, deployFanout, scheduler, terminal, metrics, gateway, scale];
 const DEFAULT_RUNS = 3;
 const RESULTS_FILE = join(__dirname, 'RESULTS.md');
 
@@ -35,7 +36,8 @@ function usage(): string {
     'Known scenarios:',
     known,
     `Environment: BENCH_RUNS (runs of each scenario, default ${DEFAULT_RUNS}; the summary takes the median of their figures)`,
-    'Environment (rest): BENCH_DURATION (seconds, default 5), BENCH_CONNECTIONS (default 16)',
+    'Environment (rest, scale): BENCH_DURATION (seconds, default 5), BENCH_CONNECTIONS (default 16)',
+    'Environment (scale): BENCH_DATABASE_URL (PostgreSQL whose public schema it empties, default the local test database)',
   ].join('\n');
 }
 
