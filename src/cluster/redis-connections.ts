@@ -20,6 +20,8 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private readonly opened: Redis[] = [];
   private sharedCommands?: Redis;
+  /** The roles of the connections that have failed since they were last ready. */
+  private readonly lost = new Set<string>();
 
   constructor(@Inject(clusterConfig.KEY) private readonly config: ClusterConfig) {}
 
@@ -67,20 +69,24 @@ export class RedisConnections implements OnApplicationShutdown {
     return connection;
   }
 
-  /** ioredis reports every failed reconnect: one error when an outage starts, one line when it ends. */
+  /**
+   * ioredis reports every failed reconnect of every connection: one error when an outage starts (the first connection
+   * lost), one line when it ends (all of them back).
+   */
   private reportOutages(connection: Redis, role: string): void {
-    let down = false;
     connection.on('error', (error: Error) => {
-      if (down) return;
-      down = true;
-      this.logger.error(
-        `Redis (${role}) at ${redactedUrl(this.config.redisUrl!)} is unreachable: ${error.message}. Until it returns, ` +
-          'events, limits and cache invalidations reach this instance only.',
-      );
+      if (this.lost.has(role)) return;
+      if (this.lost.size === 0) {
+        this.logger.error(
+          `Redis at ${redactedUrl(this.config.redisUrl!)} is unreachable (${error.message}): until it returns, events, ` +
+            'limits and cache invalidations reach this instance only',
+        );
+      }
+      this.lost.add(role);
     });
     connection.on('ready', () => {
-      if (down) this.logger.log(`Redis (${role}) is back`);
-      down = false;
+      if (!this.lost.delete(role) || this.lost.size > 0) return;
+      this.logger.log('Redis is back: events, limits and cache invalidations are shared again');
     });
   }
 }
