@@ -123,6 +123,7 @@ describe('application shell: OpenAPI, CORS, headers, error shape', () => {
       expect(schemas.HealthResponse.properties).toEqual({
         status: expect.objectContaining({ enum: ['ok'] }),
         db: expect.objectContaining({ enum: ['up'] }),
+        redis: expect.objectContaining({ enum: ['up', 'down', 'off'] }),
       });
     });
 
