@@ -23,6 +23,7 @@ export const storageConfig = registerAs('storage', () => {
     dataDir,
     uploadDir: resolve(dataDir, 'uploads'),
     uploadMaxBytes: env.UPLOAD_MAX_BYTES,
+    uiDir: env.UI_DIR === undefined ? undefined : resolve(env.UI_DIR),
   };
 });
 

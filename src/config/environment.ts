@@ -71,6 +71,12 @@ export class EnvironmentVariables {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL (leave it unset for one instance)' })
   REDIS_URL?: string;
 
+  /** A built single-page app (the admin UI) served at `/`; unset: the backend serves no UI. */
+  @Transform(blankToUndefined)
+  @IsOptional()
+  @IsString()
+  UI_DIR?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
 
