@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { secretsConfig, SecretsConfig } from '../config/configuration';
 import { loadOrCreateSecretFile } from './secret-file';
@@ -9,14 +9,19 @@ const TAG_BYTES = 16;
 
 /**
  * Encrypts server secrets at rest with AES-256-GCM. The key comes from ENCRYPTION_KEY or, when that is
- * unset, from a key file generated once in DATA_DIR (mode 0600) the first time a secret is stored.
+ * unset, from a key file generated once in DATA_DIR (mode 0600) at first start, so that a backup taken right after
+ * it holds the key, and a bad ENCRYPTION_KEY stops the start rather than the first server created.
  * Ciphertext format: `v1:<iv>:<tag>:<data>`, each part base64.
  */
 @Injectable()
-export class CredentialVault {
+export class CredentialVault implements OnModuleInit {
   private key?: Buffer;
 
   constructor(@Inject(secretsConfig.KEY) private readonly config: SecretsConfig) {}
+
+  onModuleInit(): void {
+    this.getKey();
+  }
 
   encrypt(plaintext: string): string {
     const iv = randomBytes(IV_BYTES);

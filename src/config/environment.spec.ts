@@ -35,6 +35,13 @@ describe('validateEnvironment', () => {
     expect(() => validateEnvironment({ [name]: value })).toThrow(new RegExp(`Invalid configuration: .*${name}=`));
   });
 
+  it.each([
+    ['abc', 'PORT="abc": PORT must be an integer number'],
+    ['70000', 'PORT=70000: PORT must not be greater than 65535'],
+  ])('says one thing about PORT=%s', (value, reason) => {
+    expect(() => validateEnvironment({ PORT: value })).toThrow(new Error(`Invalid configuration: ${reason}`));
+  });
+
   it('names every bad variable at once', () => {
     expect(() => validateEnvironment({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT=.*LOG_LEVEL=|LOG_LEVEL=.*PORT=/);
   });

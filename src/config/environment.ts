@@ -433,9 +433,9 @@ export function validateEnvironment(env: Record<string, unknown>): EnvironmentVa
   const parsed = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { skipMissingProperties: false, forbidUnknownValues: true });
   if (errors.length > 0) {
-    const reasons = errors.flatMap((error) =>
-      Object.values(error.constraints ?? {}).map((text) => `${error.property}=${JSON.stringify(error.value)}: ${text}`),
-    );
+    // One reason per variable: `PORT=abc` is not an integer, and that it is not within range as well would only
+    // contradict it. Constraints come bottom decorator first, and each variable's top one says what kind of value it takes.
+    const reasons = errors.map((error) => `${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).at(-1)}`);
     throw new Error(`Invalid configuration: ${reasons.join('; ')}`);
   }
   return parsed;
