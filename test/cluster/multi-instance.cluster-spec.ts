@@ -138,7 +138,9 @@ describe('two instances on PostgreSQL + Redis', () => {
   }
 
   beforeAll(async () => {
-    [buildDir, redis, sshd, agent] = await Promise.all([buildBackend(), startRedis(), startSshd(), startAgentServer()]);
+    // sshd first: it is the one that refuses to start on a machine without it, and then nothing else is left running.
+    sshd = await startSshd();
+    [buildDir, redis, agent] = await Promise.all([buildBackend(), startRedis(), startAgentServer()]);
     await resetPostgres(DATABASE_URL);
     // Started together on an empty database: they take turns at the migrations.
     [a, b] = await Promise.all([start(), start()]);
@@ -291,6 +293,10 @@ describe('two instances on PostgreSQL + Redis', () => {
       (states) => states.every((state) => state === 'down'),
       'both to see Redis down',
     );
+    // An instance started during the outage starts all the same, says so, and joins once Redis is back.
+    const c = await start();
+    expect(await redisHealth(c)).toBe('down');
+    expect((await signIn(c)).status).toBe(200);
     expect((await a.call('POST', '/api/brands', { name: 'Hygon' })).status).toBe(201);
     expect(await brandNames(a)).toContain('Hygon');
     expect((await b.call('GET', '/api/stats')).status).toBe(200);
@@ -307,9 +313,9 @@ describe('two instances on PostgreSQL + Redis', () => {
 
     await redis.start();
     await eventually(
-      () => Promise.all([redisHealth(a), redisHealth(b)]),
+      () => Promise.all([redisHealth(a), redisHealth(b), redisHealth(c)]),
       (states) => states.every((state) => state === 'up'),
-      'both to see Redis up',
+      'all three to see Redis up',
       15_000,
     );
     // Once both have reconnected (and re-subscribed), a write through A clears B's cache again...
@@ -325,9 +331,12 @@ describe('two instances on PostgreSQL + Redis', () => {
       'B to hear of A’s writes again',
       15_000,
     );
-    // ...and a run through B reaches A's socket.
-    const heard = nextEvent(onA, 'task_finished', () => true, 'task_finished from B after the outage', 15_000);
+    // ...and a run through B reaches the sockets on A and on C, which never knew Redis before.
+    const onC = await c.socket();
+    onC.emit('task_subscribe', { task_id: task.body.id });
+    await nextEvent(onC, 'task_subscribed', () => true, 'task_subscribed on C');
+    const heard = [onA, onC].map((socket) => nextEvent(socket, 'task_finished', () => true, 'task_finished from B after the outage', 15_000));
     expect((await b.call('POST', `/api/tasks/${task.body.id}/execute`)).status).toBe(200);
-    await heard;
-  }, 60_000);
+    await Promise.all(heard);
+  }, 90_000);
 });
