@@ -41,18 +41,29 @@ export class UploadsService {
   async storeImage(file: Express.Multer.File | undefined): Promise<StoredUpload> {
     if (!file) throw new BadRequestException('No file part');
     if (!file.originalname) throw new BadRequestException('No selected file');
-    const extension = extname(file.originalname).slice(1).toLowerCase();
-    const declared = IMAGE_TYPES[extension];
-    const detected = filetypeinfo(file.buffer).map((info) => info.typename);
-    if (!declared || !detected.includes(declared.typename)) {
-      throw new UnsupportedMediaTypeException(`Invalid file type: allowed are ${Object.keys(IMAGE_TYPES).join(', ')} images`);
-    }
+    return this.storeImageBytes(file.originalname, file.buffer);
+  }
+
+  /** `storeImage` for bytes from elsewhere (logos of the legacy import), under the same checks. */
+  async storeImageBytes(originalName: string, bytes: Buffer): Promise<StoredUpload> {
+    const extension = this.checkImage(originalName, bytes);
     const filename = `${randomUUID()}.${extension}`;
     // DATA_DIR itself stays owner-only when this is what creates it (PostgreSQL with keys from the environment).
     await mkdir(this.storage.dataDir, { recursive: true, mode: 0o700 });
     await mkdir(this.storage.uploadDir, { recursive: true });
-    await writeFile(join(this.storage.uploadDir, filename), file.buffer, { flag: 'wx', mode: 0o644 });
+    await writeFile(join(this.storage.uploadDir, filename), bytes, { flag: 'wx', mode: 0o644 });
     return { filename, url: `/api/uploads/${filename}` };
+  }
+
+  /** The extension `originalName` would be stored with; throws unless it names an allowed image type and the bytes are one. */
+  checkImage(originalName: string, bytes: Buffer): string {
+    const extension = extname(originalName).slice(1).toLowerCase();
+    const declared = IMAGE_TYPES[extension];
+    const detected = filetypeinfo(bytes).map((info) => info.typename);
+    if (!declared || !detected.includes(declared.typename)) {
+      throw new UnsupportedMediaTypeException(`Invalid file type: allowed are ${Object.keys(IMAGE_TYPES).join(', ')} images`);
+    }
+    return extension;
   }
 
   async open(filename: string): Promise<UploadedImage> {
