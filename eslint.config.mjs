@@ -50,7 +50,7 @@ export default defineConfig(
     files: ['**/*.js', '**/*.mjs'],
     extends: [eslint.configs.recommended],
     languageOptions: {
-      globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly' },
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' },
     },
   },
   { files: ['**/*.js'], languageOptions: { sourceType: 'commonjs' } },
