@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { parseCommand, USAGE, UsageError } from './admin/cli-arguments';
+import { loadDotEnvFile } from './config/dot-env';
 import { environment } from './config/environment';
 
 /** The admin command line (`npm run admin -- <command>`, or `node dist/cli.js <command>`); see USAGE. */
@@ -16,6 +17,7 @@ async function main(args: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  loadDotEnvFile();
   // A bad setting stops here, with the message the backend prints (the admin module, loaded only then, would throw
   // it as it loads, stack trace and all).
   environment();

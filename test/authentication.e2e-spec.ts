@@ -498,52 +498,6 @@ describe('authentication', () => {
       expect(logger.lines.filter((line) => /AUTH_ENABLED=false: authentication is OFF/.test(line))).toHaveLength(1);
     });
   });
-
-  describe('first start without ADMIN_PASSWORD', () => {
-    it('shows the generated password even at LOG_LEVEL=error, where warnings are not logged', async () => {
-      const written: string[] = [];
-      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => written.push(String(chunk)) > 0);
-      let t: TestApp | undefined;
-      try {
-        t = await startTestApp({ ADMIN_PASSWORD: '', LOG_LEVEL: 'error' });
-      } finally {
-        stderr.mockRestore();
-      }
-      try {
-        const lines = written
-          .join('')
-          .split('\n')
-          .filter((line) => /generated password/.test(line));
-        expect(lines).toHaveLength(1);
-        const password = /generated password (\S+)/.exec(lines[0])![1];
-        expect(
-          (
-            await t.anonymous
-              .get('/api/auth/me')
-              .set(bearer(await t.login('admin', password)))
-              .expect(200)
-          ).body.role,
-        ).toBe('admin');
-      } finally {
-        await t.close();
-      }
-    });
-
-    it('creates the admin with a generated password, printed once to the log, that signs in', async () => {
-      const logger = new CapturingLogger();
-      const t = await startTestApp({ ADMIN_PASSWORD: '', LOG_LEVEL: 'log' }, logger);
-      try {
-        const lines = logger.lines.filter((line) => /generated password/.test(line));
-        expect(lines).toHaveLength(1);
-        const password = /generated password (\S+)/.exec(lines[0])![1];
-        expect(password.length).toBeGreaterThanOrEqual(20);
-        const token = await t.login('admin', password);
-        expect((await t.anonymous.get('/api/auth/me').set(bearer(token)).expect(200)).body.role).toBe('admin');
-      } finally {
-        await t.close();
-      }
-    });
-  });
 });
 
 describeSsh('authentication of sockets, roles on the terminal, and the audit log (real sshd)', () => {

@@ -7,7 +7,7 @@ import { Role } from '../modules/auth/roles';
 import { UsersRepository } from '../modules/auth/users.repository';
 import { UsersService } from '../modules/auth/users.service';
 import { CommandError } from './command-error';
-import { boxed, table, utcTime } from './text-output';
+import { boxed, table, utcTime } from '../common/text-output';
 
 /** The user commands of the admin CLI; each returns what it prints. */
 @Injectable()

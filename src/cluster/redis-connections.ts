@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { clusterConfig, ClusterConfig } from '../config/configuration';
+import { redactedUrl } from '../common/text-output';
 
 export type RedisStatus = 'up' | 'down' | 'off';
 
@@ -89,11 +90,4 @@ export class RedisConnections implements OnApplicationShutdown {
       this.logger.log('Redis is back: events, limits and cache invalidations are shared again');
     });
   }
-}
-
-/** The URL without its password, for logs. */
-function redactedUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }

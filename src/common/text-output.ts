@@ -22,3 +22,10 @@ export function table(header: string[], rows: string[][]): string {
 export function utcTime(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
+
+/** The URL without its password, for logs. */
+export function redactedUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

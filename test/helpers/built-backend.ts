@@ -17,6 +17,8 @@ export interface BackendProcess {
   exited: Promise<unknown>;
   /** The process's stderr so far, for failure messages. */
   stderr(): string;
+  /** The process's stdout so far: the start-up report. */
+  stdout(): string;
 }
 
 export async function freePort(): Promise<number> {
@@ -44,13 +46,13 @@ export async function buildBackend(): Promise<string> {
 }
 
 /**
- * Starts the build in `buildDir` on a free loopback port with `env` over this process's environment, and resolves once
- * `/api/health` answers 200.
+ * Starts the build in `buildDir` on a free loopback port with `env` over this process's environment (in `cwd`, by
+ * default the repository), and resolves once `/api/health` answers 200.
  */
-export async function startBuiltBackend(buildDir: string, env: NodeJS.ProcessEnv): Promise<BackendProcess> {
+export async function startBuiltBackend(buildDir: string, env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Promise<BackendProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(buildDir, 'main.js')], {
-    cwd: REPO_ROOT,
+    cwd,
     env: {
       ...process.env,
       // The build lives outside the repository: its imports resolve from the repository's node_modules.
@@ -60,11 +62,19 @@ export async function startBuiltBackend(buildDir: string, env: NodeJS.ProcessEnv
       LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const backend: BackendProcess = { url: `http://127.0.0.1:${port}`, child, exited: once(child, 'exit'), stderr: () => stderr };
+  const backend: BackendProcess = {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    exited: once(child, 'exit'),
+    stderr: () => stderr,
+    stdout: () => stdout,
+  };
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`The backend exited during start-up (code ${child.exitCode}): ${stderr}`);

@@ -2,8 +2,7 @@ import { ForbiddenException, Inject, Injectable, Logger, OnApplicationBootstrap,
 import { JwtService } from '@nestjs/jwt';
 import { parse as parseCookies } from 'cookie';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { authConfig, AuthConfig, httpConfig, HttpConfig } from '../../config/configuration';
-import { logLevelsUpTo } from '../../config/environment';
+import { authConfig, AuthConfig } from '../../config/configuration';
 import { Principal, RequestContext } from '../../common/request-context';
 import { AuditService } from '../audit/audit.service';
 import { SignInAttempts } from './sign-in-attempts';
@@ -67,6 +66,12 @@ export function hashApiToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+export interface FirstStartAdmin {
+  username: string;
+  /** Unset when it came from ADMIN_PASSWORD. */
+  generatedPassword?: string;
+}
+
 /** Sign-in, sessions and the checks of every presented token. */
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -75,6 +80,7 @@ export class AuthService implements OnApplicationBootstrap {
   private readonly decoyHash = PasswordHasher.hash(randomBytes(16).toString('hex'));
   private readonly lastTouched = new Map<number, number>();
   private readonly verifiedTokens = new Map<string, LoginTokenClaims>();
+  private createdAdmin?: FirstStartAdmin;
 
   constructor(
     private readonly users: UsersRepository,
@@ -83,11 +89,15 @@ export class AuthService implements OnApplicationBootstrap {
     private readonly audit: AuditService,
     private readonly attempts: SignInAttempts,
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
-    @Inject(httpConfig.KEY) private readonly http: HttpConfig,
   ) {}
 
   get enabled(): boolean {
     return this.config.enabled;
+  }
+
+  /** The admin this start created (no users yet), with its password when generated: main.ts shows it once. */
+  get firstStartAdmin(): FirstStartAdmin | undefined {
+    return this.createdAdmin;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -217,7 +227,7 @@ export class AuthService implements OnApplicationBootstrap {
     };
   }
 
-  /** First start: an admin from ADMIN_USERNAME / ADMIN_PASSWORD, or with a generated password printed once. */
+  /** First start: an admin from ADMIN_USERNAME / ADMIN_PASSWORD, or with a generated password for the start-up report. */
   private async createFirstAdmin(): Promise<void> {
     if ((await this.users.count()) > 0) return;
     const password = this.config.adminPassword ?? randomBytes(18).toString('base64url');
@@ -233,15 +243,9 @@ export class AuthService implements OnApplicationBootstrap {
       if ((await this.users.count()) > 0) return;
       throw error;
     }
-    if (this.config.adminPassword) {
-      this.logger.log(`Created the admin user "${this.config.adminUsername}" with the password from ADMIN_PASSWORD`);
-    } else {
-      const announcement =
-        `Created the admin user "${this.config.adminUsername}" with the generated password ${password} ` +
-        '(shown this once: sign in and change it with PUT /api/auth/password)';
-      // LOG_LEVEL=error or fatal would drop a warning, and with it the only copy of the password.
-      if (logLevelsUpTo(this.http.logLevel).includes('warn')) this.logger.warn(announcement);
-      else process.stderr.write(`${announcement}\n`);
-    }
+    this.createdAdmin = {
+      username: this.config.adminUsername,
+      generatedPassword: this.config.adminPassword ? undefined : password,
+    };
   }
 }
