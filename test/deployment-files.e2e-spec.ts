@@ -21,9 +21,19 @@ interface ComposeService {
   healthcheck?: { test: string[] };
 }
 
-/** What `docker compose` makes of `${NAME:-default}` when NAME is unset: the default. */
-function withDefaults(value: string): string {
-  return value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/** What the compose file is given in the test: the one variable it insists on. */
+const COMPOSE_VARIABLES: Record<string, string> = { POSTGRES_PASSWORD: 'chosen-by-the-operator' };
+
+/**
+ * What `docker compose` makes of `${NAME:-default}` (the value, or the default when unset or empty) and of
+ * `${NAME:?message}` (the value, or it refuses to start with the message).
+ */
+function interpolated(value: string, variables = COMPOSE_VARIABLES): string {
+  return value.replace(/\$\{([A-Z_]+):([-?])([^}]*)\}/g, (_, name: string, kind: string, fallback: string) => {
+    if (variables[name]) return variables[name];
+    if (kind === '?') throw new Error(`${name}: ${fallback}`);
+    return fallback;
+  });
 }
 
 /** The exec-form CMD of the image (the last one wins, as in Docker); exec form is a JSON array. */
@@ -43,7 +53,7 @@ describe('docker compose file', () => {
   };
   const backend = compose.services.backend;
   const postgres = compose.services.postgres;
-  const backendEnv = Object.fromEntries(Object.entries(backend.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]));
+  const backendEnv = Object.fromEntries(Object.entries(backend.environment ?? {}).map(([name, value]) => [name, interpolated(value)]));
 
   it('has the backend built from this repository and a PostgreSQL server, and nothing else by default', () => {
     expect(
@@ -59,13 +69,21 @@ describe('docker compose file', () => {
   it('gives the backend an environment it accepts, pointing at the compose PostgreSQL database', () => {
     const config = validateEnvironment(backendEnv);
     const database = new URL(config.DATABASE_URL!);
-    const postgresEnv = Object.fromEntries(Object.entries(postgres.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]));
+    const postgresEnv = Object.fromEntries(Object.entries(postgres.environment ?? {}).map(([name, value]) => [name, interpolated(value)]));
     expect(database.protocol).toBe('postgres:');
     expect(database.hostname).toBe('postgres');
     expect(database.port).toBe('5432');
     expect(database.username).toBe(postgresEnv.POSTGRES_USER);
     expect(database.password).toBe(postgresEnv.POSTGRES_PASSWORD);
     expect(database.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
+  });
+
+  it('refuses to start without POSTGRES_PASSWORD rather than with a default anyone can read here', () => {
+    for (const service of [backend, postgres]) {
+      expect(() => Object.values(service.environment ?? {}).map((value) => interpolated(value, {}))).toThrow(
+        /^POSTGRES_PASSWORD: set POSTGRES_PASSWORD/,
+      );
+    }
   });
 
   it('publishes the port the backend listens on', () => {
@@ -115,7 +133,7 @@ describe('docker compose file', () => {
         `printf %s "$$METRICS_TOKEN" > ${job.authorization.credentials_file} && exec /bin/prometheus`,
       );
       expect(
-        validateObservabilityEnvironment({ METRICS_TOKEN: withDefaults(backend.environment?.METRICS_TOKEN ?? '') }).METRICS_TOKEN,
+        validateObservabilityEnvironment({ METRICS_TOKEN: interpolated(backend.environment?.METRICS_TOKEN ?? '') }).METRICS_TOKEN,
       ).toBeUndefined();
     });
 
