@@ -1,5 +1,8 @@
 import { authConfig } from './configuration';
-import { environment, validateEnvironment } from './environment';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { environment, validateEnvironment, VARIABLE_NAMES } from './environment';
 
 describe('validateEnvironment', () => {
   it('gives the defaults that make `npm start` work with no configuration', () => {
@@ -125,5 +128,17 @@ describe('validateEnvironment', () => {
     it.each(['LOGIN_RATE_LIMIT_PER_USER_IP', 'LOGIN_FAILURE_CEILING_PER_USER', 'LOGIN_FAILURE_CEILING_WINDOW_SECONDS'])('refuses %s=0', (name) => {
       expect(() => validateEnvironment({ [name]: '0' })).toThrow(new RegExp(`${name}=`));
     });
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
+
+  it('is accepted as it is when copied to .env', () => {
+    expect(() => validateEnvironment(parseEnv(text))).not.toThrow();
+  });
+
+  it('lists every variable the backend reads', () => {
+    expect(VARIABLE_NAMES.filter((name) => !new RegExp(`^(# )?${name}=`, 'm').test(text))).toEqual([]);
   });
 });

@@ -419,7 +419,7 @@ export class EnvironmentVariables {
 }
 
 /** Every variable EnvironmentVariables declares, optional ones included: each carries at least one validation rule. */
-const VARIABLE_NAMES = [
+export const VARIABLE_NAMES = [
   ...new Set(
     getMetadataStorage()
       .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
