@@ -39,6 +39,7 @@ import { TasksModule } from './modules/tasks/tasks.module';
 import { TerminalModule } from './modules/terminal/terminal.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { RealtimeModule } from './realtime/realtime.module';
+import { UiModule } from './ui/ui.module';
 
 @Module({
   imports: [
@@ -81,6 +82,7 @@ import { RealtimeModule } from './realtime/realtime.module';
     TerminalModule,
     StatsModule,
     ObservabilityModule,
+    UiModule,
   ],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },

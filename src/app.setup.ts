@@ -16,6 +16,7 @@ import type { Role } from './modules/auth/roles';
 import { BackendMetrics } from './observability/backend-metrics.service';
 import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
 import { RedisConnections } from './cluster/redis-connections';
+import { SIGN_IN_ROUTES } from './ui/ui-routes';
 
 const JSON_BODY_LIMIT = '1mb';
 
@@ -25,8 +26,8 @@ const JSON_BODY_LIMIT = '1mb';
  */
 export function configureApp(app: NestExpressApplication): void {
   const http = app.get<HttpConfig>(httpConfig.KEY);
-  // Prometheus scrapes /metrics by default; OpenAI clients call <base>/v1/... (the gateway).
-  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/{*path}'] });
+  // Prometheus scrapes /metrics by default; OpenAI clients call <base>/v1/... (the gateway); people sign in at /login.
+  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/{*path}', ...SIGN_IN_ROUTES] });
   app.disable('x-powered-by');
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
