@@ -6,9 +6,10 @@ serveReference((routes) => {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  for (const { path, contentType, body } of routes) {
+  for (const { path, headers, body } of routes) {
     app.get(path, (_req, res) => {
-      res.set('content-type', contentType).send(body);
+      for (const [name, value] of headers) res.setHeader(name, value);
+      res.send(body);
     });
   }
   return app.listen(0, REFERENCE_HOST);

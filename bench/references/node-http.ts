@@ -3,9 +3,7 @@ import { REFERENCE_HOST, serveReference } from './protocol';
 
 // The most a Node process can serve on this machine: `node:http` and the bytes from memory, nothing in between.
 serveReference((routes) => {
-  const answers = new Map(
-    routes.map(({ path, contentType, body }) => [path, { headers: { 'content-type': contentType, 'content-length': body.length }, body }]),
-  );
+  const answers = new Map(routes.map(({ path, headers, body }) => [path, { headers: [...headers, ['Content-Length', String(body.length)]], body }]));
   const server = createServer((req, res) => {
     const answer = answers.get(req.url ?? '');
     if (!answer) {

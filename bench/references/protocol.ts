@@ -9,23 +9,30 @@ import { AddressInfo } from 'node:net';
  */
 export const REFERENCE_HOST = '127.0.0.1';
 
-/** A path the reference server answers GET on, with the very bytes and content type the backend answered. */
+/**
+ * A path the reference server answers GET on, with the very bytes the backend answered: its body, and its headers
+ * (security, CORS, caching and content type: a floor that sent fewer headers would be doing less work) but those Node
+ * writes itself per answer.
+ */
 export interface ReferenceRoute {
   /** e.g. `/api/brands`. */
   path: string;
-  /** e.g. `application/json; charset=utf-8`. */
-  contentType: string;
+  /** Name and value of each header, `Content-Type` among them, in the backend's order. */
+  headers: [string, string][];
   body: Buffer;
 }
 
+/** Written by Node's HTTP server for every answer (or per connection): not the application's work. */
+export const PER_ANSWER_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+
 interface WireRoute {
   path: string;
-  contentType: string;
+  headers: [string, string][];
   bodyBase64: string;
 }
 
 export function encodeRoutes(routes: ReferenceRoute[]): string {
-  const wire: WireRoute[] = routes.map(({ path, contentType, body }) => ({ path, contentType, bodyBase64: body.toString('base64') }));
+  const wire: WireRoute[] = routes.map(({ path, headers, body }) => ({ path, headers, bodyBase64: body.toString('base64') }));
   return JSON.stringify(wire);
 }
 
@@ -50,5 +57,5 @@ async function readRoutes(): Promise<ReferenceRoute[]> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const wire = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireRoute[];
-  return wire.map(({ path, contentType, bodyBase64 }) => ({ path, contentType, body: Buffer.from(bodyBase64, 'base64') }));
+  return wire.map(({ path, headers, bodyBase64 }) => ({ path, headers, body: Buffer.from(bodyBase64, 'base64') }));
 }

@@ -1,6 +1,7 @@
 import { Backend, startBackend } from '../backend';
 import { LoadResult, LoadSettings, measureGet } from '../load';
 import { REFERENCE_KINDS, ReferenceRoute, startReferenceServer } from '../reference-server';
+import { PER_ANSWER_HEADERS } from '../references/protocol';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
 import { verdictWord } from '../summary';
 import { renderTable } from '../table';
@@ -69,7 +70,7 @@ async function createBrands(baseUrl: string, count: number, authHeaders: Record<
 }
 
 /**
- * Measures the endpoints, then each reference server answering them with the very bytes and content type the
+ * Measures the endpoints, then each reference server answering them with the very bytes (body and headers) the
  * endpoints returned; the references serve every endpoint, so each starts once.
  */
 async function compare(backend: Backend, auth: Auth, settings: LoadSettings): Promise<Comparison[]> {
@@ -99,9 +100,9 @@ async function compare(backend: Backend, auth: Auth, settings: LoadSettings): Pr
 async function fetchRoute(backend: Backend, path: string): Promise<ReferenceRoute> {
   const response = await fetch(backend.baseUrl + path, { headers: backend.authHeaders });
   if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}`);
-  const contentType = response.headers.get('content-type');
-  if (!contentType) throw new Error(`GET ${path} answered without a content type`);
-  return { path, contentType, body: Buffer.from(await response.arrayBuffer()) };
+  if (!response.headers.has('content-type')) throw new Error(`GET ${path} answered without a content type`);
+  const headers = [...response.headers].filter(([name]) => !PER_ANSWER_HEADERS.has(name));
+  return { path, headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
 function report(comparisons: Comparison[], settings: LoadSettings): ScenarioResult {
@@ -117,7 +118,7 @@ function report(comparisons: Comparison[], settings: LoadSettings): ScenarioResu
   // Both backends serve the same bytes.
   const bodies = comparisons
     .slice(0, ENDPOINTS.length)
-    .map(({ route }) => `GET ${route.path} ${route.body.length} B ${route.contentType}`)
+    .map(({ route }) => `GET ${route.path} ${route.body.length} B with ${route.headers.length} headers`)
     .join(', ');
   const verdicts = comparisons.flatMap(verdictsOf);
   const minShares = AUTH_MODES.map((auth) => `${percent(TARGET_MIN_SHARE_OF_EXPRESS[auth], 0)} (${auth})`).join(', ');
