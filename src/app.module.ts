@@ -26,6 +26,7 @@ import {
 import { validateEnvironment } from './config/environment';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { HotReadsModule } from './hot-reads/hot-reads.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { ChatModule } from './modules/chat/chat.module';
@@ -69,6 +70,7 @@ import { UiModule } from './ui/ui.module';
     ClusterModule,
     DatabaseModule,
     HealthModule,
+    HotReadsModule,
     AuditModule,
     AuthModule,
     InventoryModule,

@@ -1,6 +1,7 @@
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import cors from 'cors';
 import helmet from 'helmet';
 import { HttpConfig, httpConfig } from './config/configuration';
 import { explainBodyParseErrors, refuseUnacceptableInput, refuseUnreadableBodies } from './common/body-rules';
@@ -14,6 +15,7 @@ import { requiredRole } from './modules/auth/auth.guard';
 import { AuthService, SESSION_COOKIE } from './modules/auth/auth.service';
 import type { Role } from './modules/auth/roles';
 import { BackendMetrics } from './observability/backend-metrics.service';
+import { API_PREFIX, HotReadLane } from './hot-reads/hot-read-lane';
 import { ConfiguredIoAdapter } from './realtime/configured-io.adapter';
 import { RedisConnections } from './cluster/redis-connections';
 import { SIGN_IN_ROUTES } from './ui/ui-routes';
@@ -27,32 +29,36 @@ const JSON_BODY_LIMIT = '1mb';
 export function configureApp(app: NestExpressApplication): void {
   const http = app.get<HttpConfig>(httpConfig.KEY);
   // Prometheus scrapes /metrics by default; OpenAI clients call <base>/v1/... (the gateway); people sign in at /login.
-  app.setGlobalPrefix('api', { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/{*path}', ...SIGN_IN_ROUTES] });
+  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }, 'v1/{*path}', ...SIGN_IN_ROUTES] });
   app.disable('x-powered-by');
   app.set('trust proxy', http.trustProxy);
   // Lists are small and change often; a weak ETag per response costs a hash of every body.
   app.set('etag', false);
-  // First, so that every answer (CORS preflights and helmet's included) carries its X-Request-Id, and every log line its id.
-  app.use(RequestContext.middleware);
-  // Next, so that refusals of the checks below are timed too.
-  app.use(app.get(BackendMetrics).observeHttpRequests);
-  // Next, so that every answer carries its headers, errors of the checks and parsers below included.
-  app.use(
-    helmet({
-      // Logos are embedded by the admin UI from another origin.
-      crossOriginResourcePolicy: { policy: 'cross-origin' },
-      // Plain-HTTP deployments are common on internal networks: forcing https would break Swagger UI there.
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-      strictTransportSecurity: false,
-    }),
-  );
-  app.enableCors({
+  const securityHeaders = helmet({
+    // Logos are embedded by the admin UI from another origin.
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    // Plain-HTTP deployments are common on internal networks: forcing https would break Swagger UI there.
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    strictTransportSecurity: false,
+  });
+  const crossOriginHeaders = cors({
     origin: http.corsOrigins.includes('*') ? true : http.corsOrigins,
     credentials: !http.corsOrigins.includes('*'),
     // So that the admin UI can show the id a user quotes when reporting a failure.
     exposedHeaders: [REQUEST_ID_HEADER],
   });
-  if (logLevelsUpTo(http.logLevel).includes('debug')) app.use(logRequests);
+  const logsEveryRequest = logLevelsUpTo(http.logLevel).includes('debug');
+  // Ahead of everything, the polled lists for plain requests, with the headers of the chain below; not while debug
+  // logging, which is to show every request.
+  if (!logsEveryRequest) app.use(app.get(HotReadLane).middleware([securityHeaders, crossOriginHeaders]));
+  // First, so that every answer (CORS preflights and helmet's included) carries its X-Request-Id, and every log line its id.
+  app.use(RequestContext.middleware);
+  // Next, so that refusals of the checks below are timed too.
+  app.use(app.get(BackendMetrics).observeHttpRequests);
+  // Next, so that every answer carries its headers, errors of the checks and parsers below included.
+  app.use(securityHeaders);
+  app.use(crossOriginHeaders);
+  if (logsEveryRequest) app.use(logRequests);
   const auth = app.get(AuthService);
   const origins = new OriginPolicy(http.corsOrigins, http.trustProxy);
   app.use(refuseCrossSiteRequests(origins, SESSION_COOKIE, auth.enabled));

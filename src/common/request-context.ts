@@ -31,7 +31,7 @@ export const REQUEST_ID_HEADER = 'X-Request-Id';
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The caller's X-Request-Id when it is acceptable (so a proxy's or client's id follows the request here), else a new one. */
-function requestIdFor(request: Request): string {
+export function requestIdFor(request: Request): string {
   const offered = request.headers['x-request-id'];
   return typeof offered === 'string' && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
 }

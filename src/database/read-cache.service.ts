@@ -20,9 +20,12 @@ export type TableName = (typeof TABLE_NAMES)[number];
 /** The bus topic on which instances tell each other which tables they wrote. */
 const INVALIDATION_TOPIC = 'read-cache';
 
-/** A cached read serialized once, with a strong ETag of those bytes (a hash paid once per fill, not per request). */
+/**
+ * A cached read serialized once, as the UTF-8 bytes sent (not text to encode per request), with a strong ETag of those
+ * bytes (a hash paid once per fill, not per request).
+ */
 export interface CachedJson {
-  body: string;
+  body: Buffer;
   etag: string;
 }
 
@@ -71,7 +74,7 @@ export class ReadCache {
    */
   getJson(key: string, tables: readonly TableName[], load: () => Promise<unknown>): Promise<CachedJson> {
     return this.get(`${key}#json`, tables, async () => {
-      const body = JSON.stringify(await load());
+      const body = Buffer.from(JSON.stringify(await load()));
       return { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
     });
   }

@@ -94,14 +94,22 @@ export class BackendMetrics {
 
   /** Express middleware timing every request; the route is the matched template (`/api/servers/:id`), never the URL. */
   readonly observeHttpRequests = (request: Request, response: Response, next: NextFunction): void => {
-    const ended = this.httpDuration.startTimer({ method: request.method });
-    // `close` comes for finished answers and for clients that left early alike.
-    response.once('close', () => {
-      const route = (request.route as { path?: unknown } | undefined)?.path;
-      ended({ route: typeof route === 'string' ? route : UNMATCHED_ROUTE, status: String(response.statusCode) });
-    });
+    this.timeHttpAnswer(request, response);
     next();
   };
+
+  /**
+   * Times the answer to `request` from `arrivedAt` (a performance.now()) by its route template: `route` when given,
+   * else the Express route it matched.
+   */
+  timeHttpAnswer(request: Request, response: Response, route?: string, arrivedAt = performance.now()): void {
+    // `close` comes for finished answers and for clients that left early alike.
+    response.once('close', () => {
+      const matched = route ?? (request.route as { path?: unknown } | undefined)?.path;
+      const labels = { method: request.method, route: typeof matched === 'string' ? matched : UNMATCHED_ROUTE, status: String(response.statusCode) };
+      this.httpDuration.observe(labels, (performance.now() - arrivedAt) / 1000);
+    });
+  }
 
   taskRunFinished(outcome: string): void {
     this.taskRuns.inc({ outcome });

@@ -4,21 +4,21 @@ import type { Request, Response } from 'express';
 import type { CachedJson } from '../../database/read-cache.service';
 
 /**
- * What a list handler returns for a CachedJson: its bytes with its strong ETag, or nothing with a 304 for a client whose
+ * Sends a CachedJson (a list from the read cache): its bytes with its strong ETag, or an empty 304 to a client whose
  * `If-None-Match` names it (the admin UI polls its lists, and most polls find them unchanged). `no-cache`: a cache must
- * ask again every time. The handler takes the response with `@Res({ passthrough: true })`: an interceptor would cost
- * every poll Nest's observable pipeline.
+ * ask again every time. The handler takes the response with `@Res()` and leaves the answer to this function: the bytes
+ * go out as they are, where a value returned to Nest would pass through its reply (and a Buffer be sent as JSON).
  */
-export async function sendCachedJson(request: Request, response: Response, list: Promise<CachedJson>): Promise<string | undefined> {
+export async function sendCachedJson(request: Request, response: Response, list: Promise<CachedJson>): Promise<void> {
   const { body, etag } = await list;
   response.setHeader('ETag', etag);
   response.setHeader('Cache-Control', 'no-cache');
-  if (!matches(request.headers['if-none-match'], etag)) {
-    response.setHeader('Content-Type', 'application/json; charset=utf-8');
-    return body;
+  if (matches(request.headers['if-none-match'], etag)) {
+    response.status(304).end();
+    return;
   }
-  response.status(304);
-  return undefined;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.status(200).send(body);
 }
 
 /** Whether an `If-None-Match` list names the ETag (weakly compared, as RFC 9110 asks for this header), or is `*`. */

@@ -10,6 +10,7 @@ import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
 import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
 import type { Request, Response } from 'express';
+import { HotRead } from '../../hot-reads/hot-read.decorator';
 
 @ApiTags('brands')
 @Controller('brands')
@@ -18,8 +19,9 @@ export class BrandsController {
 
   /** Lists brands ordered by `sort_order`, newest first within a position. */
   @Get()
+  @HotRead()
   @JsonListResponse(BrandResponse)
-  listBrands(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+  listBrands(@Req() request: Request, @Res() response: Response): Promise<void> {
     return sendCachedJson(request, response, this.brands.listJson());
   }
 

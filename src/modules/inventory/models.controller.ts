@@ -10,6 +10,7 @@ import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 import type { Request, Response } from 'express';
+import { HotRead } from '../../hot-reads/hot-read.decorator';
 
 @ApiTags('models')
 @Controller('models')
@@ -18,8 +19,9 @@ export class ModelsController {
 
   /** Lists AI models, newest first. */
   @Get()
+  @HotRead()
   @JsonListResponse(ModelResponse)
-  listModels(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+  listModels(@Req() request: Request, @Res() response: Response): Promise<void> {
     return sendCachedJson(request, response, this.models.listJson());
   }
 

@@ -17,6 +17,7 @@ import {
 import { ServersService } from './servers.service';
 import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import type { Request, Response } from 'express';
+import { HotRead } from '../../hot-reads/hot-read.decorator';
 
 @ApiTags('servers')
 @Controller('servers')
@@ -25,8 +26,9 @@ export class ServersController {
 
   /** Lists servers, newest first, with brand and accelerator card names. Secrets are never returned. */
   @Get()
+  @HotRead()
   @JsonListResponse(ServerResponse)
-  listServers(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<string | undefined> {
+  listServers(@Req() request: Request, @Res() response: Response): Promise<void> {
     return sendCachedJson(request, response, this.servers.listJson());
   }
 
