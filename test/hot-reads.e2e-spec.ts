@@ -46,6 +46,15 @@ describe('hot reads', () => {
     },
   );
 
+  it('answers HEAD through the chain with the length of the body it leaves out', async () => {
+    const get = await t.http.get('/api/brands').expect(200);
+    const head = await t.http.head('/api/brands').expect(200);
+    expect(guardCalls).toHaveBeenCalledTimes(1);
+    expect(head.text ?? '').toBe('');
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.text)));
+    expect(head.headers.etag).toBe(get.headers.etag);
+  });
+
   it("keeps the caller's request id, and answers a known ETag with an empty 304", async () => {
     const first = await t.http.get('/api/brands').set('X-Request-Id', 'poll-42').expect(200);
     expect(first.headers['x-request-id']).toBe('poll-42');

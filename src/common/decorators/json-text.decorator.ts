@@ -18,7 +18,9 @@ export async function sendCachedJson(request: Request, response: Response, list:
     return;
   }
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
-  response.status(200).send(body);
+  response.setHeader('Content-Length', body.length);
+  // Straight to Node: Express's send would only check again what is settled here (type, freshness, length).
+  response.status(200).end(body);
 }
 
 /** Whether an `If-None-Match` list names the ETag (weakly compared, as RFC 9110 asks for this header), or is `*`. */
