@@ -1,6 +1,6 @@
 import { startTestApp, TestApp } from './helpers/test-app';
 
-/** The lists the admin UI polls answer with a strong ETag, and with an empty 304 when the client already has them. */
+/** The lists and the overview the admin UI polls answer with a strong ETag, and with an empty 304 when the client already has them. */
 describe('conditional list requests', () => {
   let t: TestApp;
 
@@ -55,5 +55,21 @@ describe('conditional list requests', () => {
     const changed = await t.http.get(path).set('If-None-Match', etag).expect(200);
     expect(changed.headers.etag).not.toBe(etag);
     expect(changed.body).toHaveLength(first.body.length + 1);
+  });
+
+  it('/api/stats: the overview the dashboard polls has a strong ETag too, renewed when a server is added', async () => {
+    const first = await t.http.get('/api/stats').expect(200);
+    const etag = first.headers.etag;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    expect(first.headers['cache-control']).toBe('no-cache');
+    await t.http.get('/api/stats').set('If-None-Match', etag).expect(304);
+
+    await t.http
+      .post('/api/servers')
+      .send({ name: `gpu-${Date.now()}`, host_ip: '127.0.0.1', username: 'u' })
+      .expect(201);
+    const changed = await t.http.get('/api/stats').set('If-None-Match', etag).expect(200);
+    expect(changed.headers.etag).not.toBe(etag);
+    expect(changed.body).toEqual({ ...first.body, server_count: (first.body as { server_count: number }).server_count + 1 });
   });
 });

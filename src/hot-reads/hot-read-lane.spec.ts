@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { AuthService } from '../modules/auth/auth.service';
 import { BackendMetrics } from '../observability/backend-metrics.service';
 import { HotReadLane } from './hot-read-lane';
-import { HotRead } from './hot-read.decorator';
+import { HotRead } from '../common/decorators/hot-read.decorator';
 
 class AllowAll implements CanActivate {
   canActivate(): boolean {

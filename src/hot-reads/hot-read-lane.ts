@@ -18,7 +18,7 @@ import { REQUIRED_ROLE } from '../modules/auth/access.decorators';
 import { AuthService, presentedToken } from '../modules/auth/auth.service';
 import { Role, roleAllows } from '../modules/auth/roles';
 import { BackendMetrics } from '../observability/backend-metrics.service';
-import { HOT_READ } from './hot-read.decorator';
+import { HOT_READ } from '../common/decorators/hot-read.decorator';
 
 /** The global prefix of the API routes, which app.setup gives Nest. */
 export const API_PREFIX = 'api';

@@ -34,11 +34,20 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 
 /** The handler sends a CachedJson (a list from the read cache) with sendCachedJson: documented as `[type]`, with its ETag. */
 export function JsonListResponse(type: Type<unknown>): MethodDecorator {
+  return cachedJsonResponse([type], 'list');
+}
+
+/** The handler sends a CachedJson of one object with sendCachedJson: documented as `type`, with its ETag. */
+export function JsonObjectResponse(type: Type<unknown>): MethodDecorator {
+  return cachedJsonResponse(type, 'answer');
+}
+
+function cachedJsonResponse(type: Type<unknown> | [Type<unknown>], what: string): MethodDecorator {
   return applyDecorators(
     ApiOkResponse({
-      type: [type],
-      headers: { ETag: { description: 'A strong ETag of the list: send it as If-None-Match', schema: { type: 'string' } } },
+      type,
+      headers: { ETag: { description: `A strong ETag of the ${what}: send it as If-None-Match`, schema: { type: 'string' } } },
     }),
-    ApiResponse({ status: 304, description: 'Not modified: the list is the one If-None-Match names' }),
+    ApiResponse({ status: 304, description: `Not modified: the ${what} is the one If-None-Match names` }),
   );
 }

@@ -10,7 +10,7 @@ import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
 import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
 import type { Request, Response } from 'express';
-import { HotRead } from '../../hot-reads/hot-read.decorator';
+import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('brands')
 @Controller('brands')

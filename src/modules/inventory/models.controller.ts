@@ -10,7 +10,7 @@ import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
 import type { Request, Response } from 'express';
-import { HotRead } from '../../hot-reads/hot-read.decorator';
+import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('models')
 @Controller('models')

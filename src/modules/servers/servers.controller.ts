@@ -17,7 +17,7 @@ import {
 import { ServersService } from './servers.service';
 import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import type { Request, Response } from 'express';
-import { HotRead } from '../../hot-reads/hot-read.decorator';
+import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('servers')
 @Controller('servers')

@@ -1,8 +1,10 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Req, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { HotRead } from '../../common/decorators/hot-read.decorator';
+import { JsonObjectResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import { StatsResponse } from './stats-response.dto';
 import { StatsService } from './stats.service';
-import { HotRead } from '../../hot-reads/hot-read.decorator';
 
 @ApiTags('stats')
 @Controller('stats')
@@ -12,8 +14,8 @@ export class StatsController {
   /** Overview counts for the dashboard. */
   @Get()
   @HotRead()
-  @ApiOkResponse({ type: StatsResponse })
-  getStats(): Promise<StatsResponse> {
-    return this.stats.overview();
+  @JsonObjectResponse(StatsResponse)
+  getStats(@Req() request: Request, @Res() response: Response): Promise<void> {
+    return sendCachedJson(request, response, this.stats.overviewJson());
   }
 }

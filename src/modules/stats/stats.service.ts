@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { CachedJson, ReadCache } from '../../database/read-cache.service';
 import { ServersService } from '../servers/servers.service';
 import { ServicesService } from '../services/services.service';
 import { StatsResponse } from './stats-response.dto';
@@ -9,9 +10,15 @@ export class StatsService {
   constructor(
     private readonly servers: ServersService,
     private readonly services: ServicesService,
+    private readonly cache: ReadCache,
   ) {}
 
-  async overview(): Promise<StatsResponse> {
+  /** The overview as sent, with its ETag, until a server or a service changes: the admin UI polls it. */
+  overviewJson(): Promise<CachedJson> {
+    return this.cache.getJson('stats:overview', ['servers', 'services'], () => this.overview());
+  }
+
+  private async overview(): Promise<StatsResponse> {
     const [servers, serviceCount] = await Promise.all([this.servers.counts(), this.services.count()]);
     return { server_count: servers.total, service_count: serviceCount, online_server_count: servers.online };
   }
