@@ -40,6 +40,15 @@ class PassthroughController {
   }
 }
 
+@Controller('returning')
+class ReturningController {
+  @Get()
+  @HotRead()
+  list(): string {
+    return 'a value for Nest to send';
+  }
+}
+
 @Controller('post')
 class PostController {
   @Post()
@@ -80,7 +89,7 @@ async function startWith(controller: Type<unknown>): Promise<void> {
 
 /** A @HotRead the lane could not answer exactly as the chain would stops the start, naming the handler. */
 describe('HotReadLane declarations', () => {
-  it('accepts a GET that takes only @Req() and @Res()', async () => {
+  it('accepts a GET that takes @Req() and @Res() and sends its answer', async () => {
     await expect(startWith(FineController)).resolves.toBeUndefined();
   });
 
@@ -88,7 +97,8 @@ describe('HotReadLane declarations', () => {
     (
       [
         [QueryController, /QueryController\.list takes more than @Req\(\) and @Res\(\)/],
-        [PassthroughController, /PassthroughController\.list takes @Res\(\{ passthrough: true \}\)/],
+        [PassthroughController, /PassthroughController\.list must take @Res\(\) without passthrough/],
+        [ReturningController, /ReturningController\.list must take @Res\(\) without passthrough/],
         [PostController, /PostController\.create is not a GET/],
         [GuardedController, /GuardedController\.list has guards or interceptors of its own/],
         [ParamController, /ParamController\.one (has a parameter in its path|takes more than)/],

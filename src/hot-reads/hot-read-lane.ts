@@ -27,8 +27,6 @@ interface HotRoute {
   /** The route template, e.g. `/api/brands`, which is also the only URL the lane answers for it. */
   path: string;
   role: Role;
-  /** The handler sends the answer itself (it takes `@Res()`); else the lane sends what it returns. */
-  sends: boolean;
   handle(request: Request, response: Response): Promise<unknown>;
 }
 
@@ -73,7 +71,8 @@ export class HotReadLane {
       if (!route) return next();
       this.answer(route, headers, request, response).then(
         (answered) => answered || next(),
-        () => next(),
+        // Before its answer went out, the chain can still give it; after, the connection is all there is to end.
+        () => (response.headersSent ? response.destroy() : next()),
       );
     };
   }
@@ -84,16 +83,7 @@ export class HotReadLane {
     if (!principal || !roleAllows(principal.role, route.role)) return false;
     response.setHeader(REQUEST_ID_HEADER, requestIdFor(request));
     for (const [name, value] of headers) response.setHeader(name, value);
-    if (route.sends) {
-      await route.handle(request, response);
-    } else {
-      const body = await route.handle(request, response);
-      // As Nest replies to a GET.
-      response.status(200);
-      if (body === undefined || body === null) response.send();
-      else if (typeof body === 'object') response.json(body);
-      else response.send(typeof body === 'string' ? body : JSON.stringify(body));
-    }
+    await route.handle(request, response);
     this.metrics.timeHttpAnswer(request, response, route.path, arrivedAt);
     return true;
   }
@@ -114,10 +104,9 @@ export class HotReadLane {
         .filter((part) => part !== '')
         .join('/');
     if (path.includes(':') || path.includes('*')) throw new Error(`@HotRead ${where} has a parameter in its path`);
-    const { argumentsOf, sends } = callOf(type, name, where);
+    const argumentsOf = argumentsFor(type, name, where);
     this.routes.set(path, {
       path,
-      sends,
       role: requiredRole('GET', this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, [handler, type])),
       handle: (request, response) => Promise.resolve(handler.apply(controller, argumentsOf(request, response))),
     });
@@ -132,15 +121,8 @@ function isPlain(request: Request): boolean {
   return headers.origin === undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0';
 }
 
-/**
- * How to call a handler that takes only `@Req()` and `@Res()`, in any order, and whether it sends the answer itself
- * (when it takes `@Res()`: not with passthrough, where Nest would send what it returns).
- */
-function callOf(
-  type: object,
-  name: string,
-  where: string,
-): Pick<HotRoute, 'sends'> & { argumentsOf: (request: Request, response: Response) => unknown[] } {
+/** How to call a handler that takes `@Res()` (not with passthrough: it sends the answer) and, if it likes, `@Req()`. */
+function argumentsFor(type: object, name: string, where: string): (request: Request, response: Response) => unknown[] {
   const declared = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, { index: number }>;
   // Keyed `<RouteParamtypes>:<index>`.
   const params: { kind: RouteParamtypes; index: number }[] = Object.entries(declared).map(([key, { index }]) => ({
@@ -150,16 +132,13 @@ function callOf(
   if (params.some(({ kind }) => kind !== RouteParamtypes.REQUEST && kind !== RouteParamtypes.RESPONSE)) {
     throw new Error(`@HotRead ${where} takes more than @Req() and @Res()`);
   }
-  if (Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, type, name) === true) {
-    throw new Error(`@HotRead ${where} takes @Res({ passthrough: true }): send the answer, or return it without @Res()`);
+  if (!params.some(({ kind }) => kind === RouteParamtypes.RESPONSE) || Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, type, name) === true) {
+    throw new Error(`@HotRead ${where} must take @Res() without passthrough and send its answer`);
   }
-  return {
-    sends: params.some(({ kind }) => kind === RouteParamtypes.RESPONSE),
-    argumentsOf: (request, response) => {
-      const values: unknown[] = [];
-      for (const { kind, index } of params) values[index] = kind === RouteParamtypes.REQUEST ? request : response;
-      return values;
-    },
+  return (request, response) => {
+    const values: unknown[] = [];
+    for (const { kind, index } of params) values[index] = kind === RouteParamtypes.REQUEST ? request : response;
+    return values;
   };
 }
 
