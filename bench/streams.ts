@@ -187,6 +187,11 @@ export async function timeStream(url: string, dispatcher: Dispatcher, { headers,
 }
 
 export const totalsOf = (timings: StreamTiming[]): number[] => timings.map(({ totalMs }) => totalMs);
+
+/** How much slower `path` is than `base`: the ratio of their median totals, and the difference of their median TTFBs in ms. */
+export function overheadOver(path: StreamTiming[], base: StreamTiming[]): { ratio: number; ttfb: number } {
+  return { ratio: median(totalsOf(path)) / median(totalsOf(base)), ttfb: median(ttfbsOf(path)) - median(ttfbsOf(base)) };
+}
 export const ttfbsOf = (timings: StreamTiming[]): number[] => timings.map(({ ttfbMs }) => ttfbMs);
 
 export const ms = (value: number): string => value.toFixed(2);

@@ -4,7 +4,7 @@ import { Agent, Dispatcher } from 'undici';
 import { cpuMsOf, median, MS_PER_CLOCK_TICK, Memory, memoryOf, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
-import { ms, startModelWorker, StreamTiming, timeStream, timingRow, totalsOf, ttfbsOf } from '../streams';
+import { ms, overheadOver, startBareProxyWorker, startModelWorker, StreamTiming, timeStream, timingRow, totalsOf, ttfbsOf } from '../streams';
 import { targetNote } from '../summary';
 import { renderTable } from '../table';
 
@@ -28,6 +28,8 @@ interface ConcurrentRun {
 interface Results {
   direct: StreamTiming[];
   proxied: StreamTiming[];
+  /** The same stream through a bare Node proxy: what one proxy hop costs on this machine, the floor for ours. */
+  bareProxy: StreamTiming[];
   /** Backend CPU time over the alternating rounds, divided by the proxied streams among them. */
   backendCpuPerStreamMs: number;
   concurrentDirect: ConcurrentRun;
@@ -45,6 +47,10 @@ export const chatStream: Scenario = {
   async run() {
     const loadBefore = loadavg()[0];
     const model = await startModelWorker(CHUNKS);
+    const bare = await startBareProxyWorker([model.url]).catch(async (error: unknown) => {
+      await model.stop();
+      throw error;
+    });
     try {
       const backend = await startBackend();
       // Keep-alive (undici's default): only the warm-up pays for connections.
@@ -52,18 +58,23 @@ export const chatStream: Scenario = {
       try {
         const directUrl = `${model.url}/chat/completions`;
         const proxiedUrl = await createService(backend.baseUrl, model.port);
+        const bareUrl = `${bare.urls[0]}/chat/completions`;
         for (let n = 0; n < WARMUP_STREAMS; n++) {
           await timeStream(directUrl, client, STREAM_REQUEST);
           await timeStream(proxiedUrl, client, STREAM_REQUEST);
+          await timeStream(bareUrl, client, STREAM_REQUEST);
         }
         const direct: StreamTiming[] = [];
         const proxied: StreamTiming[] = [];
+        const bareProxy: StreamTiming[] = [];
         const cpuBefore = await cpuMsOf(backend.pid);
-        // Alternating, so that a slow spell of the shared machine hits both paths alike.
+        // Alternating, so that a slow spell of the shared machine hits every path alike.
         for (let round = 0; round < ROUNDS; round++) {
           direct.push(await timeStream(directUrl, client, STREAM_REQUEST));
           proxied.push(await timeStream(proxiedUrl, client, STREAM_REQUEST));
+          bareProxy.push(await timeStream(bareUrl, client, STREAM_REQUEST));
         }
+        // The bare proxy runs in the bench's process, so the backend's CPU over the rounds is its proxied streams' alone.
         const backendCpuPerStreamMs = ((await cpuMsOf(backend.pid)) - cpuBefore) / ROUNDS;
         // What the model server and the client alone make of the load on this machine, as the baseline.
         const concurrentDirect = await runConcurrent(directUrl, client, backend.pid);
@@ -75,6 +86,7 @@ export const chatStream: Scenario = {
         return report({
           direct,
           proxied,
+          bareProxy,
           backendCpuPerStreamMs,
           concurrentDirect,
           concurrentProxied,
@@ -88,6 +100,7 @@ export const chatStream: Scenario = {
         await backend.stop();
       }
     } finally {
+      await bare.stop();
       await model.stop();
     }
   },
@@ -118,7 +131,7 @@ async function runConcurrent(url: string, dispatcher: Dispatcher, backendPid: nu
 }
 
 function report(results: Results): ScenarioResult {
-  const { direct, proxied, backendCpuPerStreamMs, concurrentDirect, concurrentProxied, memoryBefore, memoryAfter, load } = results;
+  const { direct, proxied, bareProxy, backendCpuPerStreamMs, concurrentDirect, concurrentProxied, memoryBefore, memoryAfter, load } = results;
   const concurrentRow = (label: string, { wallMs, streams, backendCpuMs }: ConcurrentRun) => [
     label,
     ms(wallMs),
@@ -127,31 +140,42 @@ function report(results: Results): ScenarioResult {
     ms(median(ttfbsOf(streams))),
     String(backendCpuMs),
   ];
+  const vsDirect = overheadOver(proxied, direct);
+  const vsBare = overheadOver(proxied, bareProxy);
+  const bareVsDirect = overheadOver(bareProxy, direct);
   const ratio: Verdict = {
     measure: 'chat-stream proxied / direct total (medians)',
-    value: median(totalsOf(proxied)) / median(totalsOf(direct)),
+    value: vsDirect.ratio,
     unit: 'x',
     target: { bound: '<=', value: TARGET_MAX_RATIO },
   };
   const ttfbOverhead: Verdict = {
     measure: 'chat-stream TTFB overhead proxied - direct (medians)',
-    value: median(ttfbsOf(proxied)) - median(ttfbsOf(direct)),
+    value: vsDirect.ttfb,
     unit: 'ms',
     target: { bound: '<=', value: TARGET_MAX_TTFB_OVERHEAD_MS },
   };
   const text = [
     `${CHUNKS} chunks per stream; the model server (test helper, no delay) in a worker thread of the bench, ` +
       'the backend in its own process; client: undici request on keep-alive connections',
-    `${WARMUP_STREAMS} unmeasured streams per path, then ${ROUNDS} alternating rounds; ` +
+    'bare proxy (floor reference): node:http server (noDelay) in a worker thread of the bench, forwarding the body with ' +
+      'undici.request (keep-alive Agent, TCP_NODELAY) and writing status, content-type and body chunks back as they come',
+    `${WARMUP_STREAMS} unmeasured streams per path, then ${ROUNDS} alternating rounds direct, proxied, bare proxy; ` +
       `load average (1 min) at start ${load[0].toFixed(2)}, at end ${load[1].toFixed(2)}`,
     '',
     renderTable(
       ['path', 'TTFB median ms', 'total median ms', 'total min ms', 'total max ms'],
-      [timingRow('direct POST /chat/completions', direct), timingRow('proxied POST /api/services/:id/chat/completions', proxied)],
+      [
+        timingRow('direct POST /chat/completions', direct),
+        timingRow('proxied POST /api/services/:id/chat/completions', proxied),
+        timingRow('bare proxy POST /chat/completions (floor reference)', bareProxy),
+      ],
     ),
     '',
     `ratio proxied / direct total (medians): ${ratio.value.toFixed(2)}x ${targetNote(ratio)}`,
     `TTFB overhead proxied - direct (medians): ${ms(ttfbOverhead.value)} ms ${targetNote(ttfbOverhead)}`,
+    `proxied over the bare proxy (medians): total ratio ${vsBare.ratio.toFixed(2)}x, TTFB ${ms(vsBare.ttfb)} ms`,
+    `bare proxy over direct (medians), what one plain Node proxy hop costs here: total ratio ${bareVsDirect.ratio.toFixed(2)}x, TTFB ${ms(bareVsDirect.ttfb)} ms`,
     `backend CPU per proxied stream: ${backendCpuPerStreamMs.toFixed(1)} ms ` + `(user + system over the rounds, in ${MS_PER_CLOCK_TICK} ms ticks)`,
     '',
     `${CONCURRENT_STREAMS} concurrent streams of ${CHUNKS} chunks per path: all complete with every chunk in order`,

@@ -9,6 +9,7 @@ import {
   BareProxyWorker,
   ModelWorker,
   ms,
+  overheadOver,
   startBareProxyWorker,
   startModelWorker,
   StreamRequest,
@@ -264,12 +265,7 @@ function report(results: Results): ScenarioResult {
     String(run.backendCpuMs),
     run.completed.length > 0 ? ms(run.backendCpuMs / run.completed.length) : '-',
   ];
-  /** Total p50 ratio and TTFB p50 difference of `path` over `base`. */
-  const over = (path: StreamTiming[], base: StreamTiming[]) => ({
-    ratio: median(totalsOf(path)) / median(totalsOf(base)),
-    ttfb: median(ttfbsOf(path)) - median(ttfbsOf(base)),
-  });
-  const vsDirect = over(through, direct);
+  const vsDirect = overheadOver(through, direct);
   const ratio: Verdict = {
     measure: 'gateway gateway / direct total (p50)',
     value: vsDirect.ratio,
@@ -282,8 +278,8 @@ function report(results: Results): ScenarioResult {
     unit: 'ms',
     target: { bound: '<=', value: TARGET_MAX_TTFB_OVERHEAD_MS },
   };
-  const vsBare = over(through, bareProxy);
-  const bareVsDirect = over(bareProxy, direct);
+  const vsBare = overheadOver(through, bareProxy);
+  const bareVsDirect = overheadOver(bareProxy, direct);
   const failures = [concurrentDirect, concurrentGateway]
     .map((run, index) => (run.firstFailure ? `${index === 0 ? 'direct' : 'gateway'}: first failure: ${run.firstFailure}` : ''))
     .filter(Boolean);
