@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { get, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import type { Response } from 'supertest';
 import { BrandsService } from '../src/modules/inventory/brands.service';
@@ -26,6 +29,20 @@ describe('hot reads', () => {
   });
   afterAll(() => t?.close());
   beforeEach(() => guardCalls.mockClear());
+
+  /** The requests /metrics has timed for GET `route` answered 200. */
+  const timedRequests = async (route: string): Promise<number> => {
+    const histogram = t.app.get(Registry).getSingleMetric('infinistudio_http_request_duration_seconds')!;
+    return (
+      (await histogram.get()).values.find(
+        (sample) =>
+          (sample as { metricName?: string }).metricName === 'infinistudio_http_request_duration_seconds_count' &&
+          sample.labels.method === 'GET' &&
+          sample.labels.route === route &&
+          sample.labels.status === '200',
+      )?.value ?? 0
+    );
+  };
 
   const withoutPerAnswer = (response: Response) =>
     Object.fromEntries(Object.entries(response.headers).filter(([name]) => !PER_ANSWER.includes(name)));
@@ -91,28 +108,52 @@ describe('hot reads', () => {
     // A database that fails one read cannot be caused for real here: the lane's read fails, the chain's succeeds.
     const failing = jest.spyOn(BrandsService.prototype, 'listJson').mockRejectedValueOnce(new Error('database is locked'));
     try {
+      const timedBefore = await timedRequests('/api/brands');
       const response = await t.http.get('/api/brands').expect(200);
       expect(response.body).toEqual([expect.objectContaining({ name: 'Ascend' })]);
       expect(failing).toHaveBeenCalledTimes(2);
       expect(guardCalls).toHaveBeenCalledTimes(1);
+      // Timed by the chain that answered it, not a second time by the lane that gave it up.
+      expect(await timedRequests('/api/brands')).toBe(timedBefore + 1);
     } finally {
       failing.mockRestore();
     }
   });
 
   it('times its answers under the route in /metrics, as the chain does', async () => {
-    const histogram = t.app.get(Registry).getSingleMetric('infinistudio_http_request_duration_seconds')!;
-    const count = async () =>
-      (await histogram.get()).values.find(
-        (sample) =>
-          (sample as { metricName?: string }).metricName === 'infinistudio_http_request_duration_seconds_count' &&
-          sample.labels.method === 'GET' &&
-          sample.labels.route === '/api/models' &&
-          sample.labels.status === '200',
-      )?.value ?? 0;
-    const before = await count();
+    const before = await timedRequests('/api/models');
     await t.http.get('/api/models').expect(200);
     await t.http.get('/api/models?through=chain').expect(200);
-    expect(await count()).toBe(before + 2);
+    expect(await timedRequests('/api/models')).toBe(before + 2);
+  });
+
+  it('times a caller that leaves while the lane reads, as the chain would', async () => {
+    const server: Server = t.app.getHttpServer();
+    if (server.address() === null) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const list = await t.app.get(BrandsService).listJson();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const reading = new Promise<void>((resolve) => (started = resolve));
+    const heldRead = jest.spyOn(BrandsService.prototype, 'listJson').mockImplementationOnce(async () => {
+      started();
+      await held;
+      return list;
+    });
+    const answerClosed = once(server, 'request').then((args) => once(args[1] as ServerResponse, 'close'));
+    const before = await timedRequests('/api/brands');
+    try {
+      const caller = get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/brands`, {
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
+      caller.on('error', () => undefined);
+      await reading;
+      caller.destroy();
+      await answerClosed;
+      expect(await timedRequests('/api/brands')).toBe(before + 1);
+    } finally {
+      release();
+      heldRead.mockRestore();
+    }
   });
 });

@@ -69,23 +69,27 @@ export class HotReadLane {
     return (request: Request, response: Response, next: NextFunction): void => {
       const route = request.method === 'GET' && isPlain(request) ? this.routes.get(request.url) : undefined;
       if (!route) return next();
-      this.answer(route, headers, request, response).then(
-        (answered) => answered || next(),
-        // Before its answer went out, the chain can still give it; after, the connection is all there is to end.
-        () => (response.headersSent ? response.destroy() : next()),
-      );
+      // A failure before the handler (authentication's read) leaves the request to the chain, which answers it properly.
+      this.answer(route, headers, request, response, next).catch(() => next());
     };
   }
 
-  private async answer(route: HotRoute, headers: RecordedHeaders, request: Request, response: Response): Promise<boolean> {
+  private async answer(route: HotRoute, headers: RecordedHeaders, request: Request, response: Response, next: NextFunction): Promise<void> {
     const arrivedAt = performance.now();
     const principal = await this.auth.authenticate(presentedToken(request.headers));
-    if (!principal || !roleAllows(principal.role, route.role)) return false;
+    if (!principal || !roleAllows(principal.role, route.role)) return next();
     response.setHeader(REQUEST_ID_HEADER, requestIdFor(request));
     for (const [name, value] of headers) response.setHeader(name, value);
-    await route.handle(request, response);
-    this.metrics.timeHttpAnswer(request, response, route.path, arrivedAt);
-    return true;
+    // From here, so that a client that leaves while the handler reads is counted as the chain would count it.
+    const stopTiming = this.metrics.timeHttpAnswer(request, response, route.path, arrivedAt);
+    try {
+      await route.handle(request, response);
+    } catch {
+      // Before its answer went out, the chain can still give it (and time it); after, the connection is all there is to end.
+      if (response.headersSent) return void response.destroy();
+      stopTiming();
+      next();
+    }
   }
 
   private add(controller: object, name: string, handler: (...args: unknown[]) => unknown): void {

@@ -100,15 +100,17 @@ export class BackendMetrics {
 
   /**
    * Times the answer to `request` from `arrivedAt` (a performance.now()) by its route template: `route` when given,
-   * else the Express route it matched.
+   * else the Express route it matched. Returns what stops timing it, for an answer that someone else will time.
    */
-  timeHttpAnswer(request: Request, response: Response, route?: string, arrivedAt = performance.now()): void {
-    // `close` comes for finished answers and for clients that left early alike.
-    response.once('close', () => {
+  timeHttpAnswer(request: Request, response: Response, route?: string, arrivedAt = performance.now()): () => void {
+    const observe = () => {
       const matched = route ?? (request.route as { path?: unknown } | undefined)?.path;
       const labels = { method: request.method, route: typeof matched === 'string' ? matched : UNMATCHED_ROUTE, status: String(response.statusCode) };
       this.httpDuration.observe(labels, (performance.now() - arrivedAt) / 1000);
-    });
+    };
+    // `close` comes for finished answers and for clients that left early alike.
+    response.once('close', observe);
+    return () => response.off('close', observe);
   }
 
   taskRunFinished(outcome: string): void {
