@@ -51,7 +51,8 @@ export function configureApp(app: NestExpressApplication): void {
   // Ahead of everything, the polled lists for plain requests, with the headers of the chain below; not while debug
   // logging, which is to show every request.
   if (!logsEveryRequest) app.use(app.get(HotReadLane).middleware([securityHeaders, crossOriginHeaders]));
-  // First, so that every answer (CORS preflights and helmet's included) carries its X-Request-Id, and every log line its id.
+  // First of the chain, so that every answer it gives (CORS preflights and helmet's included) carries its X-Request-Id,
+  // and every log line its id; the lane's answers carry theirs.
   app.use(RequestContext.middleware);
   // Next, so that refusals of the checks below are timed too.
   app.use(app.get(BackendMetrics).observeHttpRequests);

@@ -298,7 +298,6 @@ function excerpt(text: string): string {
   return characters.length <= EXCERPT_CHARS ? plain : `${characters.slice(0, EXCERPT_CHARS - 1).join('')}…`;
 }
 
-/** At most `limit` bytes of a body; reading stops (closing the upstream) beyond that or on a failure, keeping what arrived. */
 /**
  * The status a model server's non-2xx answer is relayed with: the caller's own faults (a 4xx) keep theirs; 401, 403 and
  * 404 (the model server's credentials or path, not the caller's), 3xx, 5xx and anything else are a bad gateway.
@@ -307,6 +306,7 @@ export function relayedStatus(upstreamStatus: number): HttpStatus {
   return upstreamStatus >= 400 && upstreamStatus < 500 && !PROXY_FAULTS.has(upstreamStatus) ? upstreamStatus : HttpStatus.BAD_GATEWAY;
 }
 
+/** At most `limit` bytes of a body; reading stops (closing the upstream) beyond that or on a failure, keeping what arrived. */
 async function readPrefix(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ text: string; whole: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
