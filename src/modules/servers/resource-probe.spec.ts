@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,6 +84,24 @@ describe('the probe command, run by bash here', () => {
   });
 
   afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+  /** Idle (idle + iowait) and total jiffies of this host now, from the first line of /proc/stat. */
+  const jiffies = (): [number, number] => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return [fields[3] + fields[4], fields.reduce((sum, value) => sum + value, 0)];
+  };
+
+  it("reads the host's CPU counters twice, half a second apart, as idle and total jiffies", async () => {
+    const before = jiffies();
+    const { stdout } = await promisify(execFile)('bash', ['-c', resourceProbeCommand(1)], { env: { PATH: '/usr/bin:/bin' } });
+    const after = jiffies();
+    const [idle1, total1, idle2, total2] = /^CPU (\d+) (\d+) (\d+) (\d+)$/m.exec(stdout)!.slice(1).map(Number);
+    // Each reading lies between ours before and after it: the same counters, summed the same way.
+    expect([before[0], idle1, idle2, after[0]]).toEqual([before[0], idle1, idle2, after[0]].sort((a, b) => a - b));
+    expect([before[1], total1, total2, after[1]]).toEqual([before[1], total1, total2, after[1]].sort((a, b) => a - b));
+    // Half a second on at least one core: some 50 jiffies at 100 per second.
+    expect(total2 - total1).toBeGreaterThanOrEqual(40);
+  });
 
   it('runs every tool found at once, cuts off a hanging one, and skips rocm-smi beside hy-smi', async () => {
     const { stdout } = await promisify(execFile)('bash', ['-c', resourceProbeCommand(1)], {

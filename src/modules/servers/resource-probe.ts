@@ -28,24 +28,30 @@ function toolRun(tool: AcceleratorTool): string {
 /**
  * One remote command measures everything, so a measurement costs one channel on a warm connection.
  * Every line is tagged so that login-shell noise cannot be mistaken for a value.
+ * - CPU: two /proc/stat samples 0.5 s apart (busy share of the interval, not the average since boot), started first
+ *   in the background: the tools' start-up (a fork and a few execs each, some 20 ms apart on a busy host) then runs
+ *   within the half second instead of before it
  * - accelerators: every vendor tool found on the PATH, run in the background at once, each cut off after
  *   `toolTimeoutSeconds`; they overlap the CPU sample, so they add little to the probe's time
- * - CPU: two /proc/stat samples 0.5 s apart (busy share of the interval, not the average since boot)
  * - memory: MemTotal − MemAvailable
  * - disk: `df -P /`
+ * Outputs are gathered from files (the CPU line's hidden from the tools' glob) by one process, not one per tool.
  */
 export function resourceProbeCommand(toolTimeoutSeconds: number): string {
   return [
     `PATH="$PATH:${VENDOR_TOOL_DIRS.join(':')}"`,
     `bounded() { if command -v timeout >/dev/null 2>&1; then timeout -k 1 ${toolTimeoutSeconds} "$@"; else "$@"; fi; }`,
+    // Bash builtins only (the probe runs under bash -l): the sample's start waits for no fork.
+    'cpu() { read -r -a f </proc/stat; idle=$((f[4] + f[5])); total=0; for ((i = 1; i < ${#f[@]}; i++)); do total=$((total + f[i])); done; }',
     'tools=$(mktemp -d)',
+    '(cpu; first="$idle $total"; sleep 0.5; cpu; echo "CPU $first $idle $total" >"$tools/.cpu") &',
     ...ACCELERATOR_TOOLS.map(toolRun),
-    `cpu() { awk '/^cpu /{ idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print idle, total; exit }' /proc/stat; }`,
-    'echo "CPU $(cpu) $(sleep 0.5; cpu)"',
     `awk '/^(MemTotal|MemAvailable):/{ print "MEM", $1, $2 }' /proc/meminfo`,
     `df -P / | awk 'NR == 2 { print "DISK", $2, $3, $4 }'`,
     'wait',
-    `for output in "$tools"/*; do [ -f "$output" ] && sed "s/^/${TOOL_TAG} \${output##*/} /" "$output"; done`,
+    'cat "$tools/.cpu"',
+    `set -- "$tools"/*`,
+    `[ -f "$1" ] && awk '{ tool = FILENAME; sub(/.*\\//, "", tool); print "${TOOL_TAG} " tool " " $0 }' "$@"`,
     'rm -rf "$tools"',
   ].join('\n');
 }
