@@ -35,7 +35,7 @@ function toolRun(tool: AcceleratorTool): string {
  *   `toolTimeoutSeconds`; they overlap the CPU sample, so they add little to the probe's time
  * - memory: MemTotal − MemAvailable
  * - disk: `df -P /`
- * Outputs are gathered from files (the CPU line's hidden from the tools' glob) by one process, not one per tool.
+ * The tools' outputs are gathered from their files by one process, not one per tool.
  */
 export function resourceProbeCommand(toolTimeoutSeconds: number): string {
   return [
@@ -43,13 +43,13 @@ export function resourceProbeCommand(toolTimeoutSeconds: number): string {
     `bounded() { if command -v timeout >/dev/null 2>&1; then timeout -k 1 ${toolTimeoutSeconds} "$@"; else "$@"; fi; }`,
     // Bash builtins only (the probe runs under bash -l): the sample's start waits for no fork.
     'cpu() { read -r -a f </proc/stat; idle=$((f[4] + f[5])); total=0; for ((i = 1; i < ${#f[@]}; i++)); do total=$((total + f[i])); done; }',
+    // One short line in one write: it cannot interleave with the other lines of the probe's own output.
+    '(cpu; first="$idle $total"; sleep 0.5; cpu; echo "CPU $first $idle $total") &',
     'tools=$(mktemp -d)',
-    '(cpu; first="$idle $total"; sleep 0.5; cpu; echo "CPU $first $idle $total" >"$tools/.cpu") &',
     ...ACCELERATOR_TOOLS.map(toolRun),
     `awk '/^(MemTotal|MemAvailable):/{ print "MEM", $1, $2 }' /proc/meminfo`,
     `df -P / | awk 'NR == 2 { print "DISK", $2, $3, $4 }'`,
     'wait',
-    'cat "$tools/.cpu"',
     `set -- "$tools"/*`,
     `[ -f "$1" ] && awk '{ tool = FILENAME; sub(/.*\\//, "", tool); print "${TOOL_TAG} " tool " " $0 }' "$@"`,
     'rm -rf "$tools"',
