@@ -1,3 +1,4 @@
+import type { RequestListener, Server } from 'node:http';
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -48,9 +49,11 @@ export function configureApp(app: NestExpressApplication): void {
     exposedHeaders: [REQUEST_ID_HEADER],
   });
   const logsEveryRequest = logLevelsUpTo(http.logLevel).includes('debug');
-  // Ahead of everything, the polled lists for plain requests, with the headers of the chain below; not while debug
+  // Ahead of Express itself, the polled lists for plain requests, with the headers of the chain below; not while debug
   // logging, which is to show every request.
-  if (!logsEveryRequest) app.use(app.get(HotReadLane).middleware([securityHeaders, crossOriginHeaders]));
+  if (!logsEveryRequest) {
+    answerAheadOfExpress(app, (express) => app.get(HotReadLane).listenerAhead(express, [securityHeaders, crossOriginHeaders]));
+  }
   // First of the chain, so that every answer it gives (CORS preflights and helmet's included) carries its X-Request-Id,
   // and every log line its id; the lane's answers carry theirs.
   app.use(RequestContext.middleware);
@@ -75,6 +78,15 @@ export function configureApp(app: NestExpressApplication): void {
     swaggerOptions: { persistAuthorization: true },
   });
   app.enableShutdownHooks();
+}
+
+/** Puts `listener` in the Express app's place as the HTTP server's request listener; it hands Express what it leaves. */
+function answerAheadOfExpress(app: NestExpressApplication, listenerAhead: (express: RequestListener) => RequestListener): void {
+  const server = app.getHttpServer() as Server;
+  const express = app.getHttpAdapter().getInstance() as RequestListener;
+  if (!server.listeners('request').includes(express)) throw new Error("Express is not the HTTP server's request listener");
+  server.removeListener('request', express);
+  server.on('request', listenerAhead(express));
 }
 
 export function createOpenApiDocument(app: INestApplication): OpenAPIObject {

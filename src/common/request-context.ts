@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
@@ -31,7 +32,7 @@ export const REQUEST_ID_HEADER = 'X-Request-Id';
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The caller's X-Request-Id when it is acceptable (so a proxy's or client's id follows the request here), else a new one. */
-export function requestIdFor(request: Request): string {
+export function requestIdFor(request: Pick<IncomingMessage, 'headers'>): string {
   const offered = request.headers['x-request-id'];
   return typeof offered === 'string' && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
 }

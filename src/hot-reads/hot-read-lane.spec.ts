@@ -1,7 +1,7 @@
 import { CanActivate, Controller, Get, Param, Post, Query, Req, Res, Type, UseGuards } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthService } from '../modules/auth/auth.service';
 import { BackendMetrics } from '../observability/backend-metrics.service';
 import { HotReadLane } from './hot-read-lane';
@@ -17,8 +17,8 @@ class AllowAll implements CanActivate {
 class FineController {
   @Get()
   @HotRead()
-  list(@Req() request: Request, @Res() response: Response): void {
-    response.send(request.url);
+  list(@Req() request: IncomingMessage, @Res() response: ServerResponse): void {
+    response.end(request.url);
   }
 }
 
@@ -35,7 +35,7 @@ class QueryController {
 class PassthroughController {
   @Get()
   @HotRead()
-  list(@Res({ passthrough: true }) response: Response): string {
+  list(@Res({ passthrough: true }) response: ServerResponse): string {
     return String(response.statusCode);
   }
 }

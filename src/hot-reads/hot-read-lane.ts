@@ -1,4 +1,4 @@
-import { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { IncomingMessage, OutgoingHttpHeader, RequestListener, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Injectable, RequestMethod } from '@nestjs/common';
 import {
@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { REQUEST_ID_HEADER, requestIdFor } from '../common/request-context';
 import { requiredRole } from '../modules/auth/auth.guard';
 import { REQUIRED_ROLE } from '../modules/auth/access.decorators';
@@ -27,12 +27,13 @@ interface HotRoute {
   /** The route template, e.g. `/api/brands`, which is also the only URL the lane answers for it. */
   path: string;
   role: Role;
-  handle(request: Request, response: Response): Promise<unknown>;
+  handle(request: IncomingMessage, response: ServerResponse): Promise<unknown>;
 }
 
 /**
- * The lists the admin UI polls (brands, models, servers, the overview), answered ahead of the middleware chain and of
- * Nest's pipeline of guards, pipes and observables, which together cost such a read more than half of its CPU. The
+ * The lists the admin UI polls (brands, models, servers, the overview), answered ahead of Express (its dispatch, the
+ * middleware chain) and of Nest's pipeline of guards, pipes and observables, which together cost such a read more than
+ * half of its CPU. The
  * lane answers only a request it is sure about: a GET of exactly a `@HotRead` route's path, no query, no body, no
  * Origin (a cross-origin caller gets the full CORS treatment) and a caller the AuthGuard would let through. It sends
  * what the pipeline sends: the same handler's answer, the X-Request-Id, the security and CORS headers the chain's
@@ -63,18 +64,22 @@ export class HotReadLane {
     }
   }
 
-  /** The lane as the first middleware; `headerMiddlewares` are the chain's, whose headers its answers carry. */
-  middleware(headerMiddlewares: RequestHandler[]): RequestHandler {
+  /**
+   * The lane as the HTTP server's request listener, in front of `chain` (the Express app) to which it leaves every
+   * request it does not answer; `headerMiddlewares` are the chain's, whose headers its answers carry.
+   */
+  listenerAhead(chain: RequestListener, headerMiddlewares: RequestHandler[]): RequestListener {
     const headers = headersSetBy(headerMiddlewares);
-    return (request: Request, response: Response, next: NextFunction): void => {
-      const route = request.method === 'GET' && isPlain(request) ? this.routes.get(request.url) : undefined;
+    return (request, response) => {
+      const next = () => void chain(request, response);
+      const route = request.method === 'GET' && isPlain(request) ? this.routes.get(request.url!) : undefined;
       if (!route) return next();
       // A failure before the handler (authentication's read) leaves the request to the chain, which answers it properly.
-      this.answer(route, headers, request, response, next).catch(() => next());
+      this.answer(route, headers, request, response, next).catch(next);
     };
   }
 
-  private async answer(route: HotRoute, headers: RecordedHeaders, request: Request, response: Response, next: NextFunction): Promise<void> {
+  private async answer(route: HotRoute, headers: RecordedHeaders, request: IncomingMessage, response: ServerResponse, next: () => void): Promise<void> {
     const arrivedAt = performance.now();
     const principal = await this.auth.authenticate(presentedToken(request.headers));
     if (!principal || !roleAllows(principal.role, route.role)) return next();
@@ -120,13 +125,13 @@ export class HotReadLane {
 type RecordedHeaders = [string, OutgoingHttpHeader][];
 
 /** A GET with no query and no body, from no other origin. */
-function isPlain(request: Request): boolean {
+function isPlain(request: IncomingMessage): boolean {
   const { headers } = request;
   return headers.origin === undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0';
 }
 
 /** How to call a handler that takes `@Res()` (not with passthrough: it sends the answer) and, if it likes, `@Req()`. */
-function argumentsFor(type: object, name: string, where: string): (request: Request, response: Response) => unknown[] {
+function argumentsFor(type: object, name: string, where: string): (request: IncomingMessage, response: ServerResponse) => unknown[] {
   const declared = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, { index: number }>;
   // Keyed `<RouteParamtypes>:<index>`.
   const params: { kind: RouteParamtypes; index: number }[] = Object.entries(declared).map(([key, { index }]) => ({

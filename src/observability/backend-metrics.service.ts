@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -102,9 +103,9 @@ export class BackendMetrics {
    * Times the answer to `request` from `arrivedAt` (a performance.now()) by its route template: `route` when given,
    * else the Express route it matched. Returns what stops timing it, for an answer that someone else will time.
    */
-  timeHttpAnswer(request: Request, response: Response, route?: string, arrivedAt = performance.now()): () => void {
+  timeHttpAnswer(request: IncomingMessage, response: ServerResponse, route?: string, arrivedAt = performance.now()): () => void {
     const observe = () => {
-      const matched = route ?? (request.route as { path?: unknown } | undefined)?.path;
+      const matched = route ?? ((request as Partial<Request>).route as { path?: unknown } | undefined)?.path;
       const labels = { method: request.method, route: typeof matched === 'string' ? matched : UNMATCHED_ROUTE, status: String(response.statusCode) };
       this.httpDuration.observe(labels, (performance.now() - arrivedAt) / 1000);
     };

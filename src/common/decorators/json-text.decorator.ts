@@ -1,6 +1,6 @@
 import { applyDecorators, Type } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CachedJson } from '../../database/read-cache.service';
 
 /**
@@ -9,18 +9,21 @@ import type { CachedJson } from '../../database/read-cache.service';
  * ask again every time. The handler takes the response with `@Res()` and leaves the answer to this function: the bytes
  * go out as they are, where a value returned to Nest would pass through its reply (and a Buffer be sent as JSON).
  */
-export async function sendCachedJson(request: Request, response: Response, list: Promise<CachedJson>): Promise<void> {
+export async function sendCachedJson(request: IncomingMessage, response: ServerResponse, list: Promise<CachedJson>): Promise<void> {
   const { body, etag } = await list;
   response.setHeader('ETag', etag);
   response.setHeader('Cache-Control', 'no-cache');
   if (matches(request.headers['if-none-match'], etag)) {
-    response.status(304).end();
+    response.statusCode = 304;
+    response.end();
     return;
   }
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
   response.setHeader('Content-Length', body.length);
-  // Straight to Node: Express's send would only check again what is settled here (type, freshness, length).
-  response.status(200).end(body);
+  // Straight to Node (the hot-read lane gives Node's response, not Express's): Express's send would only check again what
+  // is settled here (type, freshness, length).
+  response.statusCode = 200;
+  response.end(body);
 }
 
 /** Whether an `If-None-Match` list names the ETag (weakly compared, as RFC 9110 asks for this header), or is `*`. */

@@ -9,7 +9,7 @@ import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { BrandsService } from './brands.service';
 import { BrandResponse, CreateBrandDto, CreateBrandFormDto, ReorderBrandsDto, UpdateBrandDto, UpdateBrandFormDto } from './dto/brand.dto';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('brands')
@@ -21,7 +21,7 @@ export class BrandsController {
   @Get()
   @HotRead()
   @JsonListResponse(BrandResponse)
-  listBrands(@Req() request: Request, @Res() response: Response): Promise<void> {
+  listBrands(@Req() request: IncomingMessage, @Res() response: ServerResponse): Promise<void> {
     return sendCachedJson(request, response, this.brands.listJson());
   }
 

@@ -9,7 +9,7 @@ import { CreatedResponse, MessageResponse } from '../../common/dto/responses.dto
 import { ParseIdPipe } from '../../common/pipes/parse-id.pipe';
 import { CreateModelDto, CreateModelFormDto, ModelResponse, UpdateModelDto, UpdateModelFormDto } from './dto/model.dto';
 import { ModelsService } from './models.service';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('models')
@@ -21,7 +21,7 @@ export class ModelsController {
   @Get()
   @HotRead()
   @JsonListResponse(ModelResponse)
-  listModels(@Req() request: Request, @Res() response: Response): Promise<void> {
+  listModels(@Req() request: IncomingMessage, @Res() response: ServerResponse): Promise<void> {
     return sendCachedJson(request, response, this.models.listJson());
   }
 

@@ -16,7 +16,7 @@ import {
 } from './dto/server.dto';
 import { ServersService } from './servers.service';
 import { JsonListResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse as HttpResponse } from 'node:http';
 import { HotRead } from '../../common/decorators/hot-read.decorator';
 
 @ApiTags('servers')
@@ -28,7 +28,7 @@ export class ServersController {
   @Get()
   @HotRead()
   @JsonListResponse(ServerResponse)
-  listServers(@Req() request: Request, @Res() response: Response): Promise<void> {
+  listServers(@Req() request: IncomingMessage, @Res() response: HttpResponse): Promise<void> {
     return sendCachedJson(request, response, this.servers.listJson());
   }
 

@@ -1,6 +1,6 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotRead } from '../../common/decorators/hot-read.decorator';
 import { JsonObjectResponse, sendCachedJson } from '../../common/decorators/json-text.decorator';
 import { StatsResponse } from './stats-response.dto';
@@ -15,7 +15,7 @@ export class StatsController {
   @Get()
   @HotRead()
   @JsonObjectResponse(StatsResponse)
-  getStats(@Req() request: Request, @Res() response: Response): Promise<void> {
+  getStats(@Req() request: IncomingMessage, @Res() response: ServerResponse): Promise<void> {
     return sendCachedJson(request, response, this.stats.overviewJson());
   }
 }
