@@ -33,8 +33,6 @@ export const taskExec: Scenario = {
     try {
       const backend = await startBackend();
       try {
-        // One block after the other, not interleaved: both sides run on the same sshd, and each side's
-        // connection stays busy back to back, as it would be without the other.
         const client = new Agent();
         const direct = await connectNoDelay(sshd);
         try {
