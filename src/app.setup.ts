@@ -1,4 +1,4 @@
-import type { RequestListener, Server } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -80,9 +80,9 @@ export function configureApp(app: NestExpressApplication): void {
   app.enableShutdownHooks();
 }
 
-/** Puts `listener` in the Express app's place as the HTTP server's request listener; it hands Express what it leaves. */
+/** Puts the listener `listenerAhead` makes in the Express app's place on the HTTP server; it hands Express what it leaves. */
 function answerAheadOfExpress(app: NestExpressApplication, listenerAhead: (express: RequestListener) => RequestListener): void {
-  const server = app.getHttpServer() as Server;
+  const server = app.getHttpServer();
   const express = app.getHttpAdapter().getInstance() as RequestListener;
   if (!server.listeners('request').includes(express)) throw new Error("Express is not the HTTP server's request listener");
   server.removeListener('request', express);

@@ -11,8 +11,8 @@ import { startTestApp, TestApp } from './helpers/test-app';
 const PER_ANSWER = ['date', 'x-request-id', 'connection', 'keep-alive'];
 
 /**
- * The polled lists (brands, models, servers, the overview) are answered by the hot-read lane, ahead of the middleware
- * chain and of Nest's guard: the same answer the chain gives, to the same callers only. A GET with a query is the same
+ * The polled lists (brands, models, servers, the overview) are answered by the hot-read lane, ahead of Express (its
+ * middleware chain) and of Nest's guard: the same answer the chain gives, to the same callers only. A GET with a query is the same
  * request to the route, but not one the lane takes, so it shows what the chain answers.
  */
 describe('hot reads', () => {

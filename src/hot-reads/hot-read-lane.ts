@@ -31,14 +31,13 @@ interface HotRoute {
 }
 
 /**
- * The lists the admin UI polls (brands, models, servers, the overview), answered ahead of Express (its dispatch, the
- * middleware chain) and of Nest's pipeline of guards, pipes and observables, which together cost such a read more than
- * half of its CPU. The
- * lane answers only a request it is sure about: a GET of exactly a `@HotRead` route's path, no query, no body, no
- * Origin (a cross-origin caller gets the full CORS treatment) and a caller the AuthGuard would let through. It sends
- * what the pipeline sends: the same handler's answer, the X-Request-Id, the security and CORS headers the chain's
- * middlewares set on every such answer (recorded once at start-up), timed under the same route in /metrics. Anything
- * else, a failing handler included, goes on down the chain as if the lane were not there.
+ * The lists the admin UI polls (brands, models, servers, the overview), answered ahead of Express (its dispatch and
+ * the middleware chain) and of Nest's pipeline of guards, pipes and observables, which together cost such a read more
+ * than half of its CPU. The lane answers only a request it is sure about: a GET of exactly a `@HotRead` route's path,
+ * no query, no body, no Origin (a cross-origin caller gets the full CORS treatment) and a caller the AuthGuard would
+ * let through. It sends what the pipeline sends: the same handler's answer, the X-Request-Id, the security and CORS
+ * headers the chain's middlewares set on every such answer (recorded once at start-up), timed under the same route in
+ * /metrics. Anything else, a failing handler included, goes on to Express as if the lane were not there.
  */
 @Injectable()
 export class HotReadLane {
@@ -79,7 +78,13 @@ export class HotReadLane {
     };
   }
 
-  private async answer(route: HotRoute, headers: RecordedHeaders, request: IncomingMessage, response: ServerResponse, next: () => void): Promise<void> {
+  private async answer(
+    route: HotRoute,
+    headers: RecordedHeaders,
+    request: IncomingMessage,
+    response: ServerResponse,
+    next: () => void,
+  ): Promise<void> {
     const arrivedAt = performance.now();
     const principal = await this.auth.authenticate(presentedToken(request.headers));
     if (!principal || !roleAllows(principal.role, route.role)) return next();
