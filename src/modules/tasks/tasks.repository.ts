@@ -144,24 +144,21 @@ export class TasksRepository {
   /** Records a finished run and mirrors it on the task, in one transaction. */
   async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>): Promise<void> {
     await this.writes.run(() =>
-      // Both statements sent at once: the run's answer waits for this commit, and the second need not wait for the first.
-      this.transactions.run((manager) =>
-        Promise.all([
-          manager.update(
-            TaskRun,
-            { id: run.id },
-            {
-              finished_at: run.finished_at,
-              duration_ms: run.duration_ms,
-              status: run.status,
-              exit_status: run.exit_status,
-              output: run.output,
-              error: run.error,
-            },
-          ),
-          manager.update(Task, { id: run.task_id }, task),
-        ]),
-      ),
+      this.transactions.run(async (manager) => {
+        await manager.update(
+          TaskRun,
+          { id: run.id },
+          {
+            finished_at: run.finished_at,
+            duration_ms: run.duration_ms,
+            status: run.status,
+            exit_status: run.exit_status,
+            output: run.output,
+            error: run.error,
+          },
+        );
+        await manager.update(Task, { id: run.task_id }, task);
+      }),
     );
   }
 
