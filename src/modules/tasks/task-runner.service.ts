@@ -8,12 +8,11 @@ import { ServersService } from '../servers/servers.service';
 import { TaskEventsGateway } from './task-events.gateway';
 import { TaskRun } from './task-run.entity';
 import { KeyedLimit } from './keyed-limit';
-import { Task } from './task.entity';
-import { TasksRepository } from './tasks.repository';
+import { RunnableTask, TasksRepository } from './tasks.repository';
 
 /** A slot of a task that this instance has claimed. */
 export interface ScheduledSlot {
-  task: Task;
+  task: RunnableTask;
   slot: Date;
 }
 
@@ -54,7 +53,7 @@ export class TaskRunner implements OnApplicationShutdown {
   }
 
   /** Runs the task now and waits for it; 409 while a run of it is going. */
-  async runNow(task: Task): Promise<RunOutcome> {
+  async runNow(task: RunnableTask): Promise<RunOutcome> {
     if (this.running.has(task.id)) throw new ConflictException(`Task ${task.id} is already running`);
     return this.run(task, 'manual', null);
   }
@@ -102,7 +101,7 @@ export class TaskRunner implements OnApplicationShutdown {
     this.metrics.taskRunFinished('skipped');
   }
 
-  private async run(task: Task, trigger: 'manual' | 'schedule', slot: Date | null): Promise<RunOutcome> {
+  private async run(task: RunnableTask, trigger: 'manual' | 'schedule', slot: Date | null): Promise<RunOutcome> {
     this.running.add(task.id);
     try {
       return await this.limit.run(task.server_id, async () => {

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { CachedWrites } from '../../database/cached-writes';
 import { ReadCache } from '../../database/read-cache.service';
+import { RowsById } from '../../database/rows-by-id';
 import { Transactions } from '../../database/transactions.service';
 import { TaskRun } from './task-run.entity';
 import { Task } from './task.entity';
@@ -11,6 +12,10 @@ import { SINGLE_ROW } from '../../database/save-options';
 export interface TaskRow extends Omit<Task, 'server'> {
   server_name: string | null;
 }
+
+/** What running a task, and its audit event, read of it. */
+export type RunnableTask = Pick<Task, 'id' | 'command' | 'server_id' | 'timeout_seconds' | 'command_set_by'>;
+const RUNNABLE_COLUMNS: (keyof RunnableTask)[] = ['id', 'command', 'server_id', 'timeout_seconds', 'command_set_by'];
 
 /** Slack beyond a run's timeout before a `running` row is taken for one a crash left behind. */
 const RUN_GRACE_SECONDS = 60;
@@ -54,6 +59,9 @@ export type TaskFields = Partial<
 export class TasksRepository {
   /** Run history is not cached: runs are written directly, tasks through `writes`. */
   private readonly writes: CachedWrites;
+  /** For the statements every run waits on. */
+  private readonly taskRows: RowsById<Task>;
+  private readonly runRows: RowsById<TaskRun>;
 
   constructor(
     @InjectRepository(Task) private readonly tasks: Repository<Task>,
@@ -62,6 +70,8 @@ export class TasksRepository {
     private readonly transactions: Transactions,
   ) {
     this.writes = new CachedWrites(cache, 'tasks');
+    this.taskRows = new RowsById(tasks.manager, Task);
+    this.runRows = new RowsById(runs.manager, TaskRun);
   }
 
   /** Newest first, with the server's name. */
@@ -79,6 +89,11 @@ export class TasksRepository {
 
   findById(id: number): Promise<Task | null> {
     return this.tasks.findOneBy({ id });
+  }
+
+  /** What a run of the task needs of it, read as one plain statement. */
+  findRunnable(id: number): Promise<RunnableTask | null> {
+    return this.taskRows.find(id, RUNNABLE_COLUMNS);
   }
 
   /** Tasks that run on the server. */
@@ -108,7 +123,7 @@ export class TasksRepository {
     const [run] = await this.writes.run(() =>
       Promise.all([
         this.insertRun({ ...start, finished_at: null, status: 'running', exit_status: null, duration_ms: null, output: '', error: '' }),
-        this.tasks.update({ id: start.task_id }, { status: 'executing' }),
+        this.taskRows.update(start.task_id, { status: 'executing' }),
       ]),
     );
     return run;
@@ -145,19 +160,9 @@ export class TasksRepository {
   async finishRun(run: TaskRun, task: Pick<Task, 'status' | 'last_run' | 'result'>): Promise<void> {
     await this.writes.run(() =>
       this.transactions.run(async (manager) => {
-        await manager.update(
-          TaskRun,
-          { id: run.id },
-          {
-            finished_at: run.finished_at,
-            duration_ms: run.duration_ms,
-            status: run.status,
-            exit_status: run.exit_status,
-            output: run.output,
-            error: run.error,
-          },
-        );
-        await manager.update(Task, { id: run.task_id }, task);
+        const { finished_at, duration_ms, status, exit_status, output, error } = run;
+        await this.runRows.update(run.id, { finished_at, duration_ms, status, exit_status, output, error }, manager);
+        await this.taskRows.update(run.task_id, task, manager);
       }),
     );
   }

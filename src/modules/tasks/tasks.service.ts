@@ -73,9 +73,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApp
   }
 
   async get(id: number): Promise<TaskRow> {
-    const task = await this.tasks.findRow(id);
-    if (!task) throw new NotFoundException(`Task ${id} not found`);
-    return task;
+    return found(id, await this.tasks.findRow(id));
   }
 
   async create(dto: CreateTaskDto): Promise<Task> {
@@ -156,7 +154,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApp
 
   /** Runs the task's command now and waits for it; the run is recorded whatever its outcome. */
   async execute(id: number): Promise<ExecuteTaskResponse> {
-    const task = await this.requireTask(id);
+    const task = found(id, await this.tasks.findRunnable(id));
     await this.audit.record({
       action: 'task.execute',
       target: `task:${id}`,
@@ -179,9 +177,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApp
   }
 
   private async requireTask(id: number): Promise<Task> {
-    const task = await this.tasks.findById(id);
-    if (!task) throw new NotFoundException(`Task ${id} not found`);
-    return task;
+    return found(id, await this.tasks.findById(id));
   }
 
   private async requireServer(serverId: number): Promise<void> {
@@ -200,4 +196,10 @@ function checkedCron(expression: string | null | undefined): string {
   const error = cronExpressionError(expression);
   if (error) throw new BadRequestException(error);
   return expression.trim();
+}
+
+/** The task read as task `id`, or a 404 when there is none. */
+function found<T>(id: number, task: T | null): T {
+  if (!task) throw new NotFoundException(`Task ${id} not found`);
+  return task;
 }

@@ -1,0 +1,73 @@
+import { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
+import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+
+/**
+ * Reads and updates of one entity's rows by primary key, sent as the SQL TypeORM's query builders would send, with the
+ * values prepared and hydrated by TypeORM's driver as its own are — without the builders, which cost about half a
+ * millisecond per statement inside the backend (on SQLite, measured alternately in one run: 0.83 against 0.39 ms for
+ * a task's read, 1.37 against 0.85 ms for a run's finish of two UPDATEs). For the few statements a waiting caller pays
+ * for on every call: a task run's.
+ */
+export class RowsById<E extends ObjectLiteral> {
+  private readonly metadata: EntityMetadata;
+  private readonly table: string;
+  private readonly idColumn: string;
+
+  constructor(
+    private readonly manager: EntityManager,
+    entity: EntityTarget<E>,
+  ) {
+    this.metadata = manager.connection.getMetadata(entity);
+    const [primary, ...others] = this.metadata.primaryColumns;
+    if (!primary || others.length > 0) throw new Error(`${this.metadata.name} must have a single primary column`);
+    this.table = this.escape(this.metadata.tableName);
+    this.idColumn = this.escape(primary.databaseName);
+  }
+
+  /** The `properties` of the row, or null when there is none; inside a transaction, pass its manager. */
+  async find<K extends keyof E & string>(id: number, properties: K[], manager = this.manager): Promise<Pick<E, K> | null> {
+    const columns = properties.map((property) => this.column(property));
+    const selected = columns.map((column) => this.escape(column.databaseName)).join(', ');
+    const [row] = (await this.query(manager, `SELECT ${selected} FROM ${this.table} WHERE ${this.idColumn} = :id`, { id })) as Record<
+      string,
+      unknown
+    >[];
+    if (!row) return null;
+    const driver = manager.connection.driver;
+    return Object.fromEntries(columns.map((column) => [column.propertyName, driver.prepareHydratedValue(row[column.databaseName], column)])) as Pick<
+      E,
+      K
+    >;
+  }
+
+  /** Sets `fields` on the row (none there: nothing happens); inside a transaction, pass its manager. */
+  async update(id: number, fields: Partial<E>, manager = this.manager): Promise<void> {
+    const driver = manager.connection.driver;
+    const assignments: string[] = [];
+    const values: ObjectLiteral = { id };
+    for (const [property, value] of Object.entries(fields)) {
+      const column = this.column(property);
+      // Named after their position: property names are not all valid parameter names.
+      const name = `v${assignments.length}`;
+      assignments.push(`${this.escape(column.databaseName)} = :${name}`);
+      values[name] = driver.preparePersistentValue(value, column) as unknown;
+    }
+    if (assignments.length === 0) return;
+    await this.query(manager, `UPDATE ${this.table} SET ${assignments.join(', ')} WHERE ${this.idColumn} = :id`, values);
+  }
+
+  /** `:name` parameters become the dialect's (`?` or `$1`), as in TypeORM's own statements. */
+  private query(manager: EntityManager, sql: string, parameters: ObjectLiteral): Promise<unknown> {
+    return manager.query(...manager.connection.driver.escapeQueryWithParameters(sql, parameters, {}));
+  }
+
+  private column(property: string): ColumnMetadata {
+    const column = this.metadata.findColumnWithPropertyName(property);
+    if (!column) throw new Error(`${this.metadata.name} has no column ${property}`);
+    return column;
+  }
+
+  private escape(name: string): string {
+    return this.manager.connection.driver.escape(name);
+  }
+}
