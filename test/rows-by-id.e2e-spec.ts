@@ -1,0 +1,75 @@
+import { DataSource } from 'typeorm';
+import { RowsById } from '../src/database/rows-by-id';
+import { Server } from '../src/modules/servers/server.entity';
+import { Task } from '../src/modules/tasks/task.entity';
+import { startTestApp, TestApp } from './helpers/test-app';
+
+/** RowsById against TypeORM's own statements, on the database of the run (SQLite, or PostgreSQL in CI's second run). */
+describe('RowsById', () => {
+  let testApp: TestApp;
+  let dataSource: DataSource;
+  let rows: RowsById<Task>;
+  let serverId: number;
+
+  beforeAll(async () => {
+    testApp = await startTestApp();
+    dataSource = testApp.app.get(DataSource);
+    rows = new RowsById(dataSource.manager, Task);
+    const server = await dataSource.getRepository(Server).save({ name: 'gpu-1', host_ip: '127.0.0.1', port: 22, username: 'u' });
+    serverId = server.id;
+  });
+  afterAll(() => testApp.close());
+
+  const newTask = () =>
+    dataSource.getRepository(Task).save({ name: 'nightly', command: "echo 'hi'", server_id: serverId, schedule_type: 'once', enabled: false });
+  const stored = async (id: number) => (await dataSource.query(`SELECT status, last_run, result, enabled FROM tasks WHERE id = ${id}`))[0] as unknown;
+
+  it('stores a date, JSON and a boolean exactly as TypeORM update does', async () => {
+    const [byTypeOrm, byRows] = [await newTask(), await newTask()];
+    const fields = {
+      status: 'completed',
+      last_run: new Date('2026-12-02T15:50:36.123Z'),
+      result: { output: 'ünïcode\n', error: '', success: true },
+      enabled: true,
+    };
+
+    await dataSource.getRepository(Task).update({ id: byTypeOrm.id }, fields);
+    await rows.update(byRows.id, fields);
+
+    expect(await stored(byRows.id)).toEqual(await stored(byTypeOrm.id));
+    expect(await dataSource.getRepository(Task).findOneByOrFail({ id: byRows.id })).toMatchObject(fields);
+  });
+
+  it('reads back the typed values findOneBy gives, only the columns asked for', async () => {
+    const task = await newTask();
+    await rows.update(task.id, { last_run: new Date('2026-01-31T23:59:59.999Z'), result: { output: 'x', error: 'y', success: false } });
+
+    const read = await rows.find(task.id, ['id', 'command', 'enabled', 'timeout_seconds', 'last_run', 'result']);
+
+    const full = await dataSource.getRepository(Task).findOneByOrFail({ id: task.id });
+    expect(read).toEqual({
+      id: full.id,
+      command: "echo 'hi'",
+      enabled: false,
+      timeout_seconds: 3600,
+      last_run: full.last_run,
+      result: { output: 'x', error: 'y', success: false },
+    });
+    expect(read?.last_run).toEqual(new Date('2026-01-31T23:59:59.999Z'));
+  });
+
+  it('finds nothing for an unknown id, and an update of an unknown id or of no fields changes nothing', async () => {
+    const task = await newTask();
+    const before = await stored(task.id);
+
+    await rows.update(task.id + 1000, { status: 'failed' });
+    await rows.update(task.id, {});
+
+    expect(await rows.find(task.id + 1000, ['id'])).toBeNull();
+    expect(await stored(task.id)).toEqual(before);
+  });
+
+  it('refuses a property the entity has no column for, before sending anything', async () => {
+    await expect(rows.update(1, { nonsense: 1 } as Partial<Task>)).rejects.toThrow('Task has no column nonsense');
+  });
+});
