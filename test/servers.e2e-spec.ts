@@ -248,6 +248,25 @@ describeSsh('servers over a real sshd', () => {
       expect(res.body.error).toMatch(/Authentication failed/);
       expect(res.body.error).not.toContain('wrong-password');
     });
+
+    it("runs a task with the server's credentials of the moment: a password changed and changed back", async () => {
+      const id = await createServer();
+      const task = (await t.http.post('/api/tasks').send({ name: 'who', command: 'whoami', server_id: id, schedule_type: 'daily' }).expect(201)).body
+        .id;
+      const execute = async () =>
+        (await t.http.post(`/api/tasks/${task}/execute`).expect(200)).body as { success: boolean; output: string; error: string };
+
+      const ranAs = async () => {
+        const result = await execute();
+        return [result.success, result.output.trim()];
+      };
+      expect(await ranAs()).toEqual([true, sshd.username]);
+      await t.http.put(`/api/servers/${id}`).send({ password: 'wrong-password' }).expect(200);
+      const refused = await execute();
+      expect(refused).toMatchObject({ success: false, error: expect.stringMatching(/Authentication failed/) });
+      await t.http.put(`/api/servers/${id}`).send({ password: sshd.password }).expect(200);
+      expect(await ranAs()).toEqual([true, sshd.username]);
+    });
   });
 
   describe('host keys (trust on first use)', () => {

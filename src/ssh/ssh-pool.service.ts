@@ -329,10 +329,17 @@ function promisifyChannel(
   });
 }
 
+/** Of frozen targets, which cannot change (ServersService keeps one per cached server row): hashed once, not per channel. */
+const versionsOfFrozenTargets = new WeakMap<SshTarget, string>();
+
 function credentialVersion(target: SshTarget): string {
-  return createHash('sha256')
+  const known = versionsOfFrozenTargets.get(target);
+  if (known !== undefined) return known;
+  const version = createHash('sha256')
     .update(JSON.stringify([target.host, target.port, target.username, target.password, target.privateKey, target.passphrase]))
     .digest('hex');
+  if (Object.isFrozen(target)) versionsOfFrozenTargets.set(target, version);
+  return version;
 }
 
 function isChannelRefused(error: unknown): boolean {
