@@ -536,6 +536,56 @@ describeSsh('task scheduler against a real sshd', () => {
     });
   });
 
+  describe('with polls a minute apart', () => {
+    let t: TestApp;
+    let c: ReturnType<typeof clientOf>;
+    let serverId: number;
+
+    // No regular poll comes during these tests (the first is a minute after start-up): a wake-up started whatever runs.
+    beforeAll(async () => {
+      t = await startTestApp({ ...SCHEDULER_ON, SCHEDULER_POLL_MS: '60000' });
+      c = clientOf(t);
+      serverId = await c.createServer(sshd, 'gpu-wake');
+    });
+    afterAll(() => t?.close());
+
+    it('starts a once task at creation and one at its run_at, then a re-planned one at its new run_at', async () => {
+      const now = await c.createTask({ name: 'wake now', command: 'echo now', server_id: serverId, schedule_type: 'once' });
+      const runAt = new Date(Date.now() + 1500).toISOString();
+      const soon = await c.createTask({ name: 'wake soon', command: 'echo soon', server_id: serverId, schedule_type: 'once', run_at: runAt });
+      const farAway = new Date(Date.now() + 3_600_000).toISOString();
+      const moved = await c.createTask({ name: 'wake moved', command: 'echo moved', server_id: serverId, schedule_type: 'once', run_at: farAway });
+
+      const [nowRun] = await c.untilRuns(now, (runs) => runs.length > 0 && finished(runs[0]), 'the run right after creation');
+      const [soonRun] = await c.untilRuns(soon, (runs) => runs.length > 0 && finished(runs[0]), 'the run at run_at');
+      expect(soonRun.scheduled_for).toBe(runAt);
+      for (const run of [nowRun, soonRun]) expectOnTime(run);
+      expect(await c.runs(moved)).toEqual([]);
+
+      const movedTo = new Date(Date.now() + 1000).toISOString();
+      await c.update(moved, { run_at: movedTo });
+      const [movedRun] = await c.untilRuns(moved, (runs) => runs.length > 0 && finished(runs[0]), 'the run at the new run_at');
+      expect(movedRun).toMatchObject({ scheduled_for: movedTo, status: 'completed', output: expect.stringMatching(/^moved\r?\n$/) });
+      expectOnTime(movedRun);
+    });
+
+    it('runs a cron task slot after slot: each run wakes the scheduler for the next slot', async () => {
+      const id = await c.createTask({
+        name: 'wake cron',
+        command: 'true',
+        server_id: serverId,
+        schedule_type: 'cron',
+        cron_expression: '*/2 * * * * *',
+      });
+
+      const runs = await c.untilRuns(id, (all) => all.length >= 3 && all.every(finished), 'three scheduled runs', 9000);
+      const slots = runs.map((run) => ms(run.scheduled_for));
+      expect(slots.slice(1)).toEqual(slots.slice(0, -1).map((slot) => slot - 2000));
+      for (const run of runs) expectOnTime(run);
+      await c.update(id, { enabled: false });
+    });
+  });
+
   describe('misfire at start-up', () => {
     let t: TestApp;
     let c: ReturnType<typeof clientOf>;

@@ -220,7 +220,7 @@ export class EnvironmentVariables {
   })
   SCHEDULER_TIMEZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-  /** How often the scheduler looks for due tasks. */
+  /** How often the scheduler looks for due tasks, and how far ahead (a slot before the next poll gets a wake-up). */
   @Transform(toInt)
   @IsInt()
   @Min(50)

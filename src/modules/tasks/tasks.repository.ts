@@ -17,6 +17,10 @@ export interface TaskRow extends Omit<Task, 'server'> {
 export type RunnableTask = Pick<Task, 'id' | 'command' | 'server_id' | 'timeout_seconds' | 'command_set_by'>;
 const RUNNABLE_COLUMNS: (keyof RunnableTask)[] = ['id', 'command', 'server_id', 'timeout_seconds', 'command_set_by'];
 
+/** What the scheduler reads of a due task: to run it, and to plan its next slot. */
+export type DueTask = RunnableTask & Pick<Task, 'next_run' | 'schedule_type' | 'cron_expression' | 'timezone' | 'run_at' | 'created_at'>;
+const DUE_COLUMNS: (keyof DueTask)[] = [...RUNNABLE_COLUMNS, 'next_run', 'schedule_type', 'cron_expression', 'timezone', 'run_at', 'created_at'];
+
 /** Slack beyond a run's timeout before a `running` row is taken for one a crash left behind. */
 const RUN_GRACE_SECONDS = 60;
 
@@ -167,10 +171,11 @@ export class TasksRepository {
     );
   }
 
-  /** Enabled tasks whose next slot has come, oldest slot first. */
-  findDue(now: Date, limit: number): Promise<Task[]> {
+  /** Enabled tasks whose next slot has come, oldest slot first; not the last result, which may be long. */
+  findDue(now: Date, limit: number): Promise<DueTask[]> {
     return this.tasks
       .createQueryBuilder('task')
+      .select(DUE_COLUMNS.map((column) => `task.${column}`))
       .where('task.enabled = :enabled', { enabled: true })
       .andWhere('task.next_run <= :now', { now })
       .orderBy('task.next_run', 'ASC')

@@ -101,6 +101,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApp
       target: `task:${task.id}`,
       detail: { command: task.command, server_id: task.server_id, schedule_type: task.schedule_type },
     });
+    this.scheduler.wakeFor(task.next_run);
     return task;
   }
 
@@ -143,6 +144,7 @@ export class TasksService implements OnModuleInit, OnApplicationBootstrap, OnApp
         server_id: fields.server_id ?? task.server_id,
       },
     });
+    if (fields.next_run !== undefined) this.scheduler.wakeFor(fields.next_run);
   }
 
   async delete(id: number): Promise<void> {
