@@ -152,7 +152,7 @@ describe('the /v1 gateway', () => {
   });
 
   it('refuses aliases that are not model names, changing nothing', async () => {
-    for (const aliases of [['has space'], ['x'.repeat(129)], [''], 'gpt', [7], ['a', 'a']]) {
+    for (const aliases of [['has space'], ['x'.repeat(129)], [''], 'gpt', [7], ['a', 'a'], null]) {
       await t.http.put(`/api/services/${secondService}`).send({ aliases }).expect(400);
     }
     expect((await t.http.get(`/api/services/${secondService}`).expect(200)).body.aliases).toEqual(['gpt-4o-mini']);

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AcceptsReadOnlyFields, MAX_INT32, NO_NUL, NoNulCharacters, RequiredText } from '../../../common/decorators/fields';
+import { AcceptsReadOnlyFields, MAX_INT32, NO_NUL, NoNulCharacters, NotNullIfPresent, RequiredText } from '../../../common/decorators/fields';
 import { OperationOutcome } from '../service-operation.entity';
 import { DeployResult, ServiceOperation } from '../service.entity';
 
@@ -80,7 +80,7 @@ export class CreateServiceDto {
    * another name (`gpt-4o-mini`) keep it. Services sharing a name are replicas of it.
    */
   @ApiPropertyOptional({ type: [String], maxItems: MAX_ALIASES, example: ['gpt-4o-mini'] })
-  @IsOptional()
+  @NotNullIfPresent()
   @IsArray()
   @ArrayMaxSize(MAX_ALIASES)
   @ArrayUnique()
