@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 import { CredentialVault } from '../src/common/credential-vault.service';
 import { BackendProcess, buildBackend, startBuiltBackend } from './helpers/built-backend';
 import { createLegacyDatabase, LegacyFixture, PNG_BYTES } from './helpers/legacy-database';
@@ -229,7 +229,7 @@ describe('the admin command line (node dist/cli.js)', () => {
       sshd = sshdAvailable ? await startSshd() : undefined;
       const account = sshd ?? { host: '127.0.0.1', port: 22, username: 'infinitest', password: 'legacy-plain-password' };
       legacyPassword = account.password;
-      legacy = await createLegacyDatabase(tempDir('infini-legacy-'), account);
+      legacy = createLegacyDatabase(tempDir('infini-legacy-'), account);
       dataDir = await freshDataDir();
       // Lists straight from the database, so that every check below sees what the import wrote at once.
       await startBackend(dataDir, { READ_CACHE_TTL_MS: '0' });
@@ -271,9 +271,9 @@ describe('the admin command line (node dist/cli.js)', () => {
           await client.end();
         }
       }
-      const db = new sqlite3.Database(join(dataDir, 'infini.db'), sqlite3.OPEN_READONLY);
+      const db = new Database(join(dataDir, 'infini.db'), { readonly: true });
       try {
-        return await new Promise<T[]>((resolve, reject) => db.all<T>(sql, (error, rows) => (error ? reject(error) : resolve(rows))));
+        return db.prepare(sql).all() as T[];
       } finally {
         db.close();
       }
@@ -439,7 +439,7 @@ describe('the admin command line (node dist/cli.js)', () => {
       const notADatabase = join(tempDir('infini-not-db-'), 'notes.db');
       writeFileSync(notADatabase, 'these are not the droids you are looking for\n'.repeat(100));
       const refusals = [
-        { path: join(tmpdir(), 'no-such-dir', 'infini.db'), message: /^Cannot open .*no-such-dir\/infini\.db: .*unable to open database file\n$/ },
+        { path: join(tmpdir(), 'no-such-dir', 'infini.db'), message: /^Cannot open .*no-such-dir\/infini\.db: .*the directory does not exist\n$/ },
         { path: notADatabase, message: /^Cannot read .*notes\.db: .*file is not a database\n$/ },
       ];
       if (!process.env.DATABASE_URL) {
@@ -456,7 +456,7 @@ describe('the admin command line (node dist/cli.js)', () => {
 
   describe('import-legacy --enable-tasks', () => {
     it('enables the imported tasks and plans their next run', async () => {
-      const legacy = await createLegacyDatabase(tempDir('infini-legacy-'), { host: '127.0.0.1', port: 22, username: 'root', password: 'pw' });
+      const legacy = createLegacyDatabase(tempDir('infini-legacy-'), { host: '127.0.0.1', port: 22, username: 'root', password: 'pw' });
       const dataDir = await freshDataDir();
       const result = await cli(dataDir, ['import-legacy', legacy.database, '--enable-tasks']);
       expect(result).toMatchObject({ code: 0, stderr: '' });

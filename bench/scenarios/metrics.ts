@@ -1,7 +1,7 @@
 import { chownSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Database } from 'sqlite3';
+import Database from 'better-sqlite3';
 import { sample } from '../../test/helpers/accelerator-samples';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
 import { cpuMsOf, createSshServer, median, percentile, requestJson, timed } from '../api';
@@ -112,39 +112,34 @@ async function measureHistory(sshd: TestSshd): Promise<HistoryResult> {
     for (let n = 0; n < SERVERS; n++) ids.push(await createSshServer(backend.baseUrl, sshd, `history-${n}`));
     const to = new Date(Math.floor(Date.now() / 60_000) * 60_000);
     const from = new Date(to.getTime() - 24 * 3_600_000);
-    const db = new Database(join(backend.dataDir, 'infini.db'));
-    const run = (sql: string, params: unknown[] = []) =>
-      new Promise<void>((resolve, reject) => db.run(sql, params, (error) => (error ? reject(error) : resolve())));
-    const all = (sql: string, params: unknown[]) =>
-      new Promise<{ cards: string | null }[]>((resolve, reject) =>
-        db.all<{ cards: string | null }>(sql, params, (error, rows) => (error ? reject(error) : resolve(rows))),
-      );
+    // Waits, as the backend does, while the backend holds the write lock.
+    const db = new Database(join(backend.dataDir, 'infini.db'), { timeout: 10_000 });
     let rows = 0;
     try {
-      db.configure('busyTimeout', 10_000);
-      await run('BEGIN');
       const insert = db.prepare(
         'INSERT INTO server_samples (server_id, resolution, taken_at, online, cpu_usage, memory_usage, disk_usage, cards) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      const put = (params: unknown[]) => new Promise<void>((resolve, reject) => insert.run(params, (error) => (error ? reject(error) : resolve())));
-      for (const id of ids) {
-        for (let at = from.getTime(); at < to.getTime(); at += HISTORY_INTERVAL_SECONDS * 1000) {
-          const cards = Array.from({ length: CARDS_PER_SERVER }, (_, i) => ({
-            i,
-            v: 'huawei',
-            n: '910B3',
-            u: (at / 1000 + i) % 100,
-            mu: 20000,
-            mt: 65536,
-            t: 50,
-            p: 95.5,
-          }));
-          await put([id, 'raw', sqliteTime(new Date(at)), 1, 50, 40, 30, JSON.stringify(cards)]);
-          rows++;
+      db.transaction(() => {
+        for (const id of ids) {
+          for (let at = from.getTime(); at < to.getTime(); at += HISTORY_INTERVAL_SECONDS * 1000) {
+            const cards = Array.from({ length: CARDS_PER_SERVER }, (_, i) => ({
+              i,
+              v: 'huawei',
+              n: '910B3',
+              u: (at / 1000 + i) % 100,
+              mu: 20000,
+              mt: 65536,
+              t: 50,
+              p: 95.5,
+            }));
+            insert.run(id, 'raw', sqliteTime(new Date(at)), 1, 50, 40, 30, JSON.stringify(cards));
+            rows++;
+          }
         }
-      }
-      await new Promise<void>((resolve, reject) => insert.finalize((error) => (error ? reject(error) : resolve())));
-      await run('COMMIT');
+      })();
+      const samplesOf = db.prepare<unknown[], { cards: string | null }>(
+        'SELECT * FROM server_samples WHERE server_id = ? AND taken_at >= ? AND taken_at < ? ORDER BY taken_at',
+      );
 
       const query = `from=${from.toISOString()}&to=${to.toISOString()}&step=60`;
       let points = 0;
@@ -157,15 +152,9 @@ async function measureHistory(sshd: TestSshd): Promise<HistoryResult> {
         );
         if (n > 0) api.push(ms);
         points = value.timestamps.length;
-        const read = await timed(async () => {
-          const found = await all('SELECT * FROM server_samples WHERE server_id = ? AND taken_at >= ? AND taken_at < ? ORDER BY taken_at', [
-            id,
-            sqliteTime(from),
-            sqliteTime(to),
-          ]);
-          for (const row of found) if (row.cards) JSON.parse(row.cards);
-        });
-        if (n > 0) direct.push(read.ms);
+        const start = performance.now();
+        for (const row of samplesOf.all(id, sqliteTime(from), sqliteTime(to))) if (row.cards) JSON.parse(row.cards);
+        if (n > 0) direct.push(performance.now() - start);
       }
       return { rows, api, direct, points };
     } finally {

@@ -15,7 +15,7 @@ type WorkCommand = Exclude<AdminCommand, { name: 'help' }>;
 /** Runs `command` against the configured database and returns what to print. */
 export async function runAdminCommand(command: WorkCommand): Promise<string> {
   // The old database and the uploads folder are checked first: a wrong path fails at once, with nothing started.
-  const legacy = command.name === 'import-legacy' ? await LegacyDatabase.open(command.database) : undefined;
+  const legacy = command.name === 'import-legacy' ? LegacyDatabase.open(command.database) : undefined;
   try {
     if (command.name === 'import-legacy' && command.uploads !== undefined && !(await stat(command.uploads).catch(() => null))?.isDirectory()) {
       throw new CommandError(`--uploads ${command.uploads} is not a folder`);
@@ -40,7 +40,7 @@ export async function runAdminCommand(command: WorkCommand): Promise<string> {
       await app.close();
     }
   } finally {
-    await legacy?.close();
+    legacy?.close();
   }
 }
 

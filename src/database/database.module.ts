@@ -17,7 +17,7 @@ import { takeTurnsOnSqlite, Transactions } from './transactions.service';
       dataSourceFactory: async (options) => {
         if (options!.type === 'postgres') return migratedOneAtATime(new DataSource({ ...options, migrationsRun: false }));
         const dataSource = new DataSource(options!);
-        if (dataSource.options.type !== 'sqlite') return dataSource;
+        if (dataSource.options.type !== 'better-sqlite3') return dataSource;
         takeTurnsOnSqlite(dataSource);
         await dataSource.initialize();
         // With WAL, NORMAL syncs the log at checkpoints rather than at every commit: a commit survives a crash of the

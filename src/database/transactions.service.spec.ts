@@ -10,7 +10,7 @@ describe('takeTurnsOnSqlite', () => {
 
   beforeEach(async () => {
     folder = mkdtempSync(join(tmpdir(), 'infini-turns-'));
-    dataSource = new DataSource({ type: 'sqlite', database: join(folder, 'db.sqlite'), enableWAL: true });
+    dataSource = new DataSource({ type: 'better-sqlite3', database: join(folder, 'db.sqlite'), enableWAL: true });
     takeTurnsOnSqlite(dataSource);
     await dataSource.initialize();
     await dataSource.query('CREATE TABLE rows (id integer PRIMARY KEY AUTOINCREMENT, name varchar NOT NULL)');

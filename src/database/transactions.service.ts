@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Statement } from 'better-sqlite3';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
-import { SqliteDriver } from 'typeorm/driver/sqlite/SqliteDriver';
-import { SqliteQueryRunner } from 'typeorm/driver/sqlite/SqliteQueryRunner';
+import { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver';
+import { BetterSqlite3QueryRunner } from 'typeorm/driver/better-sqlite3/BetterSqlite3QueryRunner';
 
 /** Runs units of work in database transactions. */
 @Injectable()
@@ -27,21 +28,22 @@ export class Transactions {
 }
 
 /**
- * TypeORM's sqlite3 driver sends every request's statements down one connection, through one shared query
+ * TypeORM's SQLite driver sends every request's statements down one connection, through one shared query
  * runner: a statement that arrives while another request's transaction is open becomes part of that transaction
  * and commits or rolls back with it. Instead, each caller gets a query runner of its own and the runners take
  * turns on the connection: one keeps it from BEGIN until its transaction ends (or it is released), statements
  * outside it wait until it ends. Call before initialisation, so the start-up migrations take turns too.
  */
 export function takeTurnsOnSqlite(dataSource: DataSource): void {
-  const driver = dataSource.driver as SqliteDriver;
+  const driver = dataSource.driver as BetterSqlite3Driver;
   const turns = new Turns();
-  driver.createQueryRunner = () => new TurnTakingQueryRunner(driver, turns);
+  const preparedStatements = new Map<string, Statement>();
+  driver.createQueryRunner = () => new TurnTakingQueryRunner(driver, turns, preparedStatements);
 }
 
 /**
  * The connection's schedule. Statements outside transactions may overlap: each is a transaction of its own, and
- * node-sqlite3 runs them one after another. A transaction waits until those in flight are done and then has the
+ * better-sqlite3 runs each at once, synchronously. A transaction waits until those in flight are done and then has the
  * connection alone until it ends. First come, first served: a waiting transaction holds back later statements.
  */
 class Turns {
@@ -83,21 +85,39 @@ class Turns {
   }
 }
 
-class TurnTakingQueryRunner extends SqliteQueryRunner {
+class TurnTakingQueryRunner extends BetterSqlite3QueryRunner {
   /** Set while this runner's transaction has the connection. */
   private endTurn?: () => void;
 
   constructor(
-    driver: SqliteDriver,
+    driver: BetterSqlite3Driver,
     private readonly turns: Turns,
+    preparedStatements: Map<string, Statement>,
   ) {
     super(driver);
+    // TypeORM keeps prepared statements per runner, and a runner here lasts one statement or one transaction: one
+    // cache for the connection's runners saves a prepare per statement (about 15 µs of a 35 µs UPDATE).
+    (this as unknown as { stmtCache: Map<string, Statement> }).stmtCache = preparedStatements;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeORM's QueryRunner.query() returns Promise<any>; an override must too
   override async query(query: string, parameters?: unknown[], useStructuredResult?: boolean): Promise<any> {
-    if (this.endTurn) return super.query(query, parameters, useStructuredResult);
-    return this.turns.statement(() => super.query(query, parameters, useStructuredResult));
+    if (this.endTurn) return this.queryReportingFailures(query, parameters, useStructuredResult);
+    return this.turns.statement(() => this.queryReportingFailures(query, parameters, useStructuredResult));
+  }
+
+  /**
+   * TypeORM's runner prepares a statement before its try: a statement that cannot be prepared (no such table, a syntax
+   * error) would fail with a bare SqliteError, without the SQL. It fails as a QueryFailedError, as every other does.
+   */
+  private async queryReportingFailures(query: string, parameters?: unknown[], useStructuredResult?: boolean): Promise<unknown> {
+    try {
+      return await super.query(query, parameters, useStructuredResult);
+    } catch (error) {
+      if (error instanceof QueryFailedError) throw error;
+      this.driver.connection.logger.logQueryError(error as Error, query, parameters, this);
+      throw new QueryFailedError(query, parameters, error as Error);
+    }
   }
 
   override async startTransaction(isolationLevel?: IsolationLevel): Promise<void> {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 
 /**
  * The old Flask backend's schema as its init_db() left it: the CREATE TABLE statements of its first version, then the
@@ -59,7 +59,7 @@ const QWEN_LOGO = '5d1c2e44-7f0e-4a8e-b3a5-0c9e6f3b2d71.png';
  * accumulates (dangling ids, malformed `server_ids`, an empty password, `pending` and unknown statuses, a logo whose
  * file is gone).
  */
-export async function createLegacyDatabase(dir: string, ssh: LegacySshAccount): Promise<LegacyFixture> {
+export function createLegacyDatabase(dir: string, ssh: LegacySshAccount): LegacyFixture {
   const uploads = join(dir, 'uploads');
   mkdirSync(uploads, { recursive: true });
   writeFileSync(join(uploads, NVIDIA_LOGO), PNG_BYTES);
@@ -144,15 +144,13 @@ export async function createLegacyDatabase(dir: string, ssh: LegacySshAccount): 
       ],
     ),
   ];
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const opened = new sqlite3.Database(database, (error) => (error ? reject(error) : resolve(opened)));
-  });
+  const db = new Database(database);
+  // As Python's sqlite3 module leaves it; better-sqlite3 turns foreign keys on.
+  db.pragma('foreign_keys = OFF');
   try {
-    for (const [sql, parameters] of statements) {
-      await new Promise<void>((resolve, reject) => db.run(sql, parameters, (error) => (error ? reject(error) : resolve())));
-    }
+    for (const [sql, parameters] of statements) db.prepare(sql).run(parameters);
   } finally {
-    await new Promise<void>((resolve) => db.close(() => resolve()));
+    db.close();
   }
   return { database, uploads, logos: { nvidia: NVIDIA_LOGO, qwen: QWEN_LOGO } };
 }

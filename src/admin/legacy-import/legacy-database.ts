@@ -1,4 +1,4 @@
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 import { CommandError } from '../command-error';
 
 /** A row of the old database as SQLite returns it: its columns by name, each of whatever type was stored. */
@@ -25,38 +25,39 @@ export const LEGACY_TABLES = Object.keys(REQUIRED_COLUMNS) as LegacyTable[];
 /** The old Flask backend's SQLite file (`infini.db`), opened read-only. */
 export class LegacyDatabase {
   private constructor(
-    private readonly db: sqlite3.Database,
+    private readonly db: Database.Database,
     readonly path: string,
   ) {}
 
   /** Opens `path` and checks that it is the old backend's database; throws a CommandError saying why not. */
-  static async open(path: string): Promise<LegacyDatabase> {
-    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const opened = new sqlite3.Database(path, sqlite3.OPEN_READONLY, (error) => (error ? reject(error) : resolve(opened)));
-    }).catch((error: Error) => {
-      throw new CommandError(`Cannot open ${path}: ${error.message}`);
-    });
+  static open(path: string): LegacyDatabase {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (error) {
+      throw new CommandError(`Cannot open ${path}: ${(error as Error).message}`);
+    }
     const legacy = new LegacyDatabase(db, path);
     try {
-      await legacy.checkSchema();
+      legacy.checkSchema();
       return legacy;
     } catch (error) {
-      await legacy.close();
+      legacy.close();
       throw error instanceof CommandError ? error : new CommandError(`Cannot read ${path}: ${(error as Error).message}`);
     }
   }
 
   /** Every row of `table`, in id order. */
-  rows(table: LegacyTable): Promise<LegacyRow[]> {
+  rows(table: LegacyTable): LegacyRow[] {
     return this.all<LegacyRow>(`SELECT * FROM "${table}" ORDER BY id`);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.db.close(() => resolve()));
+  close(): void {
+    this.db.close();
   }
 
-  private async checkSchema(): Promise<void> {
-    const tables = new Set((await this.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table'`)).map((row) => row.name));
+  private checkSchema(): void {
+    const tables = new Set(this.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table'`).map((row) => row.name));
     // Our own database has the same seven tables: importing it into itself would only make a mess.
     if (tables.has('migrations')) throw new CommandError(`${this.path} is a database of this backend, not of the old Flask backend`);
     const problems: string[] = [];
@@ -65,14 +66,14 @@ export class LegacyDatabase {
         problems.push(`no table ${table}`);
         continue;
       }
-      const columns = new Set((await this.all<{ name: string }>(`PRAGMA table_info("${table}")`)).map((column) => column.name));
+      const columns = new Set(this.all<{ name: string }>(`PRAGMA table_info("${table}")`).map((column) => column.name));
       const missing = required.filter((column) => !columns.has(column));
       if (missing.length > 0) problems.push(`${table} lacks ${missing.join(', ')}`);
     }
     if (problems.length > 0) throw new CommandError(`${this.path} is not a database of the old Flask backend: ${problems.join('; ')}`);
   }
 
-  private all<T>(sql: string): Promise<T[]> {
-    return new Promise((resolve, reject) => this.db.all<T>(sql, (error, rows) => (error ? reject(error) : resolve(rows))));
+  private all<T>(sql: string): T[] {
+    return this.db.prepare(sql).all() as T[];
   }
 }

@@ -131,7 +131,7 @@ class ImportRun {
       plan: (row) => this.planCard(row),
     });
     await this.importTable<Server>({ table: 'servers', entity: Server, key: ['host_ip', 'port', 'username'], plan: (row) => this.planServer(row) });
-    this.chatByService = groupBy(await this.legacy.rows('chat_history'), (message) => legacyInteger(message.service_id));
+    this.chatByService = groupBy(this.legacy.rows('chat_history'), (message) => legacyInteger(message.service_id));
     await this.importTable<Service>({
       table: 'services',
       entity: Service,
@@ -147,7 +147,7 @@ class ImportRun {
   }
 
   private async importTable<E extends { id: number }>(spec: TableImport<E>): Promise<void> {
-    const rows = await this.legacy.rows(spec.table);
+    const rows = this.legacy.rows(spec.table);
     const ids = new Map<number, number>();
     const importedNow = new Set<number>();
     this.ids.set(spec.table, ids);
