@@ -1,8 +1,7 @@
-import { chownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { MetricsSampler } from '../src/modules/metrics/metrics-sampler.service';
 import { sample } from './helpers/accelerator-samples';
 import { closedPort, describeSsh, startSshd, TestSshd } from './helpers/sshd';
+import { StandInTools } from './helpers/stand-in-tools';
 import { startTestApp, TestApp } from './helpers/test-app';
 
 interface Card {
@@ -18,31 +17,18 @@ interface Card {
 }
 
 /**
- * The test host has no accelerators: stand-in tools on the test user's PATH (~/bin, which Debian's ~/.profile adds
- * for the login shell the probe runs in) print real outputs of the vendors' tools, whatever arguments they get.
+ * The test host has no accelerators: stand-in tools on the PATH of the login shell the probe runs in print real
+ * outputs of the vendors' tools, whatever arguments they get.
  */
 describeSsh('accelerators of every vendor over a real sshd', () => {
   let sshd: TestSshd;
   let t: TestApp;
-  let bin: string;
+  let tools: StandInTools;
 
-  const installTool = (name: string, script: string) => {
-    const { uid, gid } = statSync(bin);
-    writeFileSync(join(bin, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-    chownSync(join(bin, name), uid, gid);
-  };
-  const printing = (name: string, sampleName: string) => {
-    writeFileSync(join(bin, `${name}.out`), sample(sampleName));
-    installTool(name, `cat "$HOME/bin/${name}.out"`);
-  };
+  const printing = (name: string, sampleName: string) => tools.printing(name, sample(sampleName));
 
   beforeAll(async () => {
-    sshd = await startSshd();
-    const home = `/home/${sshd.username}`;
-    bin = join(home, 'bin');
-    mkdirSync(bin, { recursive: true });
-    const { uid, gid } = statSync(home);
-    chownSync(bin, uid, gid);
+    tools = StandInTools.create();
     printing('nvidia-smi', 'nvidia-nvidia-smi-csv-5.txt');
     printing('npu-smi', 'huawei-npu-smi-15.txt');
     printing('cnmon', 'cambricon-cnmon-3.txt');
@@ -51,7 +37,8 @@ describeSsh('accelerators of every vendor over a real sshd', () => {
     printing('rocm-smi', 'amd-rocm-smi-json-3.txt');
     printing('mx-smi', 'metax-mx-smi-2.txt');
     // A tool that hangs is cut off after RESOURCES_TOOL_TIMEOUT_SECONDS; the rest is not lost.
-    installTool('xpu-smi', 'exec sleep 60');
+    tools.install('xpu-smi', 'exec sleep 60');
+    sshd = await startSshd({ extraConfig: tools.sshdConfig });
     t = await startTestApp({
       RESOURCES_TOOL_TIMEOUT_SECONDS: '1',
       RESOURCES_TIMEOUT_MS: '10000',
@@ -63,7 +50,7 @@ describeSsh('accelerators of every vendor over a real sshd', () => {
   afterAll(async () => {
     await t?.close();
     await sshd?.stop();
-    if (bin) rmSync(bin, { recursive: true, force: true });
+    tools?.remove();
   });
 
   const createServer = async (fields: Record<string, unknown> = {}) =>

@@ -1,9 +1,9 @@
-import { chownSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { sample } from '../../test/helpers/accelerator-samples';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
+import { StandInTools } from '../../test/helpers/stand-in-tools';
 import { cpuMsOf, createSshServer, median, percentile, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
@@ -21,7 +21,7 @@ const PROBE_CALLS = 5;
 /** Issue #19; the sampler's CPU as a share of one core. */
 const TARGETS = { samplingCpuShare: 0.05, historyP50Ms: 50, probeOverheadMs: 100 };
 
-/** Each vendor's tool, printing a real output of it, as a stand-in on the test user's PATH. */
+/** Each vendor's tool, printing a real output of it, as a stand-in on the PATH of the bench sshd's sessions. */
 const TOOLS: [tool: string, sampleName: string][] = [
   ['nvidia-smi', 'nvidia-nvidia-smi-csv-5.txt'],
   ['npu-smi', 'huawei-npu-smi-16.txt'],
@@ -41,14 +41,18 @@ export const metrics: Scenario = {
     `the metrics sampler's CPU over ${SERVERS} servers every ${SAMPLING_INTERVAL_SECONDS} s, a 24-hour history query at a 1-minute step ` +
     `over ${SERVERS} servers' samples against the same rows read straight from SQLite, and what every vendor's tool adds to one resources call`,
   async run() {
-    const sshd = await startSshd();
+    const tools = StandInTools.create();
+    for (const [tool, sampleName] of TOOLS) tools.printing(tool, sample(sampleName));
+    tools.setPresent(false);
+    const sshd = await startSshd({ extraConfig: tools.sshdConfig });
     try {
-      const probe = await measureProbe(sshd);
+      const probe = await measureProbe(sshd, tools);
       const history = await measureHistory(sshd);
       const sampling = await measureSampling(sshd);
       return report(probe, history, sampling);
     } finally {
       await sshd.stop();
+      tools.remove();
     }
   },
 };
@@ -60,20 +64,9 @@ interface ProbeResult {
 }
 
 /** Alternating rounds of GET /resources on a host without any vendor tool and with all of them. */
-async function measureProbe(sshd: TestSshd): Promise<ProbeResult> {
+async function measureProbe(sshd: TestSshd, tools: StandInTools): Promise<ProbeResult> {
   const backend = await startBackend({ METRICS_INTERVAL_SECONDS: '0' });
-  const home = `/home/${sshd.username}`;
-  const bin = join(home, 'bin');
-  const parked = join(home, 'bin.bench-off');
   try {
-    mkdirSync(bin, { recursive: true });
-    const { uid, gid } = statSync(home);
-    chownSync(bin, uid, gid);
-    for (const [tool, sampleName] of TOOLS) {
-      writeFileSync(join(bin, `${tool}.out`), sample(sampleName));
-      writeFileSync(join(bin, tool), `#!/bin/sh\ncat "$HOME/bin/${tool}.out"\n`, { mode: 0o755 });
-    }
-    renameSync(bin, parked);
     const id = await createSshServer(backend.baseUrl, sshd, 'probe');
     const url = `${backend.baseUrl}/api/servers/${id}/resources`;
     const call = () => timed(() => requestJson<{ gpus?: unknown[] }>(url, 'GET', 200));
@@ -81,18 +74,16 @@ async function measureProbe(sshd: TestSshd): Promise<ProbeResult> {
     const result: ProbeResult = { without: [], withTools: [], cards: 0 };
     for (let round = 0; round < PROBE_ROUNDS; round++) {
       for (let n = 0; n < PROBE_CALLS; n++) result.without.push((await call()).ms);
-      renameSync(parked, bin);
+      tools.setPresent(true);
       for (let n = 0; n < PROBE_CALLS; n++) {
         const { ms, value } = await call();
         result.withTools.push(ms);
         result.cards = value.gpus?.length ?? 0;
       }
-      renameSync(bin, parked);
+      tools.setPresent(false);
     }
     return result;
   } finally {
-    rmSync(bin, { recursive: true, force: true });
-    rmSync(parked, { recursive: true, force: true });
     await backend.stop();
   }
 }
