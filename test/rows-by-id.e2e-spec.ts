@@ -69,6 +69,26 @@ describe('RowsById', () => {
     expect(await stored(task.id)).toEqual(before);
   });
 
+  it('sends the same statement text for every id, the id bound, so a prepared statement serves them all', async () => {
+    const [first, second] = [await newTask(), await newTask()];
+    const sent = jest.spyOn(dataSource.manager, 'query');
+    await rows.find(first.id, ['status']);
+    await rows.find(second.id, ['status']);
+    await rows.update(first.id, { status: 'failed' });
+    await rows.update(second.id, { status: 'failed' });
+    const calls = [...sent.mock.calls];
+    sent.mockRestore();
+    const [findFirst, findSecond, updateFirst, updateSecond] = calls;
+    expect(findSecond[0]).toBe(findFirst[0]);
+    expect(updateSecond[0]).toBe(updateFirst[0]);
+    expect([findFirst[1], findSecond[1], updateFirst[1], updateSecond[1]]).toEqual([
+      [first.id],
+      [second.id],
+      ['failed', first.id],
+      ['failed', second.id],
+    ]);
+  });
+
   it('refuses a property the entity has no column for, before sending anything', async () => {
     await expect(rows.update(1, { nonsense: 1 } as Partial<Task>)).rejects.toThrow('Task has no column nonsense');
   });

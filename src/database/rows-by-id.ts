@@ -28,7 +28,8 @@ export class RowsById<E extends ObjectLiteral> {
   async find<K extends keyof E & string>(id: number, properties: K[], manager = this.manager): Promise<Pick<E, K> | null> {
     const columns = properties.map((property) => this.column(property));
     const selected = columns.map((column) => this.escape(column.databaseName)).join(', ');
-    const [row] = (await this.query(manager, `SELECT ${selected} FROM ${this.table} WHERE ${this.idColumn} = :id`, { id })) as Record<
+    const values = new BoundValues(manager);
+    const [row] = (await this.query(manager, `SELECT ${selected} FROM ${this.table} WHERE ${this.idColumn} = ${values.add(id)}`, values)) as Record<
       string,
       unknown
     >[];
@@ -43,22 +44,18 @@ export class RowsById<E extends ObjectLiteral> {
   /** Sets `fields` on the row (none there: nothing happens); inside a transaction, pass its manager. */
   async update(id: number, fields: Partial<E>, manager = this.manager): Promise<void> {
     const driver = manager.connection.driver;
-    const assignments: string[] = [];
-    const values: ObjectLiteral = { id };
-    for (const [property, value] of Object.entries(fields)) {
+    const values = new BoundValues(manager);
+    const assignments = Object.entries(fields).map(([property, value]) => {
       const column = this.column(property);
-      // Named after their position: property names are not all valid parameter names.
-      const name = `v${assignments.length}`;
-      assignments.push(`${this.escape(column.databaseName)} = :${name}`);
-      values[name] = driver.preparePersistentValue(value, column) as unknown;
-    }
+      return `${this.escape(column.databaseName)} = ${values.add(driver.preparePersistentValue(value, column))}`;
+    });
     if (assignments.length === 0) return;
-    await this.query(manager, `UPDATE ${this.table} SET ${assignments.join(', ')} WHERE ${this.idColumn} = :id`, values);
+    await this.query(manager, `UPDATE ${this.table} SET ${assignments.join(', ')} WHERE ${this.idColumn} = ${values.add(id)}`, values);
   }
 
-  /** `:name` parameters become the dialect's (`?` or `$1`), as in TypeORM's own statements. */
-  private query(manager: EntityManager, sql: string, parameters: ObjectLiteral): Promise<unknown> {
-    return manager.query(...manager.connection.driver.escapeQueryWithParameters(sql, parameters, {}));
+  /** Values in the driver's own form (SQLite's booleans and dates), as in TypeORM's own statements. */
+  private query(manager: EntityManager, sql: string, values: BoundValues): Promise<unknown> {
+    return manager.query(...manager.connection.driver.escapeQueryWithParameters(sql, {}, values.byName));
   }
 
   private column(property: string): ColumnMetadata {
@@ -69,5 +66,23 @@ export class RowsById<E extends ObjectLiteral> {
 
   private escape(name: string): string {
     return this.manager.connection.driver.escape(name);
+  }
+}
+
+/**
+ * Every value bound, the ids too: TypeORM's SQLite driver writes a named number into the SQL text, which would make
+ * each id's statement a text of its own, prepared again rather than taken from the prepared-statement cache.
+ */
+class BoundValues {
+  readonly byName: ObjectLiteral = {};
+  private count = 0;
+
+  constructor(private readonly manager: EntityManager) {}
+
+  /** The placeholder (`?` or `$1`) that stands for `value`. */
+  add(value: unknown): string {
+    const name = `v${this.count}`;
+    this.byName[name] = value;
+    return this.manager.connection.driver.createParameter(name, this.count++);
   }
 }
