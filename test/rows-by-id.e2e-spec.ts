@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { RowsById } from '../src/database/rows-by-id';
+import { AuditEvent } from '../src/modules/audit/audit-event.entity';
 import { Server } from '../src/modules/servers/server.entity';
 import { Task } from '../src/modules/tasks/task.entity';
 import { startTestApp, TestApp } from './helpers/test-app';
@@ -87,6 +88,38 @@ describe('RowsById', () => {
       ['failed', first.id],
       ['failed', second.id],
     ]);
+  });
+
+  it('inserts rows in one statement, stored exactly as TypeORM insert stores them', async () => {
+    const events = new RowsById(dataSource.manager, AuditEvent);
+    const event = (action: string, username: string | null) => ({
+      at: new Date('2026-12-03T06:50:00.125Z'),
+      username,
+      ip: null,
+      action,
+      target: 'task:7',
+      detail: '{"command":"echo ünïcode"}',
+    });
+    const storedEvent = (action: string) =>
+      dataSource.query<unknown[]>(`SELECT at, username, ip, target, detail FROM audit_events WHERE action = '${action}' ORDER BY id`);
+    await dataSource.getRepository(AuditEvent).insert([event('by.typeorm', 'admin'), event('by.typeorm', null)]);
+    const sent = jest.spyOn(dataSource.manager, 'query');
+    await events.insert([event('by.rows', 'admin'), event('by.rows', null)]);
+    const statements = sent.mock.calls.length;
+    sent.mockRestore();
+
+    expect(statements).toBe(1);
+    expect(await storedEvent('by.rows')).toEqual(await storedEvent('by.typeorm'));
+    expect(await dataSource.getRepository(AuditEvent).findBy({ action: 'by.rows' })).toMatchObject([
+      event('by.rows', 'admin'),
+      event('by.rows', null),
+    ]);
+  });
+
+  it('refuses an insert with a property left undefined, before sending anything', async () => {
+    const events = new RowsById(dataSource.manager, AuditEvent);
+    await expect(events.insert([{ at: new Date(), action: 'x', username: undefined }])).rejects.toThrow('AuditEvent row without username');
+    expect(await dataSource.getRepository(AuditEvent).countBy({ action: 'x' })).toBe(0);
   });
 
   it('refuses a property the entity has no column for, before sending anything', async () => {

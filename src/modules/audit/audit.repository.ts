@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { RowsById } from '../../database/rows-by-id';
 import { AuditEvent } from './audit-event.entity';
 
 export interface AuditFilter {
@@ -12,18 +13,19 @@ export interface AuditFilter {
 
 @Injectable()
 export class AuditRepository {
-  constructor(@InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>) {}
+  private readonly rows: RowsById<AuditEvent>;
+
+  constructor(@InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>) {
+    this.rows = new RowsById(events.manager, AuditEvent);
+  }
 
   insert(event: Omit<AuditEvent, 'id'>): Promise<void> {
     return this.insertMany([event]);
   }
 
-  /**
-   * One statement for all of them, reading nothing back. Not `save`: its change tracking doubled the cost of the event
-   * written before every task run (0.37 against 0.2 ms on SQLite).
-   */
-  async insertMany(events: Omit<AuditEvent, 'id'>[]): Promise<void> {
-    if (events.length > 0) await this.events.createQueryBuilder().insert().values(events).updateEntity(false).execute();
+  /** One statement for all of them, reading nothing back: the event written before every task run is on its way. */
+  insertMany(events: Omit<AuditEvent, 'id'>[]): Promise<void> {
+    return this.rows.insert(events);
   }
 
   /** Replaces the detail of the newest `action` event of this username and address since `since`; false when there is none. */
