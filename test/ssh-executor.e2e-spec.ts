@@ -105,6 +105,17 @@ describeSsh('SSH pool and executor against a real sshd', () => {
     await until(() => !processRunning(marker), 'the remote command to be ended');
   });
 
+  it('says when a command has started, before its first output, and never for one that could not start', async () => {
+    const events: string[] = [];
+    const options = { timeoutMs: 5000, onStarted: () => events.push('started'), onOutput: (text: string) => events.push(text) };
+    expect((await executor.exec(target(), 'echo one', options)).success).toBe(true);
+    expect(events.join('')).toBe('startedone\r\n');
+
+    events.length = 0;
+    expect((await executor.exec(target({ port: await closedPort() }), 'echo one', options)).success).toBe(false);
+    expect(events).toEqual([]);
+  });
+
   it('reconnects after sshd restarts', async () => {
     const server = target();
     expect((await run(server, 'echo before')).output).toBe('before\n');

@@ -15,6 +15,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   /** Run under a pty, as the old backend did (login environment, merged stderr). Default true. */
   pty?: boolean;
+  /** Called once the server has accepted the command (never when it could not start), before any output. */
+  onStarted?: () => void;
   /** Called with each piece of decoded output as it arrives. */
   onOutput?: (text: string) => void;
 }
@@ -124,6 +126,7 @@ export class SshExecutor {
     } catch (error) {
       return this.notStarted(target, error, options.timeoutMs);
     }
+    options.onStarted?.();
     const { channel, exit } = opened;
     const stdout = new OutputBuffer(limit, options.onOutput);
     const stderr = new OutputBuffer(limit);
