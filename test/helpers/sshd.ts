@@ -44,8 +44,9 @@ function sharedPassword(): string {
 
 const sshdRequired = process.env.REQUIRE_SSHD === '1';
 /**
- * The SSH suites add a system user (`infinitest`) and leave it for the next run, so they run only where that was
- * asked for: in CI or with REQUIRE_SSHD=1. A plain `npm test` on a developer's machine changes no accounts.
+ * The SSH suites add a system user (`infinitest`) and leave it for the next run (and, with StandInTools, a PATH hook
+ * in /etc/profile.d), so they run only where that was asked for: in CI or with REQUIRE_SSHD=1. A plain `npm test` on
+ * a developer's machine changes no accounts.
  */
 const sshdOptedIn = sshdRequired || process.env.CI === 'true';
 
