@@ -68,6 +68,12 @@ export class ReadCache {
     return entry.value as Promise<T>;
   }
 
+  /** `get` that loads anew, for a caller holding proof that the cached value is stale (a write this process did not hear). */
+  refresh<T>(key: string, tables: readonly TableName[], load: () => Promise<T>): Promise<T> {
+    this.entries.delete(key);
+    return this.get(key, tables, load);
+  }
+
   /**
    * Like `get`, but keeps the result serialized, with its ETag: a hot list is then sent as the same bytes again and
    * again (or as a 304 to a client that has them), without re-running JSON.stringify for every request.

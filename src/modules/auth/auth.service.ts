@@ -162,8 +162,11 @@ export class AuthService implements OnApplicationBootstrap {
   private async authenticateLoginToken(token: string): Promise<Principal | null> {
     const claims = await this.verifiedClaims(token);
     if (!claims) return null;
-    const user = await this.users.findById(Number(claims.sub));
-    if (!user || user.disabled || (user.password_changed_at?.getTime() ?? 0) !== claims.pwd) return null;
+    let user = await this.users.findById(Number(claims.sub));
+    // A token newer than the cached row: the password was changed where this process could not hear it (the admin
+    // command line, another instance without Redis), then signed in with. Only then is the row read again.
+    if (user && passwordChangedAt(user) < claims.pwd) user = await this.users.findFreshById(user.id);
+    if (!user || user.disabled || passwordChangedAt(user) !== claims.pwd) return null;
     if ((await this.tokens.revokedSessionIds()).has(claims.jti)) return null;
     return { userId: user.id, username: user.username, role: user.role, session: { id: claims.jti, expiresAt: claims.exp } };
   }
@@ -217,7 +220,7 @@ export class AuthService implements OnApplicationBootstrap {
   }
 
   private async openSession(user: User): Promise<Session> {
-    const claims = { sub: String(user.id), pwd: user.password_changed_at?.getTime() ?? 0 };
+    const claims = { sub: String(user.id), pwd: passwordChangedAt(user) };
     const accessToken = await this.jwt.signAsync(claims, { jwtid: randomUUID() });
     return {
       access_token: accessToken,
@@ -248,4 +251,9 @@ export class AuthService implements OnApplicationBootstrap {
       generatedPassword: this.config.adminPassword ? undefined : password,
     };
   }
+}
+
+/** When the user's password last changed, in ms (0: never), as login tokens carry it. */
+function passwordChangedAt(user: User): number {
+  return user.password_changed_at?.getTime() ?? 0;
 }

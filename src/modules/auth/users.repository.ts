@@ -31,6 +31,11 @@ export class UsersRepository {
     return this.cache.get(`users:${id}`, ['users'], () => this.users.findOneBy({ id }));
   }
 
+  /** `findById` read from the database, for a caller that knows the cached row is older than the stored one. */
+  findFreshById(id: number): Promise<User | null> {
+    return this.cache.refresh(`users:${id}`, ['users'], () => this.users.findOneBy({ id }));
+  }
+
   /** Case-insensitive, as people type their names. */
   findByUsername(username: string): Promise<User | null> {
     return this.users.createQueryBuilder('user').where('LOWER(user.username) = LOWER(:username)', { username }).getOne();
