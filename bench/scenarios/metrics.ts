@@ -42,16 +42,19 @@ export const metrics: Scenario = {
     `over ${SERVERS} servers' samples against the same rows read straight from SQLite, and what every vendor's tool adds to one resources call`,
   async run() {
     const tools = StandInTools.create();
-    for (const [tool, sampleName] of TOOLS) tools.printing(tool, sample(sampleName));
-    tools.setPresent(false);
-    const sshd = await startSshd({ extraConfig: tools.sshdConfig });
     try {
-      const probe = await measureProbe(sshd, tools);
-      const history = await measureHistory(sshd);
-      const sampling = await measureSampling(sshd);
-      return report(probe, history, sampling);
+      for (const [tool, sampleName] of TOOLS) tools.printing(tool, sample(sampleName));
+      tools.setPresent(false);
+      const sshd = await startSshd({ extraConfig: tools.sshdConfig });
+      try {
+        const probe = await measureProbe(sshd, tools);
+        const history = await measureHistory(sshd);
+        const sampling = await measureSampling(sshd);
+        return report(probe, history, sampling);
+      } finally {
+        await sshd.stop();
+      }
     } finally {
-      await sshd.stop();
       tools.remove();
     }
   },
