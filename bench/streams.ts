@@ -1,91 +1,99 @@
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { Agent, Dispatcher, request } from 'undici';
 import { chunkText, startModelServer } from '../test/helpers/model-server';
 import { median } from './api';
+import { killChild } from './child';
 
-/** What a worker thread started: its servers' URLs, and how many requests they have had between them. */
-interface WorkerServers {
+/** What a child process started: its servers' URLs, and how many requests they have had between them. */
+interface ChildServers {
   urls: string[];
   requestCount(): number;
 }
 
-/** The functions a worker thread can start, by name (exported below, so that the worker finds them in this module). */
-type WorkerEntry = 'modelServerInWorker' | 'bareProxyInWorker';
+/** The functions a child process can start, by name (exported below, so that the child finds them in this module). */
+type ChildEntry = 'modelServerInChild' | 'bareProxyInChild';
 
 /**
- * Plain JS for the worker, which has no TypeScript loader of its own: it registers ts-node, starts `entry` of this
- * module, posts the URLs, then answers every message with the number of requests its servers have had.
+ * Plain JS for the child, which has no TypeScript loader of its own: it registers ts-node, starts `entry` of this
+ * module, sends the URLs, then answers every message with the number of requests its servers have had.
  */
-const WORKER_SOURCE = `
-  const { parentPort, workerData } = require('node:worker_threads');
-  require(workerData.tsNode).register({ transpileOnly: true });
-  require(workerData.module)[workerData.entry](workerData.options).then((servers) => {
-    parentPort.on('message', () => parentPort.postMessage(servers.requestCount()));
-    parentPort.postMessage(servers.urls);
+const CHILD_SOURCE = `
+  const { entry, options, tsNode, module } = JSON.parse(process.env.BENCH_CHILD);
+  require(tsNode).register({ transpileOnly: true });
+  require(module)[entry](options).then((servers) => {
+    process.on('message', () => process.send(servers.requestCount()));
+    process.send(servers.urls);
   });
 `;
 
-interface InWorker {
+interface InChild {
   urls: string[];
   /** Requests its servers have received so far. */
   requests: () => Promise<number>;
-  stop: () => Promise<number>;
+  stop: () => Promise<void>;
 }
 
-async function startInWorker(entry: WorkerEntry, options: unknown): Promise<InWorker> {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: { entry, options, tsNode: require.resolve('ts-node'), module: __filename },
+/**
+ * Starts `entry` in a process of its own, as a model server or a proxy runs on a machine: not in a worker thread of
+ * the bench, whose process the client's thread shares.
+ */
+async function startInChild(entry: ChildEntry, options: unknown): Promise<InChild> {
+  const child = spawn(process.execPath, ['-e', CHILD_SOURCE], {
+    env: { ...process.env, BENCH_CHILD: JSON.stringify({ entry, options, tsNode: require.resolve('ts-node'), module: __filename }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
-    // Rejects if the worker fails to start (an 'error' event).
-    const [urls] = (await once(worker, 'message')) as [string[]];
+    // Rejects if the child fails to start (an 'error' event); an early exit leaves no message, so race it.
+    const [urls] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(([code]) => Promise.reject(new Error(`bench child ${entry} exited with ${String(code)}`))),
+    ])) as [string[]];
     // Asked one at a time (the bench awaits each), so the next message is the answer.
     const requests = async () => {
-      const answer = once(worker, 'message') as Promise<[number]>;
-      worker.postMessage('requests');
+      const answer = once(child, 'message') as Promise<[number]>;
+      child.send('requests');
       return (await answer)[0];
     };
-    return { urls, requests, stop: () => worker.terminate() };
+    return { urls, requests, stop: () => killChild(child) };
   } catch (error) {
-    await worker.terminate();
+    await killChild(child);
     throw error;
   }
 }
 
-/** Runs in the worker: the test helper's model server, no delay between chunks. */
-export async function modelServerInWorker({ chunks }: { chunks: number }): Promise<WorkerServers> {
+/** Runs in the child: the test helper's model server, no delay between chunks. */
+export async function modelServerInChild({ chunks }: { chunks: number }): Promise<ChildServers> {
   const model = await startModelServer({ chunks, delayMs: 0 });
   return { urls: [model.url], requestCount: () => model.requests.length };
 }
 
-export interface ModelWorker {
+export interface ModelProcess {
   url: string;
   port: number;
   /** Completion requests the model server has received so far. */
   requests(): Promise<number>;
-  stop(): Promise<number>;
+  stop(): Promise<void>;
 }
 
 /**
- * A model server streaming `chunks` chunks per completion, in a worker thread: in the bench's own thread its
+ * A model server streaming `chunks` chunks per completion, in a process of its own: in the bench's own thread its
  * synchronous write loop would keep the client from reading until the whole stream was written, so "first byte"
  * would mean "last chunk written".
  */
-export async function startModelWorker(chunks: number): Promise<ModelWorker> {
+export async function startModelProcess(chunks: number): Promise<ModelProcess> {
   const {
     urls: [url],
     requests,
     stop,
-  } = await startInWorker('modelServerInWorker', { chunks });
+  } = await startInChild('modelServerInChild', { chunks });
   return { url, port: Number(new URL(url).port), requests, stop };
 }
 
-/** Runs in the worker: a bare reverse proxy per upstream, all sharing one keep-alive undici Agent (TCP_NODELAY by default). */
-export async function bareProxyInWorker({ upstreams }: { upstreams: string[] }): Promise<WorkerServers> {
+/** Runs in the child: a bare reverse proxy per upstream, all sharing one keep-alive undici Agent (TCP_NODELAY by default). */
+export async function bareProxyInChild({ upstreams }: { upstreams: string[] }): Promise<ChildServers> {
   const dispatcher = new Agent();
   let count = 0;
   const urls: string[] = [];
@@ -124,21 +132,20 @@ function pick(headers: IncomingHttpHeaders, names: string[]): Record<string, str
   return Object.fromEntries(names.flatMap((name) => (typeof headers[name] === 'string' ? [[name, headers[name]]] : [])));
 }
 
-export interface BareProxyWorker {
+export interface BareProxyProcess {
   /** The proxy's URL for each upstream, in the order given. */
   urls: string[];
   /** Requests the proxies have received so far. */
   requests(): Promise<number>;
-  stop(): Promise<number>;
+  stop(): Promise<void>;
 }
 
 /**
- * Bare reverse proxies written the most direct way, in a worker thread of the bench (its own event loop, as the
- * backend has its own process): a `node:http` server (noDelay) per upstream that forwards the request body with
+ * Bare reverse proxies written the most direct way, in a process of their own (as the backend has): a `node:http` server (noDelay) per upstream that forwards the request body with
  * `undici.request` and passes the upstream's status, content-type and body chunks, with back-pressure, to its client.
  */
-export function startBareProxyWorker(upstreams: string[]): Promise<BareProxyWorker> {
-  return startInWorker('bareProxyInWorker', { upstreams });
+export function startBareProxyProcess(upstreams: string[]): Promise<BareProxyProcess> {
+  return startInChild('bareProxyInChild', { upstreams });
 }
 
 export interface StreamTiming {

@@ -6,12 +6,12 @@ import { cpuMsOf, median, MS_PER_CLOCK_TICK, timed } from '../api';
 import { Backend, startBackend } from '../backend';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
 import {
-  BareProxyWorker,
-  ModelWorker,
+  BareProxyProcess,
+  ModelProcess,
   ms,
   overheadOver,
-  startBareProxyWorker,
-  startModelWorker,
+  startBareProxyProcess,
+  startModelProcess,
   StreamRequest,
   StreamTiming,
   timeStream,
@@ -37,7 +37,7 @@ const ROUNDS = 20;
 const CONCURRENT_STREAMS = 200;
 const TARGET_MAX_RATIO = 1.1;
 const TARGET_MAX_TTFB_OVERHEAD_MS = 1;
-/** What the loopback agents run for a deploy: the gateway only needs the services deployed, the model servers are the workers. */
+/** What the loopback agents run for a deploy: the gateway only needs the services deployed, the model servers are the bench's children. */
 const DEPLOY_COMMAND = 'sleep 3600';
 const DEPLOY_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 50;
@@ -79,16 +79,16 @@ export const gateway: Scenario = {
     `(POST /v1/chat/completions, API token), then ${CONCURRENT_STREAMS} concurrent ${SHORT_CHUNKS}-chunk streams over 2 replicas`,
   async run() {
     const loadBefore = loadavg()[0];
-    const workers: ModelWorker[] = [];
+    const modelServers: ModelProcess[] = [];
     const agents: TestAgent[] = [];
-    let bareProxy: BareProxyWorker | undefined;
+    let bareProxy: BareProxyProcess | undefined;
     try {
       // One at a time, so that a failed start leaves everything started so far in the lists to stop.
-      for (const chunks of [LONG_CHUNKS, SHORT_CHUNKS, SHORT_CHUNKS]) workers.push(await startModelWorker(chunks));
-      while (agents.length < workers.length) agents.push(await startAgentServer());
-      const [long, ...short] = workers;
+      for (const chunks of [LONG_CHUNKS, SHORT_CHUNKS, SHORT_CHUNKS]) modelServers.push(await startModelProcess(chunks));
+      while (agents.length < modelServers.length) agents.push(await startAgentServer());
+      const [long, ...short] = modelServers;
       // The floor reference: one proxy to the long replica, measured, and one to a short replica, for the warm-up.
-      bareProxy = await startBareProxyWorker([long.url, short[0].url]);
+      bareProxy = await startBareProxyProcess([long.url, short[0].url]);
       const [bareProxyLongUrl, bareProxyShortUrl] = bareProxy.urls.map((url) => `${url}${COMPLETIONS}`);
       // Authentication on: the gateway takes API tokens, which belong to users.
       const backend = await startBackend({ AUTH_ENABLED: 'true' });
@@ -159,7 +159,7 @@ export const gateway: Scenario = {
       // Kills every `sleep` the agents spawned.
       await Promise.all(agents.map((agent) => agent.stop()));
       await bareProxy?.stop();
-      await Promise.all(workers.map((worker) => worker.stop()));
+      await Promise.all(modelServers.map((modelServer) => modelServer.stop()));
     }
   },
 };
@@ -177,19 +177,19 @@ async function api<T>(backend: Backend, path: string, method: string, expected: 
 }
 
 /**
- * A model, a server per model server (its agent at `agents[i]`, its model server at `workers[i]`) and a service of
+ * A model, a server per model server (its agent at `agents[i]`, its model server at `modelServers[i]`) and a service of
  * the model on all of them, deployed for real through the agents; resolves once GET shows it deployed.
  */
-async function deployService(backend: Backend, modelName: string, workers: ModelWorker[], agents: TestAgent[]): Promise<void> {
+async function deployService(backend: Backend, modelName: string, modelServers: ModelProcess[], agents: TestAgent[]): Promise<void> {
   const model = await api<{ id: number }>(backend, '/api/models', 'POST', 201, { name: modelName });
   const serverIds: number[] = [];
-  for (const [index, worker] of workers.entries()) {
+  for (const [index, modelServer] of modelServers.entries()) {
     const server = await api<{ id: number }>(backend, '/api/servers', 'POST', 201, {
       name: `${modelName}-${index + 1}`,
       host_ip: '127.0.0.1',
       username: 'u',
       agent_port: agents[index].port,
-      chat_port: worker.port,
+      chat_port: modelServer.port,
     });
     serverIds.push(server.id);
   }
@@ -230,7 +230,7 @@ async function runConcurrent(
   dispatcher: Dispatcher,
   streamRequest: StreamRequest,
   backendPid: number,
-  replicas: ModelWorker[],
+  replicas: ModelProcess[],
 ): Promise<ConcurrentRun> {
   const before = await Promise.all(replicas.map((replica) => replica.requests()));
   const cpuBefore = await cpuMsOf(backendPid);
@@ -284,10 +284,10 @@ function report(results: Results): ScenarioResult {
     .map((run, index) => (run.firstFailure ? `${index === 0 ? 'direct' : 'gateway'}: first failure: ${run.firstFailure}` : ''))
     .filter(Boolean);
   const text = [
-    'the model servers (test helper, no delay) each in a worker thread of the bench, the backend in its own process ' +
+    'the model servers (test helper, no delay) each in a process of its own, as is the backend ' +
       '(AUTH_ENABLED=true, an operator API token as Bearer); each service deployed for real through a loopback agent per server ' +
       `running "${DEPLOY_COMMAND}"; client: undici request on keep-alive connections, the same body and headers every way`,
-    'bare proxy (floor reference): node:http server (noDelay) in a worker thread of the bench, forwarding the body with ' +
+    'bare proxy (floor reference): node:http server (noDelay) in a process of its own, forwarding the body with ' +
       'undici.request (keep-alive Agent, TCP_NODELAY) and writing status, content-type and body chunks back as they come (for await over the body, write, wait for drain)',
     `load average (1 min) at start ${load[0].toFixed(2)}, at end ${load[1].toFixed(2)}`,
     '',
