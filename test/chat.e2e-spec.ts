@@ -636,6 +636,25 @@ describe('chat', () => {
       expect(events[4]).toBe('[DONE]');
       await within(stalling.clientDisconnected(), 2000, 'the proxy to close the stalled upstream request');
     });
+
+    it('ends the answer with [DONE] while the model server still holds its body open after it', async () => {
+      const lingering = await newModel({ chunks: 3 });
+      lingering.setMode('hang-after-done');
+      const id = await serviceOn(lingering);
+      const res = await complete(id, { messages: HELLO, stream: true });
+      const { text, error } = await readBody(res.body!);
+      expect(error).toBeUndefined();
+      const events = dataEvents(text);
+      expect(events.slice(0, 3).map(contentOf)).toEqual([chunkText(0), chunkText(1), chunkText(2)]);
+      expect(events.slice(3)).toEqual(['[DONE]']);
+      // The answer ended first: the proxy had not yet let go of the model server's connection.
+      let upstreamClosed = false;
+      const closed = lingering.clientDisconnected().then(() => (upstreamClosed = true));
+      await new Promise(setImmediate);
+      expect(upstreamClosed).toBe(false);
+      // It does once the idle timeout passes, without a word more to the client, whose answer has ended.
+      await within(closed, IDLE_MS + 2000, 'the proxy to close the lingering upstream request');
+    });
   });
 
   describe('the official openai client', () => {

@@ -6,13 +6,14 @@ import { AddressInfo, Socket } from 'node:net';
  * ok: answer normally. hang: accept and never answer.
  * fail-mid-stream: send half the chunks (half the JSON body when not streaming), then destroy the socket.
  * hang-mid-stream: send that half, then stall until the client or stop() closes the socket.
+ * hang-after-done: stream the whole answer and `data: [DONE]`, then hold the body open (no end) the same way.
  * The others give the same fixed answer to streamed and non-streamed requests alike (see CANNED_ANSWERS):
  * error: 500 `{error:{message:'model exploded'}}`. redirect: 302 to `/login`. no-content: 204.
  * unauthorized: 401 with an OpenAI error. forbidden: 403 with nginx's HTML page. not-found: 404 `{detail:'Not Found'}`.
  * bad-request: 400 with BAD_TEMPERATURE. unprocessable: 422 with UNPROCESSABLE_TEXT. html: 200 with HTML_PAGE.
  * invalid-json: 200 `application/json` with INVALID_JSON. huge-error: 400 with a 1 MB OpenAI error (HUGE_ERROR_BYTES).
  */
-export type ModelMode = 'ok' | 'fail-mid-stream' | 'hang' | 'hang-mid-stream' | CannedMode;
+export type ModelMode = 'ok' | 'fail-mid-stream' | 'hang' | 'hang-mid-stream' | 'hang-after-done' | CannedMode;
 
 type CannedMode =
   | 'error'
@@ -253,7 +254,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         const { usage } = answerOf(endpoint, request, { id, created, model, chunks });
         res.write(`${rawLines ? '' : 'data: '}${identity},"choices":[],"usage":${JSON.stringify(usage)}}${tail}`);
       }
-      if (!midStream && !res.destroyed) res.end(rawLines ? undefined : 'data: [DONE]\n\n');
+      if (!midStream && !res.destroyed) {
+        const done = rawLines ? undefined : 'data: [DONE]\n\n';
+        if (current !== 'hang-after-done') res.end(done);
+        else if (done) res.write(done);
+      }
     } else {
       const json = JSON.stringify(answerOf(endpoint, request, { id, created, model, chunks }));
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
@@ -269,7 +274,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       closedByServer = true;
       res.destroy();
     }
-    // hang-mid-stream: leave the response open.
+    // hang-mid-stream, hang-after-done: leave the response open.
   };
 
   const server = createServer({ noDelay: true }, (req, res) => {

@@ -218,8 +218,9 @@ export class ModelServerProxy {
   }
 
   /**
-   * Relays server-sent events as they arrive (see EventStreamRelay), ending with `data: [DONE]`. A failure mid-stream
-   * becomes a final error event; a departed client aborts the upstream.
+   * Relays server-sent events as they arrive (see EventStreamRelay), ending with `data: [DONE]`: the answer ends with
+   * the model server's `[DONE]` (one write with it), whenever its body ends, which is then read to its end unsent. A
+   * failure mid-stream becomes a final error event; a departed client aborts the upstream.
    */
   private async relayStream(
     { upstream, address }: ModelServerAnswer,
@@ -242,10 +243,15 @@ export class ModelServerProxy {
       if (!response.write(relayed)) await once(response, 'drain', { signal: clientGone });
     };
     try {
-      for await (const chunk of upstream.body) await forward(events.push(chunk as Buffer));
+      for await (const chunk of upstream.body) {
+        const relayed = events.push(chunk as Buffer);
+        if (!events.done) await forward(relayed);
+        else if (!response.writableEnded) response.end(relayed);
+      }
       await forward(events.end());
     } catch (error) {
-      if (clientGone.aborted) return;
+      // After [DONE] the client has the whole answer: what became of the rest of the body is no news to it.
+      if (clientGone.aborted || response.writableEnded) return;
       watcher?.streamFailed();
       const timedOut = error instanceof errors.BodyTimeoutError;
       const message = timedOut
@@ -255,6 +261,7 @@ export class ModelServerProxy {
       const code = timedOut ? 'upstream_timeout' : 'upstream_disconnected';
       response.write(`data: ${JSON.stringify({ error: { message, type: 'upstream_error', code, param: null } })}\n\n`);
     }
+    if (response.writableEnded) return;
     if (!events.done && !clientGone.aborted) response.write('data: [DONE]\n\n');
     response.end();
   }
