@@ -18,10 +18,12 @@ type ChildEntry = 'modelServerInChild' | 'bareProxyInChild';
 
 /**
  * Plain JS for the child, which has no TypeScript loader of its own: it registers ts-node, starts `entry` of this
- * module, sends the URLs, then answers every message with the number of requests its servers have had.
+ * module, sends the URLs, then answers every message with the number of requests its servers have had. It exits when
+ * the bench goes away (the IPC channel closes), even when the bench was killed before it could stop it.
  */
 const CHILD_SOURCE = `
   const { entry, options, tsNode, module } = JSON.parse(process.env.BENCH_CHILD);
+  process.on('disconnect', () => process.exit(0));
   require(tsNode).register({ transpileOnly: true });
   require(module)[entry](options).then((servers) => {
     process.on('message', () => process.send(servers.requestCount()));
