@@ -143,8 +143,9 @@ export interface BareProxyProcess {
 }
 
 /**
- * Bare reverse proxies written the most direct way, in a process of their own (as the backend has): a `node:http` server (noDelay) per upstream that forwards the request body with
- * `undici.request` and passes the upstream's status, content-type and body chunks, with back-pressure, to its client.
+ * Bare reverse proxies written the most direct way, in a process of their own (as the backend has): a `node:http`
+ * server (noDelay) per upstream that forwards the request body with `undici.request` and passes the upstream's status,
+ * content-type and body chunks, with back-pressure, to its client.
  */
 export function startBareProxyProcess(upstreams: string[]): Promise<BareProxyProcess> {
   return startInChild('bareProxyInChild', { upstreams });
