@@ -61,9 +61,9 @@ describe('the first run of the built backend', () => {
     const first = await start({ DATA_DIR: dataDir });
     expect(first.stdout).not.toMatch(/Mapped \{|dependencies initialized|subscribed to the/);
     expect(first.stdout.trim().split('\n').length).toBeLessThan(20);
-    const port = new URL(first.backend.url).port;
-    expect(first.stdout).toContain(`InfiniStudio backend listening on http://127.0.0.1:${port}`);
-    expect(first.stdout).toContain(`API docs  http://127.0.0.1:${port}/api/docs`);
+    const { origin } = new URL(first.backend.url);
+    expect(first.stdout).toContain(`InfiniStudio backend listening on ${origin}`);
+    expect(first.stdout).toContain(`API docs  ${origin}/api/docs`);
     expect(first.stdout).toContain(`Database  SQLite, ${join(dataDir, 'infini.db')}`);
     expect(first.stdout).toMatch(/Sign-in\s+on/);
     const password = PASSWORD_IN_BOX.exec(first.stdout)![1];

@@ -21,8 +21,8 @@ export interface BackendProcess {
   stdout(): string;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer().listen(0, host);
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   server.close();
@@ -46,18 +46,29 @@ export async function buildBackend(): Promise<string> {
 }
 
 /**
- * Starts the build in `buildDir` on a free loopback port with `env` over this process's environment (in `cwd`, by
- * default the repository), and resolves once `/api/health` answers 200.
+ * A loopback address of its own for one backend. A port that freePort found free is free only until the backend
+ * binds it: another run on this machine (CI runs SQLite's and PostgreSQL's side by side) may take it meanwhile, and
+ * then the health check below would find that run's backend healthy and hand it over as this one.
+ */
+function randomLoopbackAddress(): string {
+  const octet = () => 1 + Math.floor(Math.random() * 254);
+  return `127.${octet()}.${octet()}.${octet()}`;
+}
+
+/**
+ * Starts the build in `buildDir` on a free port of a loopback address of its own with `env` over this process's
+ * environment (in `cwd`, by default the repository), and resolves once `/api/health` answers 200.
  */
 export async function startBuiltBackend(buildDir: string, env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Promise<BackendProcess> {
-  const port = await freePort();
+  const host = randomLoopbackAddress();
+  const port = await freePort(host);
   const child = spawn(process.execPath, [join(buildDir, 'main.js')], {
     cwd,
     env: {
       ...process.env,
       // The build lives outside the repository: its imports resolve from the repository's node_modules.
       NODE_PATH: join(REPO_ROOT, 'node_modules'),
-      HOST: '127.0.0.1',
+      HOST: host,
       PORT: String(port),
       LOG_LEVEL: 'warn',
       ...env,
@@ -69,7 +80,7 @@ export async function startBuiltBackend(buildDir: string, env: NodeJS.ProcessEnv
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const backend: BackendProcess = {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     child,
     exited: once(child, 'exit'),
     stderr: () => stderr,
