@@ -51,7 +51,8 @@ async function runScenario(scenario: Scenario, runs: number, settings: LoadSetti
       console.log(report);
       outcome.runs.push(verdicts);
     } catch (error: unknown) {
-      console.error(`${scenario.name} run ${run} of ${runs} FAILED:`, error instanceof Error ? (error.stack ?? error.message) : error);
+      // The error itself, not its stack: inspecting it also prints its cause (fetch's "fetch failed" says nothing more).
+      console.error(`${scenario.name} run ${run} of ${runs} FAILED:`, error);
       outcome.runs.push(undefined);
       process.exitCode = 1;
     }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { sample } from '../../test/helpers/accelerator-samples';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
@@ -131,6 +131,9 @@ async function measureHistory(sshd: TestSshd): Promise<HistoryResult> {
           }
         }
       })();
+      // The insert blocked this event loop for seconds, past the backend's keep-alive timeout: one turn of the loop
+      // lets fetch see the idle connections the backend closed meanwhile, rather than send the first query down one.
+      await setImmediate();
       const samplesOf = db.prepare<unknown[], { cards: string | null }>(
         'SELECT * FROM server_samples WHERE server_id = ? AND taken_at >= ? AND taken_at < ? ORDER BY taken_at',
       );
