@@ -3,6 +3,7 @@ import { RowsById } from '../src/database/rows-by-id';
 import { AuditEvent } from '../src/modules/audit/audit-event.entity';
 import { Server } from '../src/modules/servers/server.entity';
 import { Task } from '../src/modules/tasks/task.entity';
+import { TaskRun } from '../src/modules/tasks/task-run.entity';
 import { startTestApp, TestApp } from './helpers/test-app';
 
 /** RowsById against TypeORM's own statements, on the database of the run (SQLite, or PostgreSQL in CI's second run). */
@@ -114,6 +115,33 @@ describe('RowsById', () => {
       event('by.rows', 'admin'),
       event('by.rows', null),
     ]);
+  });
+
+  it('inserts one row and returns its new id, in one statement whose text is the same for every task', async () => {
+    const [first, second] = [await newTask(), await newTask()];
+    const runs = new RowsById(dataSource.manager, TaskRun);
+    const run = (taskId: number) => ({
+      task_id: taskId,
+      trigger: 'schedule' as const,
+      scheduled_for: new Date('2026-12-03T15:00:00.000Z'),
+      started_at: new Date('2026-12-03T15:00:00.250Z'),
+      finished_at: null,
+      status: 'running' as const,
+      exit_status: null,
+      duration_ms: null,
+      output: '',
+      error: '',
+    });
+    const sent = jest.spyOn(dataSource.manager, 'query');
+    const firstId = await runs.insertOne(run(first.id));
+    const secondId = await runs.insertOne(run(second.id));
+    const calls = [...sent.mock.calls];
+    sent.mockRestore();
+
+    expect(calls).toHaveLength(2);
+    expect(calls[1][0]).toBe(calls[0][0]);
+    expect(secondId).toBeGreaterThan(firstId);
+    expect(await dataSource.getRepository(TaskRun).findOneByOrFail({ id: secondId })).toMatchObject({ ...run(second.id), id: secondId });
   });
 
   it('refuses an insert with a property left undefined, before sending anything', async () => {

@@ -6,11 +6,14 @@ import { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
  * query builders would send, with the values prepared and hydrated by TypeORM's driver as its own are — without the
  * builders, which cost about half a millisecond per statement inside the backend (on SQLite, measured alternately in
  * one run: 0.83 against 0.39 ms for a task's read, 1.37 against 0.85 ms for a run's finish of two UPDATEs). For the few
- * statements a waiting caller pays for on every call: a task run's, and the audit event written before it.
+ * statements a waiting caller pays for on every call: a task run's, and the audit event written before it. Every value
+ * is bound, so one statement text serves every id (TypeORM's SQLite builders write numbers into the text: a thousand
+ * scheduled tasks' run inserts were a thousand statements prepared once each).
  */
 export class RowsById<E extends ObjectLiteral> {
   private readonly metadata: EntityMetadata;
   private readonly table: string;
+  private readonly primary: ColumnMetadata;
   private readonly idColumn: string;
 
   constructor(
@@ -20,6 +23,7 @@ export class RowsById<E extends ObjectLiteral> {
     this.metadata = manager.connection.getMetadata(entity);
     const [primary, ...others] = this.metadata.primaryColumns;
     if (!primary || others.length > 0) throw new Error(`${this.metadata.name} must have a single primary column`);
+    this.primary = primary;
     this.table = this.escape(this.metadata.tableName);
     this.idColumn = this.escape(primary.databaseName);
   }
@@ -59,6 +63,18 @@ export class RowsById<E extends ObjectLiteral> {
    */
   async insert(rows: Partial<E>[], manager = this.manager): Promise<void> {
     if (rows.length === 0) return;
+    const [sql, values] = this.insertStatement(rows, manager);
+    await this.query(manager, sql, values);
+  }
+
+  /** Inserts the row as `insert` does and returns its new id, from the same statement (RETURNING, on both databases). */
+  async insertOne(row: Partial<E>, manager = this.manager): Promise<number> {
+    const [sql, values] = this.insertStatement([row], manager);
+    const [inserted] = (await this.query(manager, `${sql} RETURNING ${this.idColumn}`, values)) as Record<string, number | string>[];
+    return Number(inserted[this.primary.databaseName]);
+  }
+
+  private insertStatement(rows: Partial<E>[], manager: EntityManager): [string, BoundValues] {
     const driver = manager.connection.driver;
     const columns = Object.keys(rows[0]).map((property) => this.column(property));
     const values = new BoundValues(manager);
@@ -71,7 +87,7 @@ export class RowsById<E extends ObjectLiteral> {
       return `(${placeholders.join(', ')})`;
     });
     const names = columns.map((column) => this.escape(column.databaseName)).join(', ');
-    await this.query(manager, `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(', ')}`, values);
+    return [`INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(', ')}`, values];
   }
 
   /** Values in the driver's own form (SQLite's booleans and dates), as in TypeORM's own statements. */

@@ -150,14 +150,10 @@ export class TasksRepository {
     });
   }
 
-  /** Inserts a run with every column given, and reads nothing back (TypeORM's save re-reads defaulted columns on SQLite). */
+  /** Inserts a run with every column given, and reads back only its id (TypeORM's save re-reads defaulted columns on SQLite). */
   private async insertRun(fields: Omit<TaskRun, 'id' | 'task'>): Promise<TaskRun> {
-    const insert = this.runs.createQueryBuilder().insert().values(fields).updateEntity(false);
-    // The new id: PostgreSQL returns it, SQLite's driver reports the last inserted rowid.
-    if (this.runs.manager.connection.options.type === 'postgres') insert.returning('id');
-    const raw = (await insert.execute()).raw as { id: number | string }[] | number;
-    const id = Array.isArray(raw) ? raw[0].id : raw;
-    return this.runs.create({ ...fields, id: Number(id) });
+    const id = await this.runRows.insertOne(fields);
+    return this.runs.create({ ...fields, id });
   }
 
   /** Records a finished run and mirrors it on the task, in one transaction. */
