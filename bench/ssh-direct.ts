@@ -1,6 +1,9 @@
 import { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import type { TestSshd } from '../test/helpers/sshd';
 
+/** What a direct reference needs of the test sshd to connect to it; plain data, so it can be handed to a child process. */
+export type SshdAddress = Pick<TestSshd, 'host' | 'port' | 'username' | 'privateKey'>;
+
 /** How the direct references say they connect, for the scenarios' descriptions and reports. */
 export const DIRECT_NO_DELAY_NOTE = 'TCP_NODELAY, like the pool';
 
@@ -10,7 +13,7 @@ export const DIRECT_NO_DELAY_NOTE = 'TCP_NODELAY, like the pool';
  * adopts: a reference left with ssh2's default would wait for the peer's delayed ACK (~40 ms) where the backend does
  * not, and flatter the backend. Pass a client made beforehand to be able to end it whatever happens.
  */
-export function connectNoDelay(sshd: TestSshd, client = new Client()): Promise<Client> {
+export function connectNoDelay(sshd: SshdAddress, client = new Client()): Promise<Client> {
   return new Promise((resolve, reject) => {
     // `on`, not `once`: ssh2 may emit a second error while tearing down, which must not crash the bench.
     client.on('error', reject);

@@ -1,70 +1,15 @@
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { spawn } from 'node:child_process';
 import { Agent, Dispatcher, request } from 'undici';
 import { chunkText, startModelServer } from '../test/helpers/model-server';
 import { median } from './api';
-import { killChild } from './child';
-
-/** What a child process started: its servers' URLs, and how many requests they have had between them. */
-interface ChildServers {
-  urls: string[];
-  requestCount(): number;
-}
+import { ChildServers, startInChild } from './child';
 
 /** The functions a child process can start, by name (exported below, so that the child finds them in this module). */
 type ChildEntry = 'modelServerInChild' | 'bareProxyInChild';
 
-/**
- * Plain JS for the child, which has no TypeScript loader of its own: it registers ts-node, starts `entry` of this
- * module, sends the URLs, then answers every message with the number of requests its servers have had. It exits when
- * the bench goes away (the IPC channel closes), even when the bench was killed before it could stop it.
- */
-const CHILD_SOURCE = `
-  const { entry, options, tsNode, module } = JSON.parse(process.env.BENCH_CHILD);
-  process.on('disconnect', () => process.exit(0));
-  require(tsNode).register({ transpileOnly: true });
-  require(module)[entry](options).then((servers) => {
-    process.on('message', () => process.send(servers.requestCount()));
-    process.send(servers.urls);
-  });
-`;
-
-interface InChild {
-  urls: string[];
-  /** Requests its servers have received so far. */
-  requests: () => Promise<number>;
-  stop: () => Promise<void>;
-}
-
-/**
- * Starts `entry` in a process of its own, as a model server or a proxy runs on a machine: not in a worker thread of
- * the bench, whose process the client's thread shares.
- */
-async function startInChild(entry: ChildEntry, options: unknown): Promise<InChild> {
-  const child = spawn(process.execPath, ['-e', CHILD_SOURCE], {
-    env: { ...process.env, BENCH_CHILD: JSON.stringify({ entry, options, tsNode: require.resolve('ts-node'), module: __filename }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  try {
-    // Rejects if the child fails to start (an 'error' event); an early exit leaves no message, so race it.
-    const [urls] = (await Promise.race([
-      once(child, 'message'),
-      once(child, 'exit').then(([code]) => Promise.reject(new Error(`bench child ${entry} exited with ${String(code)}`))),
-    ])) as [string[]];
-    // Asked one at a time (the bench awaits each), so the next message is the answer.
-    const requests = async () => {
-      const answer = once(child, 'message') as Promise<[number]>;
-      child.send('requests');
-      return (await answer)[0];
-    };
-    return { urls, requests, stop: () => killChild(child) };
-  } catch (error) {
-    await killChild(child);
-    throw error;
-  }
-}
+const startHere = (entry: ChildEntry, options: unknown) => startInChild(__filename, entry, options);
 
 /** Runs in the child: the test helper's model server, no delay between chunks. */
 export async function modelServerInChild({ chunks }: { chunks: number }): Promise<ChildServers> {
@@ -90,7 +35,7 @@ export async function startModelProcess(chunks: number): Promise<ModelProcess> {
     urls: [url],
     requests,
     stop,
-  } = await startInChild('modelServerInChild', { chunks });
+  } = await startHere('modelServerInChild', { chunks });
   return { url, port: Number(new URL(url).port), requests, stop };
 }
 
@@ -148,7 +93,7 @@ export interface BareProxyProcess {
  * content-type and body chunks, with back-pressure, to its client.
  */
 export function startBareProxyProcess(upstreams: string[]): Promise<BareProxyProcess> {
-  return startInChild('bareProxyInChild', { upstreams });
+  return startHere('bareProxyInChild', { upstreams });
 }
 
 export interface StreamTiming {

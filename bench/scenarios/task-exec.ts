@@ -1,15 +1,18 @@
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { Client } from 'ssh2';
 import { Agent, request } from 'undici';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
 import { createSshServer, percentile, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
+import { ChildServers, startInChild } from '../child';
 import { isMet, Scenario, ScenarioResult, Verdict } from '../scenario';
-import { connectNoDelay, DIRECT_NO_DELAY_NOTE, execDirect } from '../ssh-direct';
+import { connectNoDelay, DIRECT_NO_DELAY_NOTE, execDirect, SshdAddress } from '../ssh-direct';
 import { renderTable } from '../table';
 
-/** Runs per path, alternating backend and direct, so that a slow spell of the shared machine hits both alike. */
+/** Runs per path, the paths in turn, so that a slow spell of the shared machine hits them all alike. */
 const RUNS = 200;
-/** Opens the pooled connection and warms both sides' code paths; not measured. */
+/** Opens the connections and warms every path's code; not measured. */
 const WARMUP_RUNS = 5;
 const COMMAND = 'echo hi';
 /** What the backend's executor sends for COMMAND (login shell, single-quoted). */
@@ -23,27 +26,46 @@ interface ExecuteResponse {
   success: boolean;
 }
 
+/** Latencies of each path, measured in turn. */
+interface Latencies {
+  backend: number[];
+  /** The floor: the command straight over ssh2. */
+  direct: number[];
+  /** The same exec behind a bare HTTP server: what one HTTP hop in front of it costs on this machine. */
+  bareHttp: number[];
+}
+
 export const taskExec: Scenario = {
   name: 'task-exec',
   description:
     `${RUNS} sequential POST /api/tasks/:id/execute ("${COMMAND}") ` +
-    `against ssh2 exec of the same command on an already-open connection (${DIRECT_NO_DELAY_NOTE})`,
+    `against ssh2 exec of the same command on an already-open connection (${DIRECT_NO_DELAY_NOTE}), ` +
+    'and against the same exec behind a bare HTTP server',
   async run() {
     const sshd = await startSshd();
     try {
-      const backend = await startBackend();
+      const bare = await startInChild(__filename, 'bareHttpExecInChild', { sshd: addressOf(sshd) });
       try {
-        const client = new Agent();
-        const direct = await connectNoDelay(sshd);
+        const backend = await startBackend();
         try {
-          const [backendMs, directMs] = await measureAlternately(await prepareTask(backend.baseUrl, sshd, client), directExec(direct));
-          return report(backendMs, directMs);
+          const client = new Agent();
+          const direct = await connectNoDelay(sshd);
+          try {
+            const paths = {
+              backend: await prepareTask(backend.baseUrl, sshd, client),
+              direct: directExec(direct),
+              bareHttp: execCall(`${bare.urls[0]}/execute`, client),
+            };
+            return report(await measureInTurn(paths));
+          } finally {
+            direct.end();
+            await client.close();
+          }
         } finally {
-          direct.end();
-          await client.close();
+          await backend.stop();
         }
       } finally {
-        await backend.stop();
+        await bare.stop();
       }
     } finally {
       await sshd.stop();
@@ -51,10 +73,37 @@ export const taskExec: Scenario = {
   },
 };
 
+const addressOf = ({ host, port, username, privateKey }: TestSshd): SshdAddress => ({ host, port, username, privateKey });
+
 /**
- * Creates the server and a disabled task (the scheduler never runs it alongside); the returned call executes it once
- * with undici's request on `client`'s keep-alive connection, the leanest HTTP client at hand (fetch adds about a
- * millisecond of its own per call), and checks the result.
+ * Runs in a child process of its own, as the backend runs: a bare `node:http` server (noDelay) that, for every
+ * request, runs DIRECT_COMMAND with a pty over one open ssh2 connection (TCP_NODELAY) and answers with its output as
+ * JSON, as the backend answers an execute. No database, no framework: the floor for an HTTP call that runs a command.
+ */
+export async function bareHttpExecInChild({ sshd }: { sshd: SshdAddress }): Promise<ChildServers> {
+  const ssh = await connectNoDelay(sshd);
+  let count = 0;
+  const server = createServer({ noDelay: true }, (req, res) => {
+    count++;
+    req.resume();
+    execDirect(ssh, DIRECT_COMMAND, true).then(
+      ({ output, code }) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ output, error: '', success: code === 0, exit_status: code }));
+      },
+      (error: unknown) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  return { urls: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`], requestCount: () => count };
+}
+
+/**
+ * Creates the server and a disabled task (the scheduler never runs it alongside) and returns the call that executes
+ * it once.
  */
 async function prepareTask(baseUrl: string, sshd: TestSshd, client: Agent): Promise<() => Promise<void>> {
   const serverId = await createSshServer(baseUrl, sshd, 'gpu-1');
@@ -65,7 +114,14 @@ async function prepareTask(baseUrl: string, sshd: TestSshd, client: Agent): Prom
     schedule_type: 'once',
     enabled: false,
   });
-  const url = `${baseUrl}/api/tasks/${id}/execute`;
+  return execCall(`${baseUrl}/api/tasks/${id}/execute`, client);
+}
+
+/**
+ * One POST to `url` with undici's request on `client`'s keep-alive connection, the leanest HTTP client at hand (fetch
+ * adds about a millisecond of its own per call); checks that the command ran and printed `hi`.
+ */
+function execCall(url: string, client: Agent): () => Promise<void> {
   return async () => {
     const { statusCode, body } = await request(url, { method: 'POST', dispatcher: client });
     const text = await body.text();
@@ -83,43 +139,43 @@ function directExec(client: Client): () => Promise<void> {
   };
 }
 
-/** WARMUP_RUNS unmeasured calls of each, then the latencies of RUNS calls of each, one of each in turn. */
-async function measureAlternately(backend: () => Promise<void>, direct: () => Promise<void>): Promise<[number[], number[]]> {
-  for (let n = 0; n < WARMUP_RUNS; n++) {
-    await backend();
-    await direct();
-  }
-  const backendMs: number[] = [];
-  const directMs: number[] = [];
-  for (let n = 0; n < RUNS; n++) {
-    backendMs.push((await timed(backend)).ms);
-    directMs.push((await timed(direct)).ms);
-  }
-  return [backendMs, directMs];
+/** WARMUP_RUNS unmeasured calls of each path, then the latencies of RUNS calls of each, one of each in turn. */
+async function measureInTurn(paths: Record<keyof Latencies, () => Promise<void>>): Promise<Latencies> {
+  const names = Object.keys(paths) as (keyof Latencies)[];
+  for (let n = 0; n < WARMUP_RUNS; n++) for (const name of names) await paths[name]();
+  const latencies: Latencies = { backend: [], direct: [], bareHttp: [] };
+  for (let n = 0; n < RUNS; n++) for (const name of names) latencies[name].push((await timed(paths[name])).ms);
+  return latencies;
 }
 
-function report(backendMs: number[], directMs: number[]): ScenarioResult {
+function report({ backend, direct, bareHttp }: Latencies): ScenarioResult {
   const row = (label: string, latencies: number[]) => [label, ...[50, 95, 99].map((p) => ms(percentile(latencies, p)))];
   const p50 = (latencies: number[]) => percentile(latencies, 50);
-  const ratio = p50(backendMs) / p50(directMs);
   const overhead: Verdict = {
     measure: 'task-exec p50: backend - direct',
-    value: p50(backendMs) - p50(directMs),
+    value: p50(backend) - p50(direct),
     unit: 'ms',
     target: { bound: '<=', value: TARGET_MAX_OVERHEAD_MS },
   };
   const text = [
-    `${RUNS} runs per row, backend and direct in turn, after ${WARMUP_RUNS} warm-up runs of each; sshd on loopback; ` +
-      'backend called with undici request on a keep-alive connection; ' +
-      `direct: ${DIRECT_COMMAND} with { pty: true } on a connection with ${DIRECT_NO_DELAY_NOTE} (setNoDelay once ready)`,
+    `${RUNS} runs per row, the three paths in turn, after ${WARMUP_RUNS} warm-up runs of each; sshd on loopback; ` +
+      'backend and bare HTTP server called with undici request on a keep-alive connection; ' +
+      `direct: ${DIRECT_COMMAND} with { pty: true } on a connection with ${DIRECT_NO_DELAY_NOTE} (setNoDelay once ready); ` +
+      'bare HTTP exec: the same direct exec behind a node:http server (noDelay) in a process of its own, answering JSON',
     '',
     renderTable(
       ['path', 'p50 ms', 'p95 ms', 'p99 ms'],
-      [row('backend POST /api/tasks/:id/execute', backendMs), row('direct ssh2 exec, TCP_NODELAY', directMs)],
+      [
+        row('backend POST /api/tasks/:id/execute', backend),
+        row('direct ssh2 exec, TCP_NODELAY', direct),
+        row('bare HTTP exec (floor reference)', bareHttp),
+      ],
     ),
     '',
     `p50 backend - direct: ${ms(overhead.value)} ms (target <= ${TARGET_MAX_OVERHEAD_MS} ms: ${isMet(overhead) ? 'met' : 'MISSED'}); ` +
-      `ratio ${ratio.toFixed(2)}x`,
+      `ratio ${(p50(backend) / p50(direct)).toFixed(2)}x`,
+    `p50 bare HTTP exec - direct, what one plain HTTP hop in front of the exec costs here: ${ms(p50(bareHttp) - p50(direct))} ms`,
+    `p50 backend - bare HTTP exec, the framework and the run's bookkeeping: ${ms(p50(backend) - p50(bareHttp))} ms`,
     "the backend's figure includes the HTTP round trip and the database work of a run: the task read and the audit " +
       'event inserted before the command, its task_runs row inserted and the task marked executing while it runs, ' +
       'then the row finished and the task updated in one transaction',
