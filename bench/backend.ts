@@ -41,6 +41,8 @@ export async function startBackend(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ba
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   });
+  // What it reports as an error (a crash mid-scenario, say) shows in the bench's output; its start-up warnings do not.
+  started.child.stderr?.pipe(process.stderr);
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= killChild(started.child).then(() => rm(dataDir, { recursive: true, force: true })));
 
