@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, QueryFailedError, Repository } from 'typeorm';
 import { isConstraintViolation } from '../../database/constraint-violation';
-import { SINGLE_ROW } from '../../database/save-options';
+import { RowsById } from '../../database/rows-by-id';
 import { Transactions } from '../../database/transactions.service';
 import { SeriesSample } from './series';
 import { CardSample, SampleResolution, SampleValues, ServerSample } from './server-sample.entity';
@@ -10,10 +10,18 @@ import { CardSample, SampleResolution, SampleValues, ServerSample } from './serv
 /** The metric history (`server_samples`): raw samples, five-minute averages, and their retention. */
 @Injectable()
 export class ServerSamplesRepository {
+  /**
+   * For the two statements of every sample: each server's sample would otherwise be statements of its own on SQLite,
+   * its ids written into their text, and a hundred servers' round would push every other prepared statement out.
+   */
+  private readonly rows: RowsById<ServerSample>;
+
   constructor(
     @InjectRepository(ServerSample) private readonly samples: Repository<ServerSample>,
     private readonly transactions: Transactions,
-  ) {}
+  ) {
+    this.rows = new RowsById(samples.manager, ServerSample);
+  }
 
   /**
    * Claims a server's raw slot by inserting its row: the new row's id for the one caller (of any instance) whose
@@ -21,16 +29,15 @@ export class ServerSamplesRepository {
    */
   async claimSlot(serverId: number, slot: Date): Promise<number | null> {
     try {
-      const row = await this.samples.save(this.samples.create({ server_id: serverId, resolution: 'raw', taken_at: slot }), SINGLE_ROW);
-      return row.id;
+      return await this.rows.insertOne({ server_id: serverId, resolution: 'raw', taken_at: slot });
     } catch (error) {
       if (error instanceof QueryFailedError && isConstraintViolation(error as QueryFailedError<Error>)) return null;
       throw error;
     }
   }
 
-  async record(id: number, values: SampleValues): Promise<void> {
-    await this.samples.update({ id }, values);
+  record(id: number, values: SampleValues): Promise<void> {
+    return this.rows.update(id, values);
   }
 
   /**
