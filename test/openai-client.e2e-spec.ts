@@ -19,7 +19,10 @@ const CONNECT_MS = 1000;
 const SERVICE_MODEL = 'qwen2.5-7b-instruct';
 const HELLO = [{ role: 'user' as const, content: 'hello there' }];
 
-/** The error a call fails with; a call that succeeds fails the test. */
+/**
+ * The error a call fails with; a call that succeeds fails the test. Callers start each call only when they await it: an
+ * openai promise that fails before anything awaits it is an unhandled rejection, which fails whichever test is running.
+ */
 async function failureOf(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
   const outcome = await call.then(
     (value) => ({ value }),
@@ -230,14 +233,14 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
     it('answers an unknown service with 404 service_not_found on every route', async () => {
       const unknown = client(UNKNOWN_ID);
       for (const call of [
-        unknown.models.list(),
-        unknown.models.retrieve('jiuge'),
-        unknown.chat.completions.create({ model: 'jiuge', messages: HELLO }),
-        unknown.chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true }),
-        unknown.completions.create({ model: 'jiuge', prompt: 'x' }),
-        unknown.embeddings.create({ model: 'jiuge', input: 'x' }),
+        () => unknown.models.list(),
+        () => unknown.models.retrieve('jiuge'),
+        () => unknown.chat.completions.create({ model: 'jiuge', messages: HELLO }),
+        () => unknown.chat.completions.create({ model: 'jiuge', messages: HELLO, stream: true }),
+        () => unknown.completions.create({ model: 'jiuge', prompt: 'x' }),
+        () => unknown.embeddings.create({ model: 'jiuge', input: 'x' }),
       ]) {
-        const failure = await failureOf(call);
+        const failure = await failureOf(call());
         expect(failure).toBeInstanceOf(OpenAI.NotFoundError);
         expect(seen(failure)).toEqual({ status: 404, code: 'service_not_found', type: 'invalid_request_error', param: null });
         expect(failure.message).toBe(`404 Service ${UNKNOWN_ID} not found`);
@@ -246,13 +249,13 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
 
     it('refuses a request without its required field, naming it in param, before asking the model server', async () => {
       const { id, upstream } = await serviceWith();
-      const cases: Array<[string, Promise<unknown>]> = [
-        ['messages', client(id).chat.completions.create({ model: 'jiuge' } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)],
-        ['prompt', client(id).completions.create({ model: 'jiuge' } as unknown as OpenAI.CompletionCreateParamsNonStreaming)],
-        ['input', client(id).embeddings.create({ model: 'jiuge', encoding_format: 'float' } as unknown as OpenAI.EmbeddingCreateParams)],
+      const cases: Array<[string, () => Promise<unknown>]> = [
+        ['messages', () => client(id).chat.completions.create({ model: 'jiuge' } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)],
+        ['prompt', () => client(id).completions.create({ model: 'jiuge' } as unknown as OpenAI.CompletionCreateParamsNonStreaming)],
+        ['input', () => client(id).embeddings.create({ model: 'jiuge', encoding_format: 'float' } as unknown as OpenAI.EmbeddingCreateParams)],
       ];
       for (const [param, call] of cases) {
-        const failure = await failureOf(call);
+        const failure = await failureOf(call());
         expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
         expect(seen(failure)).toEqual({ status: 400, code: 'missing_required_parameter', type: 'invalid_request_error', param });
         expect(failure.message).toBe(`400 Missing required parameter: '${param}'`);
@@ -284,11 +287,11 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
       const { id, upstream } = await serviceWith({ paths: 'v1' });
       upstream.setMode('bad-request');
       for (const call of [
-        client(id).completions.create({ model: 'jiuge', prompt: 'x', temperature: 7 }),
-        client(id).completions.create({ model: 'jiuge', prompt: 'x', temperature: 7, stream: true }),
-        client(id).embeddings.create({ model: 'jiuge', input: 'x' }),
+        () => client(id).completions.create({ model: 'jiuge', prompt: 'x', temperature: 7 }),
+        () => client(id).completions.create({ model: 'jiuge', prompt: 'x', temperature: 7, stream: true }),
+        () => client(id).embeddings.create({ model: 'jiuge', input: 'x' }),
       ]) {
-        const failure = await failureOf(call);
+        const failure = await failureOf(call());
         expect(failure).toBeInstanceOf(OpenAI.BadRequestError);
         expect({ ...seen(failure), message: failure.message }).toEqual({
           status: 400,
@@ -327,8 +330,8 @@ describe('the openai client against the OpenAI-compatible API of a service', () 
         ['no token', anonymous, 'missing_api_key'],
         ['a wrong token', client(id, 'sk-not-ours'), 'invalid_api_key'],
       ] as const) {
-        for (const call of [caller.models.list(), caller.chat.completions.create({ model: 'jiuge', messages: HELLO })]) {
-          const failure = await failureOf(call);
+        for (const call of [() => caller.models.list(), () => caller.chat.completions.create({ model: 'jiuge', messages: HELLO })]) {
+          const failure = await failureOf(call());
           expect(failure).toBeInstanceOf(OpenAI.AuthenticationError);
           expect({ who, ...seen(failure) }).toEqual({ who, status: 401, code, type: 'authentication_error', param: null });
           expect(failure.headers?.get('www-authenticate')).toBe('Bearer');
