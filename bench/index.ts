@@ -47,9 +47,9 @@ async function runScenario(scenario: Scenario, runs: number, settings: LoadSetti
   for (let run = 1; run <= runs; run++) {
     console.log(`\n== ${scenario.name} (run ${run} of ${runs}): ${scenario.description}\n`);
     try {
-      const { report, verdicts } = await scenario.run(settings);
+      const { report, verdicts, reported = [] } = await scenario.run(settings);
       console.log(report);
-      outcome.runs.push(verdicts);
+      outcome.runs.push([...verdicts, ...reported]);
     } catch (error: unknown) {
       // The error itself, not its stack: inspecting it also prints its cause (fetch's "fetch failed" says nothing more).
       console.error(`${scenario.name} run ${run} of ${runs} FAILED:`, error);

@@ -1,13 +1,17 @@
 import { LoadSettings } from './load';
 
-/** One target of issue #19 and what a run measured against it. */
-export interface Verdict {
+/** A figure a run measured, for the summary table. */
+export interface Figure {
   /** What is compared, the same on every run of the scenario, e.g. `rest GET /api/brands (token): share of bare Express`. */
   measure: string;
   /** The measured figure; runs are combined by their median. */
   value: number;
   /** How `value` is printed: a ratio (`x`), a share (`%`, value 0..1) or milliseconds. */
   unit: 'x' | '%' | 'ms';
+}
+
+/** One target of issue #19 and what a run measured against it. */
+export interface Verdict extends Figure {
   /** The bound the figure must keep: at most (`<=`) or at least (`>=`). */
   target: { bound: '<=' | '>='; value: number };
 }
@@ -17,6 +21,8 @@ export interface ScenarioResult {
   report: string;
   /** Its figures against their targets, for the summary table. */
   verdicts: Verdict[];
+  /** Figures the summary reports without a target: what the issue asks reported (a cold call, start lags), floors' own costs. */
+  reported?: Figure[];
 }
 
 export interface Scenario {
@@ -26,6 +32,8 @@ export interface Scenario {
   /** Runs the measurements; must stop whatever it started, even on failure. */
   run(settings: LoadSettings): Promise<ScenarioResult>;
 }
+
+export const hasTarget = (figure: Figure): figure is Verdict => 'target' in figure;
 
 export function isMet({ value, target }: Pick<Verdict, 'value' | 'target'>): boolean {
   return target.bound === '<=' ? value <= target.value : value >= target.value;

@@ -5,6 +5,7 @@ import { Agent, Dispatcher, request } from 'undici';
 import { chunkText, startModelServer } from '../test/helpers/model-server';
 import { median } from './api';
 import { ChildServers, startInChild } from './child';
+import { Figure } from './scenario';
 
 /** The functions a child process can start, by name (exported below, so that the child finds them in this module). */
 type ChildEntry = 'modelServerInChild' | 'bareProxyInChild';
@@ -143,11 +144,26 @@ export async function timeStream(url: string, dispatcher: Dispatcher, { headers,
 
 export const totalsOf = (timings: StreamTiming[]): number[] => timings.map(({ totalMs }) => totalMs);
 
-/** How much slower `path` is than `base`: the ratio of their median totals, and the difference of their median TTFBs in ms. */
-export function overheadOver(path: StreamTiming[], base: StreamTiming[]): { ratio: number; ttfb: number } {
+/** How much slower one path is than another: the ratio of their median totals, the difference of their median TTFBs in ms. */
+export interface Overhead {
+  ratio: number;
+  ttfb: number;
+}
+
+export function overheadOver(path: StreamTiming[], base: StreamTiming[]): Overhead {
   return { ratio: median(totalsOf(path)) / median(totalsOf(base)), ttfb: median(ttfbsOf(path)) - median(ttfbsOf(base)) };
 }
 export const ttfbsOf = (timings: StreamTiming[]): number[] => timings.map(({ ttfbMs }) => ttfbMs);
+
+/** For the summary: what the bare proxy costs over the direct stream (the floor), and what `path` costs over the bare proxy. */
+export function bareProxyFigures(scenario: string, path: string, bareVsDirect: Overhead, pathVsBare: Overhead): Figure[] {
+  return [
+    { measure: `${scenario} bare proxy / direct total (floor reference)`, value: bareVsDirect.ratio, unit: 'x' },
+    { measure: `${scenario} TTFB overhead bare proxy - direct (floor reference)`, value: bareVsDirect.ttfb, unit: 'ms' },
+    { measure: `${scenario} ${path} / bare proxy total`, value: pathVsBare.ratio, unit: 'x' },
+    { measure: `${scenario} TTFB overhead ${path} - bare proxy`, value: pathVsBare.ttfb, unit: 'ms' },
+  ];
+}
 
 export const ms = (value: number): string => value.toFixed(2);
 

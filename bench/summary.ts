@@ -1,13 +1,13 @@
-import { isMet, Verdict } from './scenario';
+import { Figure, hasTarget, isMet, Verdict } from './scenario';
 import { renderTable } from './table';
 
-/** One scenario's runs, in order: each run's verdicts, or `undefined` for a run that threw. */
+/** One scenario's runs, in order: each run's verdicts and reported figures, or `undefined` for a run that threw. */
 export interface ScenarioRuns {
   name: string;
-  runs: (Verdict[] | undefined)[];
+  runs: (Figure[] | undefined)[];
 }
 
-export function formatValue(value: number, unit: Verdict['unit']): string {
+export function formatValue(value: number, unit: Figure['unit']): string {
   switch (unit) {
     case 'x':
       return `${value.toFixed(2)}x`;
@@ -36,26 +36,25 @@ function midpoint(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** A row per measure: the median of the runs that measured it (met or MISSED on it), each run's value and the target. */
+/**
+ * A row per measure: the median of the runs that measured it, each run's value, and the target with met or MISSED on
+ * it; a figure without a target is marked `report`.
+ */
 export function summaryTable(scenarios: ScenarioRuns[]): string {
   const rows = scenarios.flatMap(({ name, runs }) => {
-    const byMeasure = new Map<string, Verdict[]>();
-    for (const verdict of runs.flatMap((verdicts) => verdicts ?? [])) {
-      byMeasure.set(verdict.measure, [...(byMeasure.get(verdict.measure) ?? []), verdict]);
+    const byMeasure = new Map<string, Figure[]>();
+    for (const figure of runs.flatMap((figures) => figures ?? [])) {
+      byMeasure.set(figure.measure, [...(byMeasure.get(figure.measure) ?? []), figure]);
     }
     if (byMeasure.size === 0) return [[`${name}: no run completed`, '-', `0 of ${runs.length} runs`, '-', 'MISSED']];
-    return [...byMeasure].map(([measure, verdicts]) => {
-      const { unit, target } = verdicts[0];
-      const values = verdicts.map(({ value }) => value);
+    return [...byMeasure].map(([measure, figures]) => {
+      const [first] = figures;
+      const { unit } = first;
+      const values = figures.map(({ value }) => value);
       const value = midpoint(values);
-      const missing = verdicts.length < runs.length ? ` (${verdicts.length} of ${runs.length} runs)` : '';
-      return [
-        measure,
-        formatValue(value, unit),
-        values.map((each) => formatValue(each, unit)).join(', ') + missing,
-        formatTarget({ target, unit }),
-        verdictWord({ value, target }),
-      ];
+      const missing = figures.length < runs.length ? ` (${figures.length} of ${runs.length} runs)` : '';
+      const judged = hasTarget(first) ? [formatTarget(first), verdictWord({ value, target: first.target })] : ['-', 'report'];
+      return [measure, formatValue(value, unit), values.map((each) => formatValue(each, unit)).join(', ') + missing, ...judged];
     });
   });
   return renderTable(['measure', 'median', 'runs', 'target', 'verdict'], rows);

@@ -4,7 +4,18 @@ import { Agent, Dispatcher } from 'undici';
 import { cpuMsOf, median, MS_PER_CLOCK_TICK, Memory, memoryOf, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
-import { ms, overheadOver, startBareProxyProcess, startModelProcess, StreamTiming, timeStream, timingRow, totalsOf, ttfbsOf } from '../streams';
+import {
+  bareProxyFigures,
+  ms,
+  overheadOver,
+  startBareProxyProcess,
+  startModelProcess,
+  StreamTiming,
+  timeStream,
+  timingRow,
+  totalsOf,
+  ttfbsOf,
+} from '../streams';
 import { targetNote } from '../summary';
 import { renderTable } from '../table';
 
@@ -190,7 +201,7 @@ function report(results: Results): ScenarioResult {
       `${mb(memoryAfter.rssMb)} MB after; peak (VmHWM, reset before the run) ${mb(memoryAfter.peakMb)} MB, ` +
       `+${mb(memoryAfter.peakMb - memoryBefore.rssMb)} MB`,
   ].join('\n');
-  return { report: text, verdicts: [ratio, ttfbOverhead] };
+  return { report: text, verdicts: [ratio, ttfbOverhead], reported: bareProxyFigures('chat-stream', 'proxied', bareVsDirect, vsBare) };
 }
 
 const mb = (value: number) => value.toFixed(1);

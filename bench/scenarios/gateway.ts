@@ -6,6 +6,7 @@ import { cpuMsOf, median, MS_PER_CLOCK_TICK, timed } from '../api';
 import { Backend, startBackend } from '../backend';
 import { Scenario, ScenarioResult, Verdict } from '../scenario';
 import {
+  bareProxyFigures,
   BareProxyProcess,
   ModelProcess,
   ms,
@@ -318,5 +319,5 @@ function report(results: Results): ScenarioResult {
     `per replica: completion requests each model server received during the run; backend CPU in ${MS_PER_CLOCK_TICK} ms ticks, per completed stream`,
     ...failures,
   ].join('\n');
-  return { report: text, verdicts: [ratio, ttfbOverhead] };
+  return { report: text, verdicts: [ratio, ttfbOverhead], reported: bareProxyFigures('gateway', 'gateway', bareVsDirect, vsBare) };
 }

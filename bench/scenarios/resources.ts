@@ -5,7 +5,7 @@ import { loginShellCommand } from '../../src/ssh/shell-quote';
 import { startSshd, TestSshd } from '../../test/helpers/sshd';
 import { createSshServer, median, requestJson, timed } from '../api';
 import { startBackend } from '../backend';
-import { Scenario, ScenarioResult, Verdict } from '../scenario';
+import { Figure, Scenario, ScenarioResult, Verdict } from '../scenario';
 import { connectNoDelay, DIRECT_NO_DELAY_NOTE, execDirect } from '../ssh-direct';
 import { targetNote, verdictWord } from '../summary';
 import { renderTable } from '../table';
@@ -210,7 +210,16 @@ function report(backend: Measurement[], direct: Measurement[]): ScenarioResult {
       `(earlier target <= ${EARLIER_MAX_RATIO_TO_SINGLE}x: ${verdictWord(toSingle)})`,
     errors.length === 0 ? 'failures: none' : ['FAILURES (no numeric cpu_usage, or an error):', ...errors].join('\n'),
   ].join('\n');
-  return { report: text, verdicts: [toDirect] };
+  const largestDirect = direct[direct.length - 1];
+  const reported: Figure[] = [
+    { measure: `resources cold batch ${largest.servers}: first call`, value: largest.firstMs, unit: 'ms' },
+    {
+      measure: `resources cold batch ${largest.servers} / direct ${largest.servers} at once, first calls`,
+      value: largest.firstMs / largestDirect.firstMs,
+      unit: 'x',
+    },
+  ];
+  return { report: text, verdicts: [toDirect], reported };
 }
 
 const ms = (value: number) => value.toFixed(0);
