@@ -92,6 +92,22 @@ describe('toSeries', () => {
       },
     ]);
   });
+
+  it('knows a card by its vendor and index wherever a sample lists it', () => {
+    const series = toSeries(
+      [
+        sample('2026-12-01T00:00:00Z', { cards: [card(0, 10), card(0, 80, { v: 'nvidia', n: 'A100' })] }),
+        sample('2026-12-01T00:00:30Z', { cards: [card(0, 60, { v: 'nvidia', n: 'A100' }), card(0, 30)] }),
+      ],
+      at('2026-12-01T00:00:00Z'),
+      at('2026-12-01T00:01:00Z'),
+      60,
+    );
+    expect(series.cards.map(({ vendor, index, name, utilization }) => ({ vendor, index, name, utilization }))).toEqual([
+      { vendor: 'huawei', index: 0, name: '910B2C', utilization: [20] },
+      { vendor: 'nvidia', index: 0, name: 'A100', utilization: [70] },
+    ]);
+  });
 });
 
 describe('rollUp', () => {

@@ -68,22 +68,41 @@ class MeanGrid {
   }
 }
 
+type CardEntry = { card: Pick<CardSeries, 'index' | 'vendor' | 'name'>; grid: MeanGrid };
+
 /** Averages `samples` into steps of `stepSeconds` from `from` to `to`; a step without samples is null everywhere. */
 export function toSeries(samples: SeriesSample[], from: Date, to: Date, stepSeconds: number): MetricSeries {
   const stepMs = stepSeconds * 1000;
-  const count = Math.max(0, Math.ceil((to.getTime() - from.getTime()) / stepMs));
+  const fromMs = from.getTime();
+  const count = Math.max(0, Math.ceil((to.getTime() - fromMs) / stepMs));
   const server = new MeanGrid(count, SERVER_METRICS.length);
-  const cards = new Map<string, { card: Pick<CardSeries, 'index' | 'vendor' | 'name'>; grid: MeanGrid }>();
+  const cards = new Map<string, CardEntry>();
+  // A server lists its cards in the same order sample after sample: the entry at the same place is nearly always the card.
+  const byPlace: CardEntry[] = [];
   for (const sample of samples) {
-    const bucket = Math.floor((sample.taken_at.getTime() - from.getTime()) / stepMs);
+    const bucket = Math.floor((sample.taken_at.getTime() - fromMs) / stepMs);
     if (bucket < 0 || bucket >= count) continue;
-    SERVER_METRICS.forEach((metric, m) => server.add(bucket, m, sample[metric]));
-    for (const card of sample.cards ?? []) {
-      const key = `${card.v}:${card.i}`;
-      let entry = cards.get(key);
-      if (!entry) cards.set(key, (entry = { card: { index: card.i, vendor: card.v, name: card.n }, grid: new MeanGrid(count, CARD_METRICS.length) }));
+    // Spelled out in SERVER_METRICS' and CARD_METRICS' order: a loop over the names is a keyed read each, twice the time.
+    server.add(bucket, 0, sample.online);
+    server.add(bucket, 1, sample.cpu_usage);
+    server.add(bucket, 2, sample.memory_usage);
+    server.add(bucket, 3, sample.disk_usage);
+    const sampleCards = sample.cards ?? [];
+    for (let place = 0; place < sampleCards.length; place++) {
+      const card = sampleCards[place];
+      let entry: CardEntry | undefined = byPlace[place];
+      if (entry?.card.index !== card.i || entry.card.vendor !== card.v) {
+        const key = `${card.v}:${card.i}`;
+        entry = cards.get(key);
+        if (!entry) cards.set(key, (entry = { card: { index: card.i, vendor: card.v, name: card.n }, grid: new MeanGrid(count, CARD_METRICS.length) }));
+        byPlace[place] = entry;
+      }
       entry.card.name = card.n;
-      CARD_METRICS.forEach((metric, m) => entry.grid.add(bucket, m, card[metric]));
+      entry.grid.add(bucket, 0, card.u);
+      entry.grid.add(bucket, 1, card.mu);
+      entry.grid.add(bucket, 2, card.mt);
+      entry.grid.add(bucket, 3, card.t);
+      entry.grid.add(bucket, 4, card.p);
     }
   }
   const [online, cpu_usage, memory_usage, disk_usage] = SERVER_METRICS.map((_, m) => server.series(m, SERVER_DECIMALS[m]));
