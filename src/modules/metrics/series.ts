@@ -94,7 +94,10 @@ export function toSeries(samples: SeriesSample[], from: Date, to: Date, stepSeco
       if (entry?.card.index !== card.i || entry.card.vendor !== card.v) {
         const key = `${card.v}:${card.i}`;
         entry = cards.get(key);
-        if (!entry) cards.set(key, (entry = { card: { index: card.i, vendor: card.v, name: card.n }, grid: new MeanGrid(count, CARD_METRICS.length) }));
+        if (!entry) {
+          entry = { card: { index: card.i, vendor: card.v, name: card.n }, grid: new MeanGrid(count, CARD_METRICS.length) };
+          cards.set(key, entry);
+        }
         byPlace[place] = entry;
       }
       entry.card.name = card.n;
