@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { AddressInfo } from 'node:net';
-import { Connection, Server, ServerChannel, utils } from 'ssh2';
+import { Connection, Server, ServerChannel } from 'ssh2';
+import { generateHostKey } from '../../test/helpers/ssh-host-key';
 import { until } from '../../test/helpers/wait';
 import { SshConfig } from '../config/configuration';
 import { HostKeyStore } from './host-key.store';
@@ -46,7 +47,7 @@ interface FakeSshd {
   stop(): Promise<void>;
 }
 
-const hostKey = utils.generateKeyPairSync('ed25519').private;
+const hostKey = generateHostKey();
 
 async function startSshd(): Promise<FakeSshd> {
   const clients = new Set<Connection>();

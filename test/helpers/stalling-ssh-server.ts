@@ -1,5 +1,6 @@
 import { AddressInfo } from 'node:net';
-import { Connection, Server, ServerChannel, utils } from 'ssh2';
+import { Connection, Server, ServerChannel } from 'ssh2';
+import { generateHostKey } from './ssh-host-key';
 
 /**
  * Where the server stops answering: `auth` never answers the authentication request; `channel-open` authenticates
@@ -24,7 +25,7 @@ export interface StallingSshServer {
 
 /** An SSH server written with ssh2's `Server`, for faults a real sshd cannot be made to show on demand. */
 export async function startStallingSshServer(stallAt: StallPhase): Promise<StallingSshServer> {
-  const hostKey = utils.generateKeyPairSync('ed25519').private;
+  const hostKey = generateHostKey();
   const held: Array<() => void> = [];
   const heldWaiters: Array<{ count: number; resolve: () => void }> = [];
   const closeWaiters: Array<() => void> = [];
