@@ -96,12 +96,19 @@ describeSsh('SSH pool and executor against a real sshd', () => {
   });
 
   it('ends a command that runs past its timeout', async () => {
+    // A warm connection and a deadline well past a loaded machine's channel open, so the deadline cuts the
+    // command short while it runs, not while its channel is still opening.
+    const server = target();
+    expect((await run(server, 'true')).success).toBe(true);
     const marker = `sleep 31.${process.pid}`;
+    const events: string[] = [];
     const started = Date.now();
-    const result = await run(target(), marker, 1000);
-    expect(Date.now() - started).toBeLessThan(3000);
+    const result = await executor.exec(server, marker, { timeoutMs: 2000, onStarted: () => events.push('started') });
+    expect(events).toEqual(['started']);
     expect(result).toMatchObject({ success: false, timed_out: true, exit_status: null });
-    expect(result.error).toMatch(/timed out after 1 s/);
+    expect(result.error).toMatch(/timed out after 2 s/);
+    // Ended by the deadline, not waited out: the sleep alone would take 31 s.
+    expect(Date.now() - started).toBeLessThan(31_000);
     await until(() => !processRunning(marker), 'the remote command to be ended');
   });
 
